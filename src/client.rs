@@ -1,0 +1,760 @@
+//! The client: configuration, the per-request hooks (signing, retries), and the operations.
+//!
+//! The generated client (from `openapi/cce-upgrade.yaml`) builds each request. Its hooks hand it
+//! to this module:
+//! - `pre` removes the `api-version` header the generator adds, sets `User-Agent`,
+//!   `Content-Type`, `X-Project-Id` and the per-attempt timeout, then signs the fully built
+//!   request (or sets `X-Auth-Token` for token credentials);
+//! - `exec` sends it, retrying as [`RetryConfig`] allows and signing every retry afresh, and
+//!   buffers the answer so that nothing of it (status, request id, raw body) is lost when it
+//!   cannot be decoded.
+//!
+//! The public [`Client`] wraps each operation: it validates the input, fills in the project id
+//! (configured, or looked up once in IAM), records a `tracing` span, and maps every failure to
+//! one [`Error`].
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use progenitor_client::{ClientHooks, ClientInfo, OperationInfo, ResponseValue};
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use tracing::Instrument;
+
+use crate::credentials::{self, CredentialSource, Credentials, Env};
+use crate::error::{Error, ErrorKind, ServiceError};
+use crate::generated;
+use crate::region::{Region, check_endpoint};
+use crate::response::Response;
+use crate::retry::{self, RetryConfig};
+use crate::signing::{self, SigningParams};
+use crate::types::{
+    CreateUpgradeWorkFlowRequestBody, ErrorBody, PostCheckTask, PostcheckClusterRequestBody,
+    UpgradeNodePool, UpgradeNodePoolResponse, UpgradeTask, UpgradeWorkFlow, UpgradeWorkFlowList,
+};
+use crate::validate;
+
+/// The default time to establish a connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default time one attempt may take, from sending to the end of the answer.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+const USER_AGENT: &str = concat!("cce-upgrade-rust/", env!("CARGO_PKG_VERSION"));
+const X_PROJECT_ID: HeaderName = HeaderName::from_static("x-project-id");
+const X_AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
+const X_SDK_DATE: HeaderName = HeaderName::from_static("x-sdk-date");
+const X_REQUEST_ID: &str = "x-request-id";
+
+tokio::task_local! {
+    /// What the hooks saw of the call being made, for the error mapping afterwards.
+    static CALL: Arc<Mutex<CallRecord>>;
+}
+
+#[derive(Default)]
+struct CallRecord {
+    attempts: u32,
+    status: Option<StatusCode>,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl CallRecord {
+    fn request_id(&self) -> Option<String> {
+        self.headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+}
+
+/// A client for the CCE cluster-upgrade APIs. Cheap to clone; clones share connections and the
+/// looked-up project id.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), cce_upgrade::Error> {
+/// use cce_upgrade::{Client, types::CreateUpgradeWorkFlowRequestBody};
+///
+/// let client = Client::builder().region("cn-north-4").build()?; // credentials from the environment
+/// let workflow = client
+///     .create_upgrade_work_flow("my-cluster-id", &CreateUpgradeWorkFlowRequestBody::new("v1.29"))
+///     .await?;
+/// println!("workflow {:?} (request id {:?})", workflow.uid(), workflow.request_id());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    raw: generated::Client,
+}
+
+/// The state the generated client carries to its hooks.
+#[derive(Clone)]
+pub(crate) struct Runtime(Arc<Shared>);
+
+struct Shared {
+    credentials: Credentials,
+    credential_source: CredentialSource,
+    region: Option<Region>,
+    endpoint: String,
+    iam_endpoint: Option<String>,
+    project_id: tokio::sync::OnceCell<String>,
+    retry: RetryConfig,
+    request_timeout: Duration,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.0;
+        f.debug_struct("Client")
+            .field("endpoint", &s.endpoint)
+            .field("region", &s.region.as_ref().map(Region::as_str))
+            .field("project_id", &s.project_id.get())
+            .field("credentials", &s.credentials)
+            .field("credential_source", &s.credential_source)
+            .field("retry", &s.retry)
+            .field("request_timeout", &s.request_timeout)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.raw.inner(), f)
+    }
+}
+
+impl ClientHooks<Runtime> for generated::Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        _info: &OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        let shared = &self.inner().0;
+        shared.prepare(request);
+        shared.authorize(request).map_err(|e| progenitor_client::Error::Custom(e.to_string()))
+    }
+
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.inner().0.send(request, info.operation_id).await
+    }
+}
+
+impl Shared {
+    /// Headers every request carries, and the per-attempt timeout.
+    fn prepare(&self, request: &mut reqwest::Request) {
+        let headers = request.headers_mut();
+        headers.remove("api-version");
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        if !headers.contains_key(header::CONTENT_TYPE) {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        if let Some(id) = self.project_id.get() {
+            if let Ok(value) = HeaderValue::from_str(id) {
+                headers.insert(X_PROJECT_ID, value);
+            }
+        }
+        *request.timeout_mut() = Some(self.request_timeout);
+    }
+
+    /// Signs the request as it is now, at the current time (or sets the IAM token).
+    fn authorize(&self, request: &mut reqwest::Request) -> Result<(), signing::SigningError> {
+        request.headers_mut().remove(header::AUTHORIZATION);
+        request.headers_mut().remove(X_SDK_DATE);
+        match self.credentials.signing_parts() {
+            Ok((access_key, secret_key, security_token)) => signing::sign(
+                request,
+                &SigningParams { access_key, secret_key, security_token, time: SystemTime::now() },
+            ),
+            Err(token) => {
+                // A token that is not a valid header value cannot be sent; the gateway answers 401.
+                let mut value = HeaderValue::from_str(token).unwrap_or(HeaderValue::from_static(""));
+                value.set_sensitive(true);
+                request.headers_mut().insert(X_AUTH_TOKEN, value);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends a prepared, signed request; retries as configured; returns the buffered answer.
+    async fn send(
+        &self,
+        request: reqwest::Request,
+        operation: &'static str,
+    ) -> reqwest::Result<reqwest::Response> {
+        let record = CALL.try_with(Arc::clone).ok();
+        let write = retry::is_write(request.method());
+        let started = Instant::now();
+        let mut original = Some(request);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let Some(template) = original.as_ref() else { unreachable!("kept until the last attempt") };
+            // A request whose body is a stream cannot be cloned: it is sent once.
+            let request = match template.try_clone() {
+                Some(mut copy) => {
+                    if attempt > 1 {
+                        let _ = self.authorize(&mut copy);
+                    }
+                    copy
+                }
+                None => original.take().expect("present"),
+            };
+            let can_retry = original.is_some() && attempt < self.retry.attempts();
+            let sent_at = Instant::now();
+            let answer = match self.http.execute(request).await {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    response.bytes().await.map(|body| (status, headers, body))
+                }
+                Err(e) => Err(e),
+            };
+            if let Some(record) = &record {
+                record.lock().expect("not poisoned").attempts = attempt;
+            }
+            let latency_ms = sent_at.elapsed().as_millis() as u64;
+            match answer {
+                Ok((status, headers, body)) => {
+                    let request_id = headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::debug!(operation, attempt, status = status.as_u16(), request_id, latency_ms, "answer");
+                    if can_retry && retry::retryable_status(status, write, &body) {
+                        let wait = self.retry.delay(attempt + 1, retry::retry_after(&headers));
+                        if started.elapsed() + wait < self.retry.total_budget() {
+                            tracing::info!(operation, attempt, status = status.as_u16(), request_id, wait_ms = wait.as_millis() as u64, "retrying");
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                    }
+                    if let Some(record) = &record {
+                        let mut r = record.lock().expect("not poisoned");
+                        r.status = Some(status);
+                        r.headers = headers.clone();
+                        r.body = body.clone();
+                    }
+                    return Ok(rebuild(status, headers, body));
+                }
+                Err(e) => {
+                    // Only a failed connect proves the request never left; anything later may
+                    // have reached the service, so a write is not sent again.
+                    let never_sent = e.is_connect();
+                    tracing::debug!(operation, attempt, latency_ms, never_sent, error = %e, "no answer");
+                    if can_retry && (never_sent || !write) {
+                        let wait = self.retry.delay(attempt + 1, None);
+                        if started.elapsed() + wait < self.retry.total_budget() {
+                            tracing::info!(operation, attempt, wait_ms = wait.as_millis() as u64, error = %e, "retrying");
+                            tokio::time::sleep(wait).await;
+                            continue;
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn map_error(
+        &self,
+        error: progenitor_client::Error<ErrorBody>,
+        record: &CallRecord,
+        write: bool,
+    ) -> Error {
+        use progenitor_client::Error as P;
+        let answered_error = record.status.filter(|s| !s.is_success());
+        match error {
+            P::ErrorResponse(_) | P::UnexpectedResponse(_) | P::InvalidResponsePayload(..)
+                if answered_error.is_some() =>
+            {
+                let service = ServiceError::from_parts(
+                    answered_error.expect("checked"),
+                    record.request_id(),
+                    record.body.clone(),
+                );
+                Error::service(service, &self.credentials.secrets())
+            }
+            P::InvalidResponsePayload(body, cause) => Error::decode(
+                record.status.unwrap_or(StatusCode::OK),
+                record.request_id(),
+                &body,
+                cause,
+            ),
+            P::UnexpectedResponse(response) => Error::decode(
+                response.status(),
+                record.request_id(),
+                &record.body,
+                format!("HTTP {} is not a documented answer of this operation", response.status()),
+            ),
+            P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
+                self.transport_error(e, write)
+            }
+            P::Custom(message) => Error::configuration(format!("cannot sign the request: {message}")),
+            P::InvalidRequest(message) => Error::invalid_input("request", message),
+            P::ErrorResponse(response) => Error::service(
+                ServiceError::from_parts(response.status(), record.request_id(), record.body.clone()),
+                &self.credentials.secrets(),
+            ),
+        }
+    }
+
+    fn transport_error(&self, e: reqwest::Error, write: bool) -> Error {
+        if e.is_connect() {
+            Error::transport(
+                ErrorKind::Connect,
+                format!("could not connect to {}; nothing was sent", self.endpoint),
+                e,
+            )
+        } else if write {
+            Error::transport(
+                ErrorKind::OutcomeUnknown,
+                format!(
+                    "the request was sent but its answer was lost ({}); it may have been acted on, so \
+                     it was not sent again: list the cluster's upgrade workflows to see whether it took effect",
+                    if e.is_timeout() { "timed out" } else { "connection lost" },
+                ),
+                e,
+            )
+        } else if e.is_timeout() {
+            Error::transport(
+                ErrorKind::TimedOut,
+                format!("no answer within {:?}", self.request_timeout),
+                e,
+            )
+        } else {
+            Error::transport(ErrorKind::Connect, format!("the connection to {} failed", self.endpoint), e)
+        }
+    }
+
+    /// Looks the project id up in IAM: `GET /v3/projects?name={region}`, signed the same way.
+    async fn lookup_project_id(&self) -> Result<String, Error> {
+        let (Some(region), Some(iam)) = (&self.region, &self.iam_endpoint) else {
+            return Err(Error::configuration(
+                "no project id: set it with Client::builder().project_id(..) or \
+                 HUAWEICLOUD_SDK_PROJECT_ID, or set a region so it can be looked up in IAM",
+            ));
+        };
+        const OPERATION: &str = "KeystoneListProjects";
+        let url = reqwest::Url::parse_with_params(&format!("{iam}/v3/projects"), [("name", region.as_str())])
+            .map_err(|e| Error::configuration(format!("bad IAM endpoint {iam}: {e}")))?;
+        let mut request = reqwest::Request::new(reqwest::Method::GET, url);
+        self.prepare(&mut request);
+        self.authorize(&mut request)
+            .map_err(|e| Error::configuration(format!("cannot sign the IAM request: {e}")))?;
+        let record = Arc::new(Mutex::new(CallRecord::default()));
+        let span = tracing::info_span!("cce_upgrade", operation = OPERATION);
+        let answer = CALL.scope(record.clone(), self.send(request, OPERATION)).instrument(span).await;
+        let record = std::mem::take(&mut *record.lock().expect("not poisoned"));
+        let error = |e: Error| e.with_operation(OPERATION).with_attempts(record.attempts);
+        let response = answer.map_err(|e| error(self.transport_error(e, false)))?;
+        let status = response.status();
+        if !status.is_success() {
+            let service = ServiceError::from_parts(status, record.request_id(), record.body.clone());
+            return Err(error(Error::service(service, &self.credentials.secrets())));
+        }
+        #[derive(serde::Deserialize)]
+        struct Projects {
+            #[serde(default, deserialize_with = "crate::model::null_as_default")]
+            projects: Vec<Project>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Project {
+            id: String,
+            #[serde(default)]
+            name: Option<String>,
+        }
+        let projects: Projects = serde_json::from_slice(&record.body)
+            .map_err(|e| error(Error::decode(status, record.request_id(), &record.body, e)))?;
+        match projects.projects.as_slice() {
+            [one] => {
+                tracing::debug!(project_id = %one.id, region = %region, "project id looked up in IAM");
+                Ok(one.id.clone())
+            }
+            [] => Err(error(Error::configuration(format!(
+                "IAM has no project named `{region}` for these credentials: check the region, or set \
+                 the project id (Client::builder().project_id(..) or HUAWEICLOUD_SDK_PROJECT_ID)"
+            )))),
+            several => Err(error(Error::configuration(format!(
+                "IAM has {} projects named `{region}` ({}): set the one to use with \
+                 Client::builder().project_id(..) or HUAWEICLOUD_SDK_PROJECT_ID",
+                several.len(),
+                several
+                    .iter()
+                    .map(|p| format!("{} ({})", p.id, p.name.as_deref().unwrap_or("?")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))),
+        }
+    }
+}
+
+/// Rebuilds a buffered answer for the generated code. A success with an empty body (the
+/// node-pool sync may answer so) reads as `{}`.
+fn rebuild(status: StatusCode, mut headers: HeaderMap, body: Bytes) -> reqwest::Response {
+    let body = if status.is_success() && body.iter().all(u8::is_ascii_whitespace) {
+        headers.remove(header::CONTENT_LENGTH);
+        Bytes::from_static(b"{}")
+    } else {
+        body
+    };
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    reqwest::Response::from(response)
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.raw.inner().0
+    }
+
+    /// The CCE endpoint requests go to.
+    pub fn endpoint(&self) -> &str {
+        &self.shared().endpoint
+    }
+
+    /// The configured region, if any.
+    pub fn region(&self) -> Option<&Region> {
+        self.shared().region.as_ref()
+    }
+
+    /// Where the credentials came from.
+    pub fn credential_source(&self) -> &CredentialSource {
+        &self.shared().credential_source
+    }
+
+    /// The project id: the configured one, or the one IAM has for the region (looked up once,
+    /// on first use, then remembered).
+    pub async fn project_id(&self) -> Result<&str, Error> {
+        let shared = self.shared();
+        shared.project_id.get_or_try_init(|| shared.lookup_project_id()).await.map(String::as_str)
+    }
+
+    /// Runs one generated operation inside the call context: span, record, error mapping.
+    async fn call<'a, T, F, Fut>(&'a self, operation: &'static str, write: bool, send: F) -> Result<Response<T>, Error>
+    where
+        F: FnOnce(&'a generated::Client, &'a str) -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ErrorBody>>>,
+    {
+        let project_id = self.project_id().await.map_err(|e| e.with_operation(operation))?;
+        let record = Arc::new(Mutex::new(CallRecord::default()));
+        let span = tracing::info_span!(
+            "cce_upgrade",
+            operation,
+            attempts = tracing::field::Empty,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let result = CALL.scope(record.clone(), send(&self.raw, project_id)).instrument(span.clone()).await;
+        let record = std::mem::take(&mut *record.lock().expect("not poisoned"));
+        span.record("attempts", record.attempts);
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        if let Some(status) = record.status {
+            span.record("status", status.as_u16());
+        }
+        if let Some(id) = record.request_id() {
+            span.record("request_id", id.as_str());
+        }
+        match result {
+            Ok(value) => {
+                let status = value.status();
+                let headers = value.headers().clone();
+                span.in_scope(|| tracing::info!(status = status.as_u16(), "done"));
+                Ok(Response::new(value.into_inner(), status, headers, record.attempts))
+            }
+            Err(e) => {
+                let error = self
+                    .shared()
+                    .map_error(e, &record, write)
+                    .with_operation(operation)
+                    .with_attempts(record.attempts);
+                span.in_scope(|| tracing::warn!(error = %error, "failed"));
+                Err(error)
+            }
+        }
+    }
+
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/CreateUpgradeWorkFlow.md"))]
+    ///
+    /// `body.spec.targetVersion` must be set ([`CreateUpgradeWorkFlowRequestBody::new`] does it);
+    /// the request is checked before it is sent. It is never re-sent once it may have reached
+    /// the service: a lost answer is [`ErrorKind::OutcomeUnknown`] — list the workflows to see
+    /// whether it was created.
+    pub async fn create_upgrade_work_flow(
+        &self,
+        cluster_id: &str,
+        body: &CreateUpgradeWorkFlowRequestBody,
+    ) -> Result<Response<UpgradeWorkFlow>, Error> {
+        const OP: &str = "CreateUpgradeWorkFlow";
+        check(OP, || {
+            validate::id("cluster_id", cluster_id)?;
+            validate::create_upgrade_work_flow(body)
+        })?;
+        self.call(OP, true, |raw, project| raw.create_upgrade_work_flow(project, cluster_id, body)).await
+    }
+
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/ShowUpgradeClusterTask.md"))]
+    ///
+    /// To follow a task until it ends, use [`Client::wait_for_upgrade_task`].
+    pub async fn show_upgrade_cluster_task(
+        &self,
+        cluster_id: &str,
+        task_id: &str,
+    ) -> Result<Response<UpgradeTask>, Error> {
+        const OP: &str = "ShowUpgradeClusterTask";
+        check(OP, || {
+            validate::id("cluster_id", cluster_id)?;
+            validate::id("task_id", task_id)
+        })?;
+        self.call(OP, false, |raw, project| raw.show_upgrade_cluster_task(project, cluster_id, task_id)).await
+    }
+
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/ListAutopilotUpgradeWorkFlows.md"))]
+    ///
+    /// `items` is read whether the service sends one object or an array:
+    /// [`UpgradeWorkFlowList::workflows`] is always a list.
+    pub async fn list_autopilot_upgrade_work_flows(
+        &self,
+        cluster_id: &str,
+    ) -> Result<Response<UpgradeWorkFlowList>, Error> {
+        const OP: &str = "ListAutopilotUpgradeWorkFlows";
+        check(OP, || validate::id("cluster_id", cluster_id))?;
+        self.call(OP, false, |raw, project| raw.list_autopilot_upgrade_work_flows(project, cluster_id)).await
+    }
+
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/CreateAutopilotPostCheck.md"))]
+    pub async fn create_autopilot_post_check(
+        &self,
+        cluster_id: &str,
+        body: &PostcheckClusterRequestBody,
+    ) -> Result<Response<PostCheckTask>, Error> {
+        const OP: &str = "CreateAutopilotPostCheck";
+        check(OP, || {
+            validate::id("cluster_id", cluster_id)?;
+            validate::create_post_check(body)
+        })?;
+        self.call(OP, true, |raw, project| raw.create_autopilot_post_check(project, cluster_id, body)).await
+    }
+
+    #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/UpgradeNodePool.md"))]
+    ///
+    /// Checked before sending: `spec.maxUnavailable` 1–20, the scripts base64 and at most 10240
+    /// characters together, a login with `sshKey` or `userPassword`. The node password is never
+    /// printed (`Debug` redacts it).
+    pub async fn upgrade_node_pool(
+        &self,
+        cluster_id: &str,
+        nodepool_id: &str,
+        body: &UpgradeNodePool,
+    ) -> Result<Response<UpgradeNodePoolResponse>, Error> {
+        const OP: &str = "UpgradeNodePool";
+        check(OP, || {
+            validate::id("cluster_id", cluster_id)?;
+            validate::id("nodepool_id", nodepool_id)?;
+            validate::upgrade_node_pool(body)
+        })?;
+        self.call(OP, true, |raw, project| raw.upgrade_node_pool(project, cluster_id, nodepool_id, body)).await
+    }
+}
+
+fn check(operation: &'static str, f: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
+    f().map_err(|e| e.with_operation(operation))
+}
+
+/// Configures a [`Client`]; [`ClientBuilder::build`] checks it and names what is missing.
+///
+/// ```no_run
+/// # fn run() -> Result<(), cce_upgrade::Error> {
+/// use std::time::Duration;
+/// use cce_upgrade::{Client, Credentials, RetryConfig};
+///
+/// let client = Client::builder()
+///     .region("cn-north-4")
+///     .credentials(Credentials::new("AK...", "SK..."))
+///     .project_id("0b7e0d7c5f8a4a2d9e3c1b2a4d5e6f70")
+///     .request_timeout(Duration::from_secs(30))
+///     .retry(RetryConfig::default().max_attempts(5))
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct ClientBuilder {
+    region: Option<Region>,
+    endpoint: Option<String>,
+    iam_endpoint: Option<String>,
+    credentials: Option<Credentials>,
+    project_id: Option<String>,
+    env: Option<Env>,
+    http: Option<reqwest::Client>,
+    connect_timeout: Option<Duration>,
+    request_timeout: Option<Duration>,
+    retry: Option<RetryConfig>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("iam_endpoint", &self.iam_endpoint)
+            .field("credentials", &self.credentials)
+            .field("project_id", &self.project_id)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// The region, e.g. `cn-north-4`: gives the endpoint (unless one is set) and the IAM project.
+    pub fn region(mut self, region: impl Into<Region>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// An explicit CCE endpoint (`http://` or `https://`), e.g. a local emulator's. Wins over
+    /// the region's endpoint and its environment override.
+    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+        self.endpoint = Some(url.into());
+        self
+    }
+
+    /// An explicit IAM endpoint for the project id lookup (default
+    /// `HUAWEICLOUD_SDK_IAM_ENDPOINT`, else `https://iam.{region}.myhuaweicloud.com`).
+    pub fn iam_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.iam_endpoint = Some(url.into());
+        self
+    }
+
+    /// Credentials to use instead of the default chain (environment, then profile file).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The project id; without it, the credential source's, else an IAM lookup by region.
+    pub fn project_id(mut self, project_id: impl Into<String>) -> Self {
+        self.project_id = Some(project_id.into());
+        self
+    }
+
+    /// The environment to read credentials and overrides from (default: the process's).
+    pub fn env(mut self, env: Env) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// Your own `reqwest::Client` (proxies, TLS roots, ...). The connect timeout is then yours;
+    /// the per-attempt timeout is still set on each request.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The time to establish a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// The time one attempt may take, from sending to the last byte of the answer (default 60 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// How to retry ([`RetryConfig::disabled`] turns retries off).
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Checks the configuration and builds the client. Fails, naming what to set, when there is
+    /// neither a region nor an endpoint, no credentials anywhere, or an endpoint that is not an
+    /// `http(s)://` URL.
+    pub fn build(self) -> Result<Client, Error> {
+        let env = self.env.unwrap_or_default();
+        let endpoint = match (&self.endpoint, &self.region) {
+            (Some(url), _) => check_endpoint(url)
+                .map_err(|why| Error::configuration(format!("endpoint {url:?}: {why}")))?,
+            (None, Some(region)) => region.cce_endpoint(&env)?,
+            (None, None) => {
+                return Err(Error::configuration(
+                    "no region or endpoint: call .region(\"cn-north-4\") (or .endpoint(\"https://...\"))",
+                ));
+            }
+        };
+        let (credentials, source_project, credential_source) = match self.credentials {
+            Some(c) => (c, None, CredentialSource::Explicit),
+            None => {
+                let found = credentials::default_chain(&env)?;
+                (found.credentials, found.project_id, found.source)
+            }
+        };
+        let project_id = self.project_id.or(source_project).filter(|p| !p.trim().is_empty());
+        let iam_endpoint = match (&self.iam_endpoint, &self.region) {
+            (Some(url), _) => Some(
+                check_endpoint(url).map_err(|why| Error::configuration(format!("IAM endpoint {url:?}: {why}")))?,
+            ),
+            (None, Some(region)) => Some(region.iam_endpoint(&env)?),
+            (None, None) => None,
+        };
+        if project_id.is_none() && (self.region.is_none() || iam_endpoint.is_none()) {
+            return Err(Error::configuration(
+                "no project id: set .project_id(..) or HUAWEICLOUD_SDK_PROJECT_ID, or set a region so \
+                 it can be looked up in IAM",
+            ));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => default_http_client(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))?,
+        };
+        let cell = tokio::sync::OnceCell::new();
+        if let Some(id) = project_id {
+            let _ = cell.set(id);
+        }
+        let runtime = Runtime(Arc::new(Shared {
+            credentials,
+            credential_source,
+            region: self.region,
+            endpoint: endpoint.clone(),
+            iam_endpoint,
+            project_id: cell,
+            retry: self.retry.unwrap_or_default(),
+            request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+            http: http.clone(),
+        }));
+        Ok(Client { raw: generated::Client::new_with_client(&endpoint, http, runtime) })
+    }
+}
+
+fn default_http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
+    // reqwest is built without a bundled crypto provider; use ring unless the process already
+    // installed one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .build()
+        .map_err(|e| Error::configuration(format!("cannot build the HTTP client: {e}")))
+}
+
+#[cfg(feature = "emulator")]
+impl crate::emulator::Emulator {
+    /// A client builder pointed at this emulator: its endpoint (also for IAM), region, AK/SK
+    /// and project id. Override any of them before `build()`.
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .region(Region::new(self.region().to_owned()))
+            .endpoint(self.endpoint())
+            .iam_endpoint(self.endpoint())
+            .credentials(Credentials::new(self.access_key(), self.secret_key()))
+            .project_id(self.project_id())
+    }
+}

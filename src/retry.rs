@@ -1,0 +1,170 @@
+//! When a request is sent again, and how long to wait before it.
+//!
+//! Reads (GET) are retried on 429, 502, 503, 504 and on connection errors. Writes (POST, PUT,
+//! PATCH) are retried only when the request surely never reached the service: the connection
+//! could not be established, or the answer was 429 Too Many Requests, or a 503 from the API
+//! gateway (`APIGW.*` error code) saying it did not take the request. A write whose answer was
+//! lost is never re-sent (see [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown)).
+//!
+//! Waits grow exponentially with full jitter (a random wait between zero and the cap), honour a
+//! `Retry-After` header, and stop at a maximum number of attempts or a total time budget.
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// How requests are retried. [`RetryConfig::default`] is 3 attempts within 60 seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryConfig {
+    max_attempts: u32,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+    budget: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(20),
+            budget: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// No retries: every request is sent once.
+    pub fn disabled() -> Self {
+        RetryConfig { max_attempts: 1, ..RetryConfig::default() }
+    }
+
+    /// At most this many sends of one request, the first included (at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The cap of the first wait; it doubles with each retry up to [`RetryConfig::max_backoff`].
+    pub fn initial_backoff(mut self, wait: Duration) -> Self {
+        self.initial_backoff = wait;
+        self
+    }
+
+    /// The largest wait between two attempts (also caps `Retry-After`).
+    pub fn max_backoff(mut self, wait: Duration) -> Self {
+        self.max_backoff = wait;
+        self
+    }
+
+    /// The total time one call may spend, attempts and waits together, before it stops retrying.
+    pub fn budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The configured maximum number of attempts.
+    pub fn attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The configured total time budget.
+    pub fn total_budget(&self) -> Duration {
+        self.budget
+    }
+
+    /// The wait before attempt `next` (2 for the first retry): `Retry-After` if the service sent
+    /// one, else a random duration up to `initial_backoff * 2^(next-2)`, capped by `max_backoff`.
+    pub(crate) fn delay(&self, next: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(wait) = retry_after {
+            return wait.min(self.max_backoff);
+        }
+        let exp = next.saturating_sub(2).min(30);
+        let cap = self.initial_backoff.saturating_mul(1 << exp).min(self.max_backoff);
+        cap.mul_f64(random_unit())
+    }
+}
+
+/// Whether a request with this method changes something and so must not be sent twice.
+pub(crate) fn is_write(method: &reqwest::Method) -> bool {
+    !matches!(*method, reqwest::Method::GET | reqwest::Method::HEAD | reqwest::Method::OPTIONS)
+}
+
+/// Whether an answer with this status may be retried for this kind of request.
+pub(crate) fn retryable_status(status: StatusCode, write: bool, body: &[u8]) -> bool {
+    match status.as_u16() {
+        429 => true,
+        503 if !write => true,
+        503 => {
+            let (code, _, _) = crate::error::decode_error_body(body);
+            code.is_some_and(|c| c.starts_with("APIGW"))
+        }
+        502 | 504 => !write,
+        _ => false,
+    }
+}
+
+/// The `Retry-After` header in seconds (an HTTP date is ignored: backoff applies then).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    value.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// A random number in [0, 1), from the standard library's randomly seeded hasher.
+fn random_unit() -> f64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64),
+    );
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_full_jitter_under_a_growing_cap() {
+        let cfg = RetryConfig::default().initial_backoff(Duration::from_millis(100)).max_backoff(Duration::from_secs(1));
+        for _ in 0..200 {
+            assert!(cfg.delay(2, None) <= Duration::from_millis(100));
+            assert!(cfg.delay(4, None) <= Duration::from_millis(400));
+            assert!(cfg.delay(20, None) <= Duration::from_secs(1));
+        }
+        let spread: std::collections::HashSet<_> = (0..50).map(|_| cfg.delay(3, None)).collect();
+        assert!(spread.len() > 10, "jitter should spread the waits");
+        assert_eq!(cfg.delay(2, Some(Duration::from_millis(700))), Duration::from_millis(700));
+        assert_eq!(cfg.delay(2, Some(Duration::from_secs(30))), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn writes_are_retried_only_when_surely_not_accepted() {
+        let gw = br#"{"error_code":"APIGW.0201","error_msg":"busy"}"#;
+        let backend = br#"{"error_code":"CCE.01500001","error_msg":"busy"}"#;
+        assert!(retryable_status(StatusCode::TOO_MANY_REQUESTS, true, b""));
+        assert!(retryable_status(StatusCode::SERVICE_UNAVAILABLE, true, gw));
+        assert!(!retryable_status(StatusCode::SERVICE_UNAVAILABLE, true, backend));
+        assert!(!retryable_status(StatusCode::BAD_GATEWAY, true, b"<html>"));
+        assert!(!retryable_status(StatusCode::GATEWAY_TIMEOUT, true, b""));
+        for s in [429, 502, 503, 504] {
+            assert!(retryable_status(StatusCode::from_u16(s).unwrap(), false, b""), "{s}");
+        }
+        for s in [400, 401, 403, 404, 500] {
+            assert!(!retryable_status(StatusCode::from_u16(s).unwrap(), false, b""), "{s}");
+        }
+    }
+
+    #[test]
+    fn retry_after_in_seconds() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+    }
+}

@@ -1,0 +1,268 @@
+//! Waiting for an upgrade task or workflow to end.
+//!
+//! A waiter polls with a growing interval (reset whenever the state changes), reports each
+//! change to an optional callback, and returns the final state. A task that ends `Failed`, or a
+//! workflow that ends `Cancel` or `Pending` (a task failed), is an
+//! [`ErrorKind::UpgradeFailed`](crate::ErrorKind::UpgradeFailed) error carrying the last state;
+//! a deadline that passes first is [`ErrorKind::WaitTimedOut`](crate::ErrorKind::WaitTimedOut).
+//! Transient failures while polling (throttling, timeouts, 5xx, connection trouble) do not end
+//! the wait: the next poll tries again, until the deadline.
+//!
+//! ```no_run
+//! # async fn run(client: cce_upgrade::Client) -> Result<(), cce_upgrade::Error> {
+//! use std::time::Duration;
+//! let task = client
+//!     .wait_for_upgrade_task("cluster-id", "task-id")
+//!     .timeout(Duration::from_secs(2 * 3600))
+//!     .on_progress(|t| println!("{:?} {:?}%", t.phase(), t.progress_percent()))
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::client::Client;
+use crate::error::{Error, ErrorKind};
+use crate::types::{UpgradeTask, UpgradeTaskPhase, UpgradeWorkFlow, WorkFlowPhase};
+
+/// The default overall deadline of a waiter.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
+
+type Callback<'a, T> = Box<dyn FnMut(&T) + Send + 'a>;
+
+#[derive(Clone, Copy, Debug)]
+struct Pacing {
+    timeout: Duration,
+    initial: Duration,
+    max: Duration,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Pacing { timeout: DEFAULT_WAIT_TIMEOUT, initial: Duration::from_secs(2), max: Duration::from_secs(30) }
+    }
+}
+
+enum Step<T> {
+    Continue,
+    Done(T),
+    Failed(Error),
+}
+
+/// Polls `fetch` until `judge` says done or failed, or the deadline passes.
+async fn poll<T, F, Fut>(
+    pacing: Pacing,
+    what: &str,
+    mut fetch: F,
+    judge: impl Fn(&T) -> Step<()>,
+    mut on_change: Option<Callback<'_, T>>,
+    attach: impl Fn(Error, Option<T>) -> Error,
+) -> Result<T, Error>
+where
+    T: Clone + PartialEq,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let deadline = Instant::now() + pacing.timeout;
+    let mut interval = pacing.initial;
+    let mut last: Option<T> = None;
+    loop {
+        match fetch().await {
+            Ok(state) => {
+                let changed = last.as_ref() != Some(&state);
+                if changed {
+                    if let Some(cb) = on_change.as_mut() {
+                        cb(&state);
+                    }
+                    interval = pacing.initial;
+                }
+                match judge(&state) {
+                    Step::Done(()) => return Ok(state),
+                    Step::Failed(e) => return Err(attach(e, Some(state))),
+                    Step::Continue => {}
+                }
+                last = Some(state);
+            }
+            Err(e) if e.is_transient() && Instant::now() < deadline => {
+                tracing::info!(error = %e, "poll failed; trying again");
+            }
+            Err(e) => return Err(attach(e, last)),
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            let e = Error::wait_timed_out(format!(
+                "{what} did not end within {:?}; it may still be running",
+                pacing.timeout
+            ));
+            return Err(attach(e, last));
+        }
+        tokio::time::sleep(interval.min(deadline - now)).await;
+        interval = interval.mul_f64(1.5).min(pacing.max);
+    }
+}
+
+/// Waits for a cluster upgrade task to end; made by [`Client::wait_for_upgrade_task`].
+#[must_use = "a waiter does nothing until awaited"]
+pub struct TaskWaiter<'a> {
+    client: &'a Client,
+    cluster_id: String,
+    task_id: String,
+    pacing: Pacing,
+    on_progress: Option<Callback<'a, UpgradeTask>>,
+}
+
+impl<'a> TaskWaiter<'a> {
+    /// The overall deadline (default 3 hours).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.pacing.timeout = timeout;
+        self
+    }
+
+    /// The first interval between polls and the largest it grows to (default 2 s and 30 s).
+    pub fn poll_interval(mut self, initial: Duration, max: Duration) -> Self {
+        self.pacing.initial = initial;
+        self.pacing.max = max.max(initial);
+        self
+    }
+
+    /// Called with the task each time its state changes (phase, progress, ...).
+    pub fn on_progress(mut self, callback: impl FnMut(&UpgradeTask) + Send + 'a) -> Self {
+        self.on_progress = Some(Box::new(callback));
+        self
+    }
+
+    /// Polls until the task is `Success` (returned), `Failed` (an error), or the deadline passes.
+    pub async fn wait(self) -> Result<UpgradeTask, Error> {
+        let TaskWaiter { client, cluster_id, task_id, pacing, on_progress } = self;
+        let what = format!("upgrade task {task_id}");
+        poll(
+            pacing,
+            &what,
+            || async { client.show_upgrade_cluster_task(&cluster_id, &task_id).await.map(|r| r.into_inner()) },
+            |task: &UpgradeTask| match task.phase() {
+                Some(UpgradeTaskPhase::Success) => Step::Done(()),
+                Some(UpgradeTaskPhase::Failed) => Step::Failed(Error::upgrade_failed_task(
+                    task.clone(),
+                    format!(
+                        "upgrade task {task_id} failed at {}% progress",
+                        task.progress_percent().map_or_else(|| "?".to_owned(), |p| format!("{p:.2}"))
+                    ),
+                )),
+                _ => Step::Continue,
+            },
+            on_progress,
+            |e, last| if e.kind() == ErrorKind::UpgradeFailed { e } else { e.with_last_task(last) },
+        )
+        .await
+    }
+}
+
+impl<'a> IntoFuture for TaskWaiter<'a> {
+    type Output = Result<UpgradeTask, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.wait())
+    }
+}
+
+/// Waits for an upgrade workflow of an Autopilot cluster to end; made by
+/// [`Client::wait_for_workflow`].
+#[must_use = "a waiter does nothing until awaited"]
+pub struct WorkflowWaiter<'a> {
+    client: &'a Client,
+    cluster_id: String,
+    workflow_id: String,
+    pacing: Pacing,
+    on_progress: Option<Callback<'a, UpgradeWorkFlow>>,
+}
+
+impl<'a> WorkflowWaiter<'a> {
+    /// The overall deadline (default 3 hours).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.pacing.timeout = timeout;
+        self
+    }
+
+    /// The first interval between polls and the largest it grows to (default 2 s and 30 s).
+    pub fn poll_interval(mut self, initial: Duration, max: Duration) -> Self {
+        self.pacing.initial = initial;
+        self.pacing.max = max.max(initial);
+        self
+    }
+
+    /// Called with the workflow each time its state changes.
+    pub fn on_progress(mut self, callback: impl FnMut(&UpgradeWorkFlow) + Send + 'a) -> Self {
+        self.on_progress = Some(Box::new(callback));
+        self
+    }
+
+    /// Polls the cluster's workflow list until this workflow is `Success` (returned), `Cancel` or
+    /// `Pending` (an error), or the deadline passes.
+    pub async fn wait(self) -> Result<UpgradeWorkFlow, Error> {
+        let WorkflowWaiter { client, cluster_id, workflow_id, pacing, on_progress } = self;
+        let what = format!("upgrade workflow {workflow_id}");
+        let fetch = || async {
+            let list = client.list_autopilot_upgrade_work_flows(&cluster_id).await?;
+            list.workflows().iter().find(|w| w.uid() == Some(workflow_id.as_str())).cloned().ok_or_else(|| {
+                Error::invalid_input(
+                    "workflow_id",
+                    format!("cluster {cluster_id} has no upgrade workflow {workflow_id}"),
+                )
+                .with_operation("ListAutopilotUpgradeWorkFlows")
+            })
+        };
+        poll(
+            pacing,
+            &what,
+            fetch,
+            |w: &UpgradeWorkFlow| match w.phase() {
+                Some(WorkFlowPhase::Success) => Step::Done(()),
+                Some(phase @ (WorkFlowPhase::Cancel | WorkFlowPhase::Pending)) => Step::Failed(
+                    Error::upgrade_failed_workflow(w.clone(), format!("upgrade workflow {workflow_id} ended {phase}")),
+                ),
+                _ => Step::Continue,
+            },
+            on_progress,
+            |e, last| if e.kind() == ErrorKind::UpgradeFailed { e } else { e.with_last_workflow(last) },
+        )
+        .await
+    }
+}
+
+impl<'a> IntoFuture for WorkflowWaiter<'a> {
+    type Output = Result<UpgradeWorkFlow, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.wait())
+    }
+}
+
+impl Client {
+    /// A waiter for the upgrade task `task_id` (e.g. the Cluster task of a workflow,
+    /// [`UpgradeWorkFlow::cluster_task_id`]); `.await` it, after configuring it if needed.
+    pub fn wait_for_upgrade_task(&self, cluster_id: &str, task_id: &str) -> TaskWaiter<'_> {
+        TaskWaiter {
+            client: self,
+            cluster_id: cluster_id.to_owned(),
+            task_id: task_id.to_owned(),
+            pacing: Pacing::default(),
+            on_progress: None,
+        }
+    }
+
+    /// A waiter for the upgrade workflow `workflow_id` (its `metadata.uid`) of an Autopilot
+    /// cluster, followed through [`Client::list_autopilot_upgrade_work_flows`].
+    pub fn wait_for_workflow(&self, cluster_id: &str, workflow_id: &str) -> WorkflowWaiter<'_> {
+        WorkflowWaiter {
+            client: self,
+            cluster_id: cluster_id.to_owned(),
+            workflow_id: workflow_id.to_owned(),
+            pacing: Pacing::default(),
+            on_progress: None,
+        }
+    }
+}
