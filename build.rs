@@ -29,8 +29,16 @@ const SPEC: &str = "openapi/cce-upgrade.yaml";
 const REPLACEMENTS: &[(&str, &str, &[&str])] = &[
     ("PointRef", "crate::model::PointRef", &[]),
     ("LenientBool", "crate::model::LenientBool", &["Default"]),
-    ("UpgradeWorkFlowItems", "crate::model::WorkFlowItems", &["Default"]),
-    ("NodePassword", "crate::secret::SecretString", &["FromStr", "Display"]),
+    (
+        "UpgradeWorkFlowItems",
+        "crate::model::WorkFlowItems",
+        &["Default"],
+    ),
+    (
+        "NodePassword",
+        "crate::secret::SecretString",
+        &["FromStr", "Display"],
+    ),
 ];
 
 fn main() {
@@ -49,8 +57,7 @@ fn generate(spec_path: &Path, out_dir: &Path) -> Result<(), String> {
     // a spec that is not OpenAPI 3.0; then as plain data, to adapt it.
     serde_yaml::from_str::<openapiv3::OpenAPI>(&text)
         .map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
-    let mut doc: Value =
-        serde_yaml::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
+    let mut doc: Value = serde_yaml::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
     let original = doc.clone();
 
     strip_header_parameters(&mut doc)?;
@@ -117,11 +124,17 @@ fn generate(spec_path: &Path, out_dir: &Path) -> Result<(), String> {
 fn write_operation_docs(doc: &Value, out_dir: &Path) -> Result<(), String> {
     let dir = out_dir.join("docs");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let Some(paths) = doc.get("paths").and_then(Value::as_object) else { return Ok(()) };
+    let Some(paths) = doc.get("paths").and_then(Value::as_object) else {
+        return Ok(());
+    };
     for (path, item) in paths {
-        let Some(item) = item.as_object() else { continue };
+        let Some(item) = item.as_object() else {
+            continue;
+        };
         for (method, op) in item {
-            let Some(id) = op.get("operationId").and_then(Value::as_str) else { continue };
+            let Some(id) = op.get("operationId").and_then(Value::as_str) else {
+                continue;
+            };
             let mut md = String::new();
             if let Some(summary) = op.get("summary").and_then(Value::as_str) {
                 let _ = writeln!(md, "{}\n", summary.trim());
@@ -129,7 +142,11 @@ fn write_operation_docs(doc: &Value, out_dir: &Path) -> Result<(), String> {
             if let Some(description) = op.get("description").and_then(Value::as_str) {
                 let _ = writeln!(md, "{}\n", description.trim());
             }
-            let _ = writeln!(md, "`{} {path}` (operation `{id}`).\n", method.to_ascii_uppercase());
+            let _ = writeln!(
+                md,
+                "`{} {path}` (operation `{id}`).\n",
+                method.to_ascii_uppercase()
+            );
             if let Some(responses) = op.get("responses").and_then(Value::as_object) {
                 let _ = writeln!(md, "Documented answers:");
                 for (status, response) in responses {
@@ -160,7 +177,9 @@ fn strip_header_parameters(doc: &mut Value) -> Result<(), String> {
         return Err("no `paths`".into());
     };
     for (path, item) in paths.iter_mut() {
-        let Some(item) = item.as_object_mut() else { continue };
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
         for (method, op) in item.iter_mut() {
             let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
                 continue;
@@ -194,14 +213,24 @@ fn resolve_parameter<'a>(p: &'a Value, shared: &'a Value) -> Result<&'a Value, S
 /// Removes value constraints from every schema object (one with a string `type`).
 fn strip_value_constraints(value: &mut Value) {
     const CONSTRAINTS: &[&str] = &[
-        "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
-        "pattern", "minItems", "maxItems",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minItems",
+        "maxItems",
     ];
     match value {
         Value::Object(map) => {
             if map.get("type").is_some_and(Value::is_string) {
                 for key in CONSTRAINTS {
-                    if map.get(*key).is_some_and(|v| v.is_number() || v.is_string() || v.is_boolean()) {
+                    if map
+                        .get(*key)
+                        .is_some_and(|v| v.is_number() || v.is_string() || v.is_boolean())
+                    {
                         map.remove(*key);
                     }
                 }
@@ -223,31 +252,44 @@ struct EnumSchema {
 
 fn collect_enums(doc: &Value) -> Result<Vec<EnumSchema>, String> {
     let mut out = Vec::new();
-    let Some(schemas) = doc.pointer("/components/schemas").and_then(Value::as_object) else {
+    let Some(schemas) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    else {
         return Ok(out);
     };
     for (name, schema) in schemas {
-        let Some(values) = schema.get("enum").and_then(Value::as_array) else { continue };
+        let Some(values) = schema.get("enum").and_then(Value::as_array) else {
+            continue;
+        };
         if schema.get("type").and_then(Value::as_str) != Some("string") {
-            return Err(format!("components.schemas.{name}: only string enums are supported"));
+            return Err(format!(
+                "components.schemas.{name}: only string enums are supported"
+            ));
         }
         let values = values
             .iter()
             .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("components.schemas.{name}: enum value {v} is not a string"))
+                v.as_str().map(str::to_owned).ok_or_else(|| {
+                    format!("components.schemas.{name}: enum value {v} is not a string")
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let default = schema.get("default").and_then(Value::as_str).map(str::to_owned);
-        if let Some(d) = &default {
-            if !values.contains(d) {
-                return Err(format!("components.schemas.{name}: default `{d}` is not one of its enum values"));
-            }
+        let default = schema
+            .get("default")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let Some(d) = default.as_ref().filter(|d| !values.contains(d)) {
+            return Err(format!(
+                "components.schemas.{name}: default `{d}` is not one of its enum values"
+            ));
         }
         out.push(EnumSchema {
             name: name.clone(),
-            description: schema.get("description").and_then(Value::as_str).map(str::to_owned),
+            description: schema
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             values,
             default,
         });
@@ -260,7 +302,9 @@ fn collect_enums(doc: &Value) -> Result<Vec<EnumSchema>, String> {
 fn check_no_inline_enums(value: &Value, at: &str, named: &[EnumSchema]) -> Result<(), String> {
     match value {
         Value::Object(map) => {
-            let top_level_enum = named.iter().any(|e| at == format!("components.schemas.{}", e.name));
+            let top_level_enum = named
+                .iter()
+                .any(|e| at == format!("components.schemas.{}", e.name));
             if map.contains_key("enum") && !top_level_enum && !at.contains(".parameters") {
                 return Err(format!(
                     "{at}: inline `enum`; declare it under components/schemas and `$ref` it, \
@@ -268,7 +312,11 @@ fn check_no_inline_enums(value: &Value, at: &str, named: &[EnumSchema]) -> Resul
                 ));
             }
             for (k, v) in map {
-                let child = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+                let child = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
                 check_no_inline_enums(v, &child, named)?;
             }
             Ok(())
@@ -285,8 +333,11 @@ fn check_no_inline_enums(value: &Value, at: &str, named: &[EnumSchema]) -> Resul
 fn render_enums(enums: &[EnumSchema]) -> String {
     let mut s = String::new();
     for e in enums {
-        let variants: Vec<(String, &str)> =
-            e.values.iter().map(|v| (variant_name(v), v.as_str())).collect();
+        let variants: Vec<(String, &str)> = e
+            .values
+            .iter()
+            .map(|v| (variant_name(v), v.as_str()))
+            .collect();
         let doc = e.description.as_deref().unwrap_or("A value of the API.");
         for line in doc.lines() {
             let _ = writeln!(s, "/// {line}");
@@ -306,26 +357,78 @@ fn render_enums(enums: &[EnumSchema]) -> String {
             "    /// A value not documented when this SDK was built, as the service sent it.\n    Unknown(String),\n}}\n"
         );
         let _ = writeln!(s, "impl {} {{", e.name);
-        let _ = writeln!(s, "    /// Every documented value, in the order of the API documents.");
-        let _ = writeln!(s, "    pub const VALUES: &'static [&'static str] = &[{}];", e.values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", "));
-        let _ = writeln!(s, "    /// The value as sent on the wire.\n    pub fn as_str(&self) -> &str {{\n        match self {{");
+        let _ = writeln!(
+            s,
+            "    /// Every documented value, in the order of the API documents."
+        );
+        let _ = writeln!(
+            s,
+            "    pub const VALUES: &'static [&'static str] = &[{}];",
+            e.values
+                .iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = writeln!(
+            s,
+            "    /// The value as sent on the wire.\n    pub fn as_str(&self) -> &str {{\n        match self {{"
+        );
         for (variant, value) in &variants {
             let _ = writeln!(s, "            Self::{variant} => {value:?},");
         }
-        let _ = writeln!(s, "            Self::Unknown(other) => other,\n        }}\n    }}");
-        let _ = writeln!(s, "    /// Whether this value is one the SDK does not know.\n    pub fn is_unknown(&self) -> bool {{\n        matches!(self, Self::Unknown(_))\n    }}\n}}\n");
-        let _ = writeln!(s, "impl From<&str> for {} {{\n    fn from(value: &str) -> Self {{\n        match value {{", e.name);
+        let _ = writeln!(
+            s,
+            "            Self::Unknown(other) => other,\n        }}\n    }}"
+        );
+        let _ = writeln!(
+            s,
+            "    /// Whether this value is one the SDK does not know.\n    pub fn is_unknown(&self) -> bool {{\n        matches!(self, Self::Unknown(_))\n    }}\n}}\n"
+        );
+        let _ = writeln!(
+            s,
+            "impl From<&str> for {} {{\n    fn from(value: &str) -> Self {{\n        match value {{",
+            e.name
+        );
         for (variant, value) in &variants {
             let _ = writeln!(s, "            {value:?} => Self::{variant},");
         }
-        let _ = writeln!(s, "            other => Self::Unknown(other.to_owned()),\n        }}\n    }}\n}}\n");
-        let _ = writeln!(s, "impl From<String> for {name} {{\n    fn from(value: String) -> Self {{\n        match Self::from(value.as_str()) {{\n            Self::Unknown(_) => Self::Unknown(value),\n            known => known,\n        }}\n    }}\n}}\n", name = e.name);
-        let _ = writeln!(s, "impl std::str::FromStr for {} {{\n    type Err = std::convert::Infallible;\n    fn from_str(value: &str) -> Result<Self, Self::Err> {{\n        Ok(Self::from(value))\n    }}\n}}\n", e.name);
-        let _ = writeln!(s, "impl std::fmt::Display for {} {{\n    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{\n        f.write_str(self.as_str())\n    }}\n}}\n", e.name);
-        let _ = writeln!(s, "impl serde::Serialize for {} {{\n    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {{\n        serializer.serialize_str(self.as_str())\n    }}\n}}\n", e.name);
-        let _ = writeln!(s, "impl<'de> serde::Deserialize<'de> for {} {{\n    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{\n        crate::model::deserialize_enum_string(deserializer).map(Self::from)\n    }}\n}}\n", e.name);
+        let _ = writeln!(
+            s,
+            "            other => Self::Unknown(other.to_owned()),\n        }}\n    }}\n}}\n"
+        );
+        let _ = writeln!(
+            s,
+            "impl From<String> for {name} {{\n    fn from(value: String) -> Self {{\n        match Self::from(value.as_str()) {{\n            Self::Unknown(_) => Self::Unknown(value),\n            known => known,\n        }}\n    }}\n}}\n",
+            name = e.name
+        );
+        let _ = writeln!(
+            s,
+            "impl std::str::FromStr for {} {{\n    type Err = std::convert::Infallible;\n    fn from_str(value: &str) -> Result<Self, Self::Err> {{\n        Ok(Self::from(value))\n    }}\n}}\n",
+            e.name
+        );
+        let _ = writeln!(
+            s,
+            "impl std::fmt::Display for {} {{\n    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{\n        f.write_str(self.as_str())\n    }}\n}}\n",
+            e.name
+        );
+        let _ = writeln!(
+            s,
+            "impl serde::Serialize for {} {{\n    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {{\n        serializer.serialize_str(self.as_str())\n    }}\n}}\n",
+            e.name
+        );
+        let _ = writeln!(
+            s,
+            "impl<'de> serde::Deserialize<'de> for {} {{\n    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{\n        crate::model::deserialize_enum_string(deserializer).map(Self::from)\n    }}\n}}\n",
+            e.name
+        );
         if let Some(d) = &e.default {
-            let _ = writeln!(s, "impl Default for {} {{\n    /// `{d}`, the value the API documents as the default.\n    fn default() -> Self {{\n        Self::{}\n    }}\n}}\n", e.name, variant_name(d));
+            let _ = writeln!(
+                s,
+                "impl Default for {} {{\n    /// `{d}`, the value the API documents as the default.\n    fn default() -> Self {{\n        Self::{}\n    }}\n}}\n",
+                e.name,
+                variant_name(d)
+            );
         }
     }
     s
@@ -380,12 +483,15 @@ impl syn::visit_mut::VisitMut for NullAsEmpty {
             if !attr.path().is_ident("serde") {
                 continue;
             }
-            let syn::Meta::List(list) = &mut attr.meta else { continue };
+            let syn::Meta::List(list) = &mut attr.meta else {
+                continue;
+            };
             let text = list.tokens.to_string();
             let has_default = text.split(',').any(|part| part.trim() == "default");
             if has_default && !text.contains("deserialize_with") {
                 let tokens = &list.tokens;
-                list.tokens = quote::quote!(#tokens, deserialize_with = "crate::model::null_as_default");
+                list.tokens =
+                    quote::quote!(#tokens, deserialize_with = "crate::model::null_as_default");
             }
         }
     }

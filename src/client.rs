@@ -63,7 +63,10 @@ struct CallRecord {
 
 impl CallRecord {
     fn request_id(&self) -> Option<String> {
-        self.headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned)
+        self.headers
+            .get(X_REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
     }
 }
 
@@ -131,7 +134,9 @@ impl ClientHooks<Runtime> for generated::Client {
     ) -> Result<(), progenitor_client::Error<E>> {
         let shared = &self.inner().0;
         shared.prepare(request);
-        shared.authorize(request).map_err(|e| progenitor_client::Error::Custom(e.to_string()))
+        shared
+            .authorize(request)
+            .map_err(|e| progenitor_client::Error::Custom(e.to_string()))
     }
 
     async fn exec(
@@ -150,12 +155,17 @@ impl Shared {
         headers.remove("api-version");
         headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
         if !headers.contains_key(header::CONTENT_TYPE) {
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
         }
-        if let Some(id) = self.project_id.get() {
-            if let Ok(value) = HeaderValue::from_str(id) {
-                headers.insert(X_PROJECT_ID, value);
-            }
+        if let Some(value) = self
+            .project_id
+            .get()
+            .and_then(|id| HeaderValue::from_str(id).ok())
+        {
+            headers.insert(X_PROJECT_ID, value);
         }
         *request.timeout_mut() = Some(self.request_timeout);
     }
@@ -167,11 +177,17 @@ impl Shared {
         match self.credentials.signing_parts() {
             Ok((access_key, secret_key, security_token)) => signing::sign(
                 request,
-                &SigningParams { access_key, secret_key, security_token, time: SystemTime::now() },
+                &SigningParams {
+                    access_key,
+                    secret_key,
+                    security_token,
+                    time: SystemTime::now(),
+                },
             ),
             Err(token) => {
                 // A token that is not a valid header value cannot be sent; the gateway answers 401.
-                let mut value = HeaderValue::from_str(token).unwrap_or(HeaderValue::from_static(""));
+                let mut value =
+                    HeaderValue::from_str(token).unwrap_or(HeaderValue::from_static(""));
                 value.set_sensitive(true);
                 request.headers_mut().insert(X_AUTH_TOKEN, value);
                 Ok(())
@@ -192,7 +208,9 @@ impl Shared {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let Some(template) = original.as_ref() else { unreachable!("kept until the last attempt") };
+            let Some(template) = original.as_ref() else {
+                unreachable!("kept until the last attempt")
+            };
             // A request whose body is a stream cannot be cloned: it is sent once.
             let request = match template.try_clone() {
                 Some(mut copy) => {
@@ -219,12 +237,29 @@ impl Shared {
             let latency_ms = sent_at.elapsed().as_millis() as u64;
             match answer {
                 Ok((status, headers, body)) => {
-                    let request_id = headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                    tracing::debug!(operation, attempt, status = status.as_u16(), request_id, latency_ms, "answer");
+                    let request_id = headers
+                        .get(X_REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::debug!(
+                        operation,
+                        attempt,
+                        status = status.as_u16(),
+                        request_id,
+                        latency_ms,
+                        "answer"
+                    );
                     if can_retry && retry::retryable_status(status, write, &body) {
                         let wait = self.retry.delay(attempt + 1, retry::retry_after(&headers));
                         if started.elapsed() + wait < self.retry.total_budget() {
-                            tracing::info!(operation, attempt, status = status.as_u16(), request_id, wait_ms = wait.as_millis() as u64, "retrying");
+                            tracing::info!(
+                                operation,
+                                attempt,
+                                status = status.as_u16(),
+                                request_id,
+                                wait_ms = wait.as_millis() as u64,
+                                "retrying"
+                            );
                             tokio::time::sleep(wait).await;
                             continue;
                         }
@@ -285,15 +320,24 @@ impl Shared {
                 response.status(),
                 record.request_id(),
                 &record.body,
-                format!("HTTP {} is not a documented answer of this operation", response.status()),
+                format!(
+                    "HTTP {} is not a documented answer of this operation",
+                    response.status()
+                ),
             ),
             P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
                 self.transport_error(e, write)
             }
-            P::Custom(message) => Error::configuration(format!("cannot sign the request: {message}")),
+            P::Custom(message) => {
+                Error::configuration(format!("cannot sign the request: {message}"))
+            }
             P::InvalidRequest(message) => Error::invalid_input("request", message),
             P::ErrorResponse(response) => Error::service(
-                ServiceError::from_parts(response.status(), record.request_id(), record.body.clone()),
+                ServiceError::from_parts(
+                    response.status(),
+                    record.request_id(),
+                    record.body.clone(),
+                ),
                 &self.credentials.secrets(),
             ),
         }
@@ -312,7 +356,11 @@ impl Shared {
                 format!(
                     "the request was sent but its answer was lost ({}); it may have been acted on, so \
                      it was not sent again: list the cluster's upgrade workflows to see whether it took effect",
-                    if e.is_timeout() { "timed out" } else { "connection lost" },
+                    if e.is_timeout() {
+                        "timed out"
+                    } else {
+                        "connection lost"
+                    },
                 ),
                 e,
             )
@@ -323,7 +371,11 @@ impl Shared {
                 e,
             )
         } else {
-            Error::transport(ErrorKind::Connect, format!("the connection to {} failed", self.endpoint), e)
+            Error::transport(
+                ErrorKind::Connect,
+                format!("the connection to {} failed", self.endpoint),
+                e,
+            )
         }
     }
 
@@ -336,21 +388,28 @@ impl Shared {
             ));
         };
         const OPERATION: &str = "KeystoneListProjects";
-        let url = reqwest::Url::parse_with_params(&format!("{iam}/v3/projects"), [("name", region.as_str())])
-            .map_err(|e| Error::configuration(format!("bad IAM endpoint {iam}: {e}")))?;
+        let url = reqwest::Url::parse_with_params(
+            &format!("{iam}/v3/projects"),
+            [("name", region.as_str())],
+        )
+        .map_err(|e| Error::configuration(format!("bad IAM endpoint {iam}: {e}")))?;
         let mut request = reqwest::Request::new(reqwest::Method::GET, url);
         self.prepare(&mut request);
         self.authorize(&mut request)
             .map_err(|e| Error::configuration(format!("cannot sign the IAM request: {e}")))?;
         let record = Arc::new(Mutex::new(CallRecord::default()));
         let span = tracing::info_span!("cce_upgrade", operation = OPERATION);
-        let answer = CALL.scope(record.clone(), self.send(request, OPERATION)).instrument(span).await;
+        let answer = CALL
+            .scope(record.clone(), self.send(request, OPERATION))
+            .instrument(span)
+            .await;
         let record = std::mem::take(&mut *record.lock().expect("not poisoned"));
         let error = |e: Error| e.with_operation(OPERATION).with_attempts(record.attempts);
         let response = answer.map_err(|e| error(self.transport_error(e, false)))?;
         let status = response.status();
         if !status.is_success() {
-            let service = ServiceError::from_parts(status, record.request_id(), record.body.clone());
+            let service =
+                ServiceError::from_parts(status, record.request_id(), record.body.clone());
             return Err(error(Error::service(service, &self.credentials.secrets())));
         }
         #[derive(serde::Deserialize)]
@@ -433,16 +492,28 @@ impl Client {
     /// on first use, then remembered).
     pub async fn project_id(&self) -> Result<&str, Error> {
         let shared = self.shared();
-        shared.project_id.get_or_try_init(|| shared.lookup_project_id()).await.map(String::as_str)
+        shared
+            .project_id
+            .get_or_try_init(|| shared.lookup_project_id())
+            .await
+            .map(String::as_str)
     }
 
     /// Runs one generated operation inside the call context: span, record, error mapping.
-    async fn call<'a, T, F, Fut>(&'a self, operation: &'static str, write: bool, send: F) -> Result<Response<T>, Error>
+    async fn call<'a, T, F, Fut>(
+        &'a self,
+        operation: &'static str,
+        write: bool,
+        send: F,
+    ) -> Result<Response<T>, Error>
     where
         F: FnOnce(&'a generated::Client, &'a str) -> Fut,
         Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ErrorBody>>>,
     {
-        let project_id = self.project_id().await.map_err(|e| e.with_operation(operation))?;
+        let project_id = self
+            .project_id()
+            .await
+            .map_err(|e| e.with_operation(operation))?;
         let record = Arc::new(Mutex::new(CallRecord::default()));
         let span = tracing::info_span!(
             "cce_upgrade",
@@ -453,7 +524,10 @@ impl Client {
             latency_ms = tracing::field::Empty,
         );
         let started = Instant::now();
-        let result = CALL.scope(record.clone(), send(&self.raw, project_id)).instrument(span.clone()).await;
+        let result = CALL
+            .scope(record.clone(), send(&self.raw, project_id))
+            .instrument(span.clone())
+            .await;
         let record = std::mem::take(&mut *record.lock().expect("not poisoned"));
         span.record("attempts", record.attempts);
         span.record("latency_ms", started.elapsed().as_millis() as u64);
@@ -468,7 +542,12 @@ impl Client {
                 let status = value.status();
                 let headers = value.headers().clone();
                 span.in_scope(|| tracing::info!(status = status.as_u16(), "done"));
-                Ok(Response::new(value.into_inner(), status, headers, record.attempts))
+                Ok(Response::new(
+                    value.into_inner(),
+                    status,
+                    headers,
+                    record.attempts,
+                ))
             }
             Err(e) => {
                 let error = self
@@ -498,7 +577,10 @@ impl Client {
             validate::id("cluster_id", cluster_id)?;
             validate::create_upgrade_work_flow(body)
         })?;
-        self.call(OP, true, |raw, project| raw.create_upgrade_work_flow(project, cluster_id, body)).await
+        self.call(OP, true, |raw, project| {
+            raw.create_upgrade_work_flow(project, cluster_id, body)
+        })
+        .await
     }
 
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/ShowUpgradeClusterTask.md"))]
@@ -514,7 +596,10 @@ impl Client {
             validate::id("cluster_id", cluster_id)?;
             validate::id("task_id", task_id)
         })?;
-        self.call(OP, false, |raw, project| raw.show_upgrade_cluster_task(project, cluster_id, task_id)).await
+        self.call(OP, false, |raw, project| {
+            raw.show_upgrade_cluster_task(project, cluster_id, task_id)
+        })
+        .await
     }
 
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/ListAutopilotUpgradeWorkFlows.md"))]
@@ -527,7 +612,10 @@ impl Client {
     ) -> Result<Response<UpgradeWorkFlowList>, Error> {
         const OP: &str = "ListAutopilotUpgradeWorkFlows";
         check(OP, || validate::id("cluster_id", cluster_id))?;
-        self.call(OP, false, |raw, project| raw.list_autopilot_upgrade_work_flows(project, cluster_id)).await
+        self.call(OP, false, |raw, project| {
+            raw.list_autopilot_upgrade_work_flows(project, cluster_id)
+        })
+        .await
     }
 
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/CreateAutopilotPostCheck.md"))]
@@ -541,7 +629,10 @@ impl Client {
             validate::id("cluster_id", cluster_id)?;
             validate::create_post_check(body)
         })?;
-        self.call(OP, true, |raw, project| raw.create_autopilot_post_check(project, cluster_id, body)).await
+        self.call(OP, true, |raw, project| {
+            raw.create_autopilot_post_check(project, cluster_id, body)
+        })
+        .await
     }
 
     #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/UpgradeNodePool.md"))]
@@ -561,7 +652,10 @@ impl Client {
             validate::id("nodepool_id", nodepool_id)?;
             validate::upgrade_node_pool(body)
         })?;
-        self.call(OP, true, |raw, project| raw.upgrade_node_pool(project, cluster_id, nodepool_id, body)).await
+        self.call(OP, true, |raw, project| {
+            raw.upgrade_node_pool(project, cluster_id, nodepool_id, body)
+        })
+        .await
     }
 }
 
@@ -698,10 +792,14 @@ impl ClientBuilder {
                 (found.credentials, found.project_id, found.source)
             }
         };
-        let project_id = self.project_id.or(source_project).filter(|p| !p.trim().is_empty());
+        let project_id = self
+            .project_id
+            .or(source_project)
+            .filter(|p| !p.trim().is_empty());
         let iam_endpoint = match (&self.iam_endpoint, &self.region) {
             (Some(url), _) => Some(
-                check_endpoint(url).map_err(|why| Error::configuration(format!("IAM endpoint {url:?}: {why}")))?,
+                check_endpoint(url)
+                    .map_err(|why| Error::configuration(format!("IAM endpoint {url:?}: {why}")))?,
             ),
             (None, Some(region)) => Some(region.iam_endpoint(&env)?),
             (None, None) => None,
@@ -731,7 +829,9 @@ impl ClientBuilder {
             request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
             http: http.clone(),
         }));
-        Ok(Client { raw: generated::Client::new_with_client(&endpoint, http, runtime) })
+        Ok(Client {
+            raw: generated::Client::new_with_client(&endpoint, http, runtime),
+        })
     }
 }
 

@@ -28,7 +28,11 @@ pub struct Credentials {
 
 #[derive(Clone, PartialEq, Eq)]
 enum Kind {
-    AkSk { access_key: String, secret_key: SecretString, security_token: Option<SecretString> },
+    AkSk {
+        access_key: String,
+        secret_key: SecretString,
+        security_token: Option<SecretString>,
+    },
     Token(SecretString),
 }
 
@@ -36,7 +40,11 @@ impl Credentials {
     /// Permanent AK/SK.
     pub fn new(access_key: impl Into<String>, secret_key: impl Into<SecretString>) -> Self {
         Credentials {
-            kind: Kind::AkSk { access_key: access_key.into(), secret_key: secret_key.into(), security_token: None },
+            kind: Kind::AkSk {
+                access_key: access_key.into(),
+                secret_key: secret_key.into(),
+                security_token: None,
+            },
         }
     }
 
@@ -57,7 +65,9 @@ impl Credentials {
 
     /// An IAM user token, sent as `X-Auth-Token` (requests are then not signed).
     pub fn token(token: impl Into<SecretString>) -> Self {
-        Credentials { kind: Kind::Token(token.into()) }
+        Credentials {
+            kind: Kind::Token(token.into()),
+        }
     }
 
     /// The access key id, for AK/SK credentials.
@@ -76,7 +86,11 @@ impl Credentials {
     /// `(access key, secret key, security token)` for signing, or `Err(token)` for token auth.
     pub(crate) fn signing_parts(&self) -> Result<(&str, &str, Option<&str>), &str> {
         match &self.kind {
-            Kind::AkSk { access_key, secret_key, security_token } => Ok((
+            Kind::AkSk {
+                access_key,
+                secret_key,
+                security_token,
+            } => Ok((
                 access_key,
                 secret_key.expose_secret(),
                 security_token.as_ref().map(SecretString::expose_secret),
@@ -88,7 +102,11 @@ impl Credentials {
     /// The secret values, for scrubbing them out of anything the service echoes back.
     pub(crate) fn secrets(&self) -> Vec<&str> {
         match &self.kind {
-            Kind::AkSk { secret_key, security_token, .. } => std::iter::once(secret_key.expose_secret())
+            Kind::AkSk {
+                secret_key,
+                security_token,
+                ..
+            } => std::iter::once(secret_key.expose_secret())
                 .chain(security_token.as_ref().map(SecretString::expose_secret))
                 .collect(),
             Kind::Token(token) => vec![token.expose_secret()],
@@ -97,19 +115,31 @@ impl Credentials {
 
     fn validate(&self, source: &str) -> Result<(), Error> {
         match &self.kind {
-            Kind::AkSk { access_key, secret_key, security_token } => {
+            Kind::AkSk {
+                access_key,
+                secret_key,
+                security_token,
+            } => {
                 if access_key.trim().is_empty() {
-                    return Err(Error::configuration(format!("the access key (AK) from {source} is empty")));
+                    return Err(Error::configuration(format!(
+                        "the access key (AK) from {source} is empty"
+                    )));
                 }
                 if secret_key.is_empty() {
-                    return Err(Error::configuration(format!("the secret key (SK) from {source} is empty")));
+                    return Err(Error::configuration(format!(
+                        "the secret key (SK) from {source} is empty"
+                    )));
                 }
                 if security_token.as_ref().is_some_and(SecretString::is_empty) {
-                    return Err(Error::configuration(format!("the security token from {source} is empty")));
+                    return Err(Error::configuration(format!(
+                        "the security token from {source} is empty"
+                    )));
                 }
             }
             Kind::Token(token) if token.is_empty() => {
-                return Err(Error::configuration(format!("the IAM token from {source} is empty")));
+                return Err(Error::configuration(format!(
+                    "the IAM token from {source} is empty"
+                )));
             }
             Kind::Token(_) => {}
         }
@@ -120,7 +150,11 @@ impl Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            Kind::AkSk { access_key, secret_key, security_token } => f
+            Kind::AkSk {
+                access_key,
+                secret_key,
+                security_token,
+            } => f
                 .debug_struct("Credentials")
                 .field("access_key", access_key)
                 .field("secret_key", secret_key)
@@ -183,7 +217,13 @@ impl Env {
         K: Into<String>,
         V: Into<String>,
     {
-        Env { fixed: Some(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect()) }
+        Env {
+            fixed: Some(
+                vars.into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            ),
+        }
     }
 
     /// A variable's value; unset and empty read the same.
@@ -196,7 +236,9 @@ impl Env {
     }
 
     fn home(&self) -> Option<PathBuf> {
-        self.get("HOME").or_else(|| self.get("USERPROFILE")).map(PathBuf::from)
+        self.get("HOME")
+            .or_else(|| self.get("USERPROFILE"))
+            .map(PathBuf::from)
     }
 
     /// The profile file path: `HUAWEICLOUD_SDK_CREDENTIALS_FILE`, else `~/.huaweicloud/credentials`.
@@ -238,12 +280,17 @@ pub fn from_env(env: &Env) -> Result<Option<ResolvedCredentials>, Error> {
 
 /// Reads credentials from the profile file. `Ok(None)` when the file does not exist.
 pub fn from_profile_file(env: &Env) -> Result<Option<ResolvedCredentials>, Error> {
-    let Some(path) = env.profile_path() else { return Ok(None) };
+    let Some(path) = env.profile_path() else {
+        return Ok(None);
+    };
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(Error::configuration(format!("cannot read the credentials file {}: {e}", path.display())));
+            return Err(Error::configuration(format!(
+                "cannot read the credentials file {}: {e}",
+                path.display()
+            )));
         }
     };
     let basic = ini_section(&text, "basic");
@@ -265,7 +312,11 @@ pub fn from_profile_file(env: &Env) -> Result<Option<ResolvedCredentials>, Error
     };
     let source = CredentialSource::ProfileFile(path.clone());
     credentials.validate(&source.to_string())?;
-    Ok(Some(ResolvedCredentials { credentials, project_id: field("project_id"), source }))
+    Ok(Some(ResolvedCredentials {
+        credentials,
+        project_id: field("project_id"),
+        source,
+    }))
 }
 
 /// The default chain: the environment, then the profile file. An error says where it looked.
@@ -276,9 +327,10 @@ pub fn default_chain(env: &Env) -> Result<ResolvedCredentials, Error> {
     if let Some(found) = from_profile_file(env)? {
         return Ok(found);
     }
-    let file = env
-        .profile_path()
-        .map_or_else(|| "~/.huaweicloud/credentials (no home directory)".to_owned(), |p| p.display().to_string());
+    let file = env.profile_path().map_or_else(
+        || "~/.huaweicloud/credentials (no home directory)".to_owned(),
+        |p| p.display().to_string(),
+    );
     Err(Error::configuration(format!(
         "no credentials: looked in code, the environment and {file}; set HUAWEICLOUD_SDK_AK and \
          HUAWEICLOUD_SDK_SK (plus HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary credentials), or \
@@ -321,7 +373,10 @@ mod tests {
             format!("{c:?}"),
             r#"Credentials { access_key: "AKEXAMPLE", secret_key: ** redacted **, security_token: Some(** redacted **) }"#
         );
-        assert_eq!(format!("{:?}", Credentials::token("IAMTOKEN")), "Credentials { token: ** redacted ** }");
+        assert_eq!(
+            format!("{:?}", Credentials::token("IAMTOKEN")),
+            "Credentials { token: ** redacted ** }"
+        );
         assert_eq!(
             format!("{:?}", Credentials::new("AK", "SK")),
             r#"Credentials { access_key: "AK", secret_key: ** redacted **, security_token: None }"#
@@ -338,7 +393,10 @@ mod tests {
         ]);
         let found = default_chain(&env).unwrap();
         assert_eq!(found.source, CredentialSource::Environment);
-        assert_eq!(found.credentials, Credentials::temporary("ak1", "sk1", "tok1"));
+        assert_eq!(
+            found.credentials,
+            Credentials::temporary("ak1", "sk1", "tok1")
+        );
         assert_eq!(found.project_id.as_deref(), Some("p1"));
     }
 
@@ -350,7 +408,8 @@ mod tests {
     }
 
     fn temp_file(name: &str, contents: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("cce-upgrade-test-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("cce-upgrade-test-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("credentials");
         std::fs::write(&path, contents).unwrap();
@@ -390,7 +449,10 @@ mod tests {
             ("HUAWEICLOUD_SDK_AK", "envak"),
             ("HUAWEICLOUD_SDK_SK", "envsk"),
         ]);
-        assert_eq!(default_chain(&env).unwrap().credentials.access_key(), Some("envak"));
+        assert_eq!(
+            default_chain(&env).unwrap().credentials.access_key(),
+            Some("envak")
+        );
     }
 
     #[test]
@@ -405,7 +467,11 @@ mod tests {
     fn nothing_found_says_where_it_looked_and_what_to_set() {
         let env = Env::from_vars([("HOME", "/nonexistent-home")]);
         let e = default_chain(&env).unwrap_err().to_string();
-        for needle in ["HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "/nonexistent-home/.huaweicloud/credentials"] {
+        for needle in [
+            "HUAWEICLOUD_SDK_AK",
+            "HUAWEICLOUD_SDK_SK",
+            "/nonexistent-home/.huaweicloud/credentials",
+        ] {
             assert!(e.contains(needle), "{needle} missing from: {e}");
         }
     }

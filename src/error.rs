@@ -182,7 +182,11 @@ pub(crate) fn snippet(body: &[u8]) -> String {
     const MAX: usize = 512;
     let text = String::from_utf8_lossy(&body[..body.len().min(MAX)]);
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if body.len() > MAX { format!("{text}…") } else { text }
+    if body.len() > MAX {
+        format!("{text}…")
+    } else {
+        text
+    }
 }
 
 /// Replaces every secret, and any `x-security-token:` line a gateway echoes back, with a marker.
@@ -195,7 +199,9 @@ pub(crate) fn redact_text(text: &str, secrets: &[&str]) -> String {
     }
     if let Some(at) = out.to_ascii_lowercase().find("x-security-token:") {
         let start = at + "x-security-token:".len();
-        let end = out[start..].find(['\n', '\\', '"']).map_or(out.len(), |e| start + e);
+        let end = out[start..]
+            .find(['\n', '\\', '"'])
+            .map_or(out.len(), |e| start + e);
         out.replace_range(start..end, "** redacted **");
     }
     out
@@ -278,7 +284,10 @@ impl Error {
         cause: impl Into<BoxError>,
     ) -> Self {
         let cause = cause.into();
-        let id = request_id.as_deref().map(|id| format!(", request id {id}")).unwrap_or_default();
+        let id = request_id
+            .as_deref()
+            .map(|id| format!(", request id {id}"))
+            .unwrap_or_default();
         let mut e = Error::new(
             ErrorKind::Decode,
             format!(
@@ -297,7 +306,11 @@ impl Error {
         e
     }
 
-    pub(crate) fn transport(kind: ErrorKind, message: impl Into<String>, cause: impl Into<BoxError>) -> Self {
+    pub(crate) fn transport(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        cause: impl Into<BoxError>,
+    ) -> Self {
         let mut e = Error::new(kind, message);
         e.inner.source = Some(cause.into());
         e
@@ -365,7 +378,10 @@ impl Error {
 
     /// The `X-Request-Id` of the answer, when there was one.
     pub fn request_id(&self) -> Option<&str> {
-        self.inner.service.as_ref().and_then(ServiceError::request_id)
+        self.inner
+            .service
+            .as_ref()
+            .and_then(ServiceError::request_id)
     }
 
     /// For [`ErrorKind::InvalidInput`]: the field that failed, e.g. `spec.maxUnavailable`.
@@ -447,7 +463,10 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.inner.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -457,18 +476,38 @@ mod tests {
 
     #[test]
     fn decodes_every_error_body_shape() {
-        let cases: &[(&str, (Option<&str>, Option<&str>))] = &[
-            (r#"{"error_code":"CCE.01400001","error_msg":"bad"}"#, (Some("CCE.01400001"), Some("bad"))),
-            (r#"{"errorCode":"CCE.02","errorMsg":"worse"}"#, (Some("CCE.02"), Some("worse"))),
-            (r#"{"code":"APIGW.0308","message":"throttled"}"#, (Some("APIGW.0308"), Some("throttled"))),
-            (r#"{"error":{"code":"IAM.0001","message":"nested"}}"#, (Some("IAM.0001"), Some("nested"))),
-            (r#"{"code":400,"errorCode":"CCE.03","errorMessage":"mixed"}"#, (Some("CCE.03"), Some("mixed"))),
-            ("<html><body>502 Bad Gateway</body></html>", (None, None)),
-            ("", (None, None)),
+        let cases = [
+            (
+                r#"{"error_code":"CCE.01400001","error_msg":"bad"}"#,
+                Some("CCE.01400001"),
+                Some("bad"),
+            ),
+            (
+                r#"{"errorCode":"CCE.02","errorMsg":"worse"}"#,
+                Some("CCE.02"),
+                Some("worse"),
+            ),
+            (
+                r#"{"code":"APIGW.0308","message":"throttled"}"#,
+                Some("APIGW.0308"),
+                Some("throttled"),
+            ),
+            (
+                r#"{"error":{"code":"IAM.0001","message":"nested"}}"#,
+                Some("IAM.0001"),
+                Some("nested"),
+            ),
+            (
+                r#"{"code":400,"errorCode":"CCE.03","errorMessage":"mixed"}"#,
+                Some("CCE.03"),
+                Some("mixed"),
+            ),
+            ("<html><body>502 Bad Gateway</body></html>", None, None),
+            ("", None, None),
         ];
-        for (body, (code, msg)) in cases {
+        for (body, code, msg) in cases {
             let (c, m, _) = decode_error_body(body.as_bytes());
-            assert_eq!((c.as_deref(), m.as_deref()), (*code, *msg), "{body}");
+            assert_eq!((c.as_deref(), m.as_deref()), (code, msg), "{body}");
         }
     }
 
@@ -483,7 +522,10 @@ mod tests {
         assert_eq!(e.status(), Some(StatusCode::BAD_GATEWAY));
         assert_eq!(e.request_id(), Some("abc123"));
         let line = e.to_string();
-        assert!(line.contains("502") && line.contains("abc123") && line.contains("Bad Gateway"), "{line}");
+        assert!(
+            line.contains("502") && line.contains("abc123") && line.contains("Bad Gateway"),
+            "{line}"
+        );
         assert!(!line.contains('\n'));
     }
 
@@ -497,13 +539,18 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Authentication);
         assert!(e.to_string().contains("clock"), "{e}");
         assert!(!format!("{e} {e:?}").contains("TOKENVALUE123"));
-        assert!(!String::from_utf8_lossy(e.service_error().unwrap().body()).contains("TOKENVALUE123"));
+        assert!(
+            !String::from_utf8_lossy(e.service_error().unwrap().body()).contains("TOKENVALUE123")
+        );
     }
 
     #[test]
     fn redaction_covers_echoed_security_token_lines() {
         let text = "canonicalRequest: GET\nx-security-token:abcdef\nx-sdk-date:1";
         let clean = redact_text(text, &[]);
-        assert_eq!(clean, "canonicalRequest: GET\nx-security-token:** redacted **\nx-sdk-date:1");
+        assert_eq!(
+            clean,
+            "canonicalRequest: GET\nx-security-token:** redacted **\nx-sdk-date:1"
+        );
     }
 }

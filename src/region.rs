@@ -18,12 +18,39 @@ pub struct Region(Cow<'static, str>);
 
 /// The regions with a built-in CCE endpoint.
 pub const KNOWN_REGIONS: &[&str] = &[
-    "cn-north-1", "cn-north-2", "cn-north-4", "cn-north-9", "cn-north-11", "cn-north-12",
-    "cn-south-1", "cn-south-2", "cn-south-4", "cn-east-2", "cn-east-3", "cn-east-4", "cn-east-5",
-    "cn-southwest-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
-    "ap-southeast-5", "af-south-1", "af-north-1", "sa-brazil-1", "la-south-2", "la-north-2",
-    "na-mexico-1", "ru-northwest-2", "ru-moscow-1", "tr-west-1", "ae-ad-1", "me-east-1",
-    "my-kualalumpur-1", "eu-west-0", "eu-west-101",
+    "cn-north-1",
+    "cn-north-2",
+    "cn-north-4",
+    "cn-north-9",
+    "cn-north-11",
+    "cn-north-12",
+    "cn-south-1",
+    "cn-south-2",
+    "cn-south-4",
+    "cn-east-2",
+    "cn-east-3",
+    "cn-east-4",
+    "cn-east-5",
+    "cn-southwest-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "af-south-1",
+    "af-north-1",
+    "sa-brazil-1",
+    "la-south-2",
+    "la-north-2",
+    "na-mexico-1",
+    "ru-northwest-2",
+    "ru-moscow-1",
+    "tr-west-1",
+    "ae-ad-1",
+    "me-east-1",
+    "my-kualalumpur-1",
+    "eu-west-0",
+    "eu-west-101",
 ];
 
 impl Region {
@@ -48,7 +75,11 @@ impl Region {
     }
 
     fn domain(&self) -> &'static str {
-        if self.as_str() == "eu-west-101" { "myhuaweicloud.eu" } else { "myhuaweicloud.com" }
+        if self.as_str() == "eu-west-101" {
+            "myhuaweicloud.eu"
+        } else {
+            "myhuaweicloud.com"
+        }
     }
 
     /// The CCE endpoint: `HUAWEICLOUD_SDK_REGION_CCE_<REGION>` if set, else the built-in one.
@@ -74,15 +105,19 @@ impl Region {
     /// else `https://iam.{region}.myhuaweicloud.com`.
     pub fn iam_endpoint(&self, env: &Env) -> Result<String, Error> {
         match env.get("HUAWEICLOUD_SDK_IAM_ENDPOINT") {
-            Some(url) => check_endpoint(url.trim())
-                .map_err(|why| Error::configuration(format!("HUAWEICLOUD_SDK_IAM_ENDPOINT={url:?}: {why}"))),
+            Some(url) => check_endpoint(url.trim()).map_err(|why| {
+                Error::configuration(format!("HUAWEICLOUD_SDK_IAM_ENDPOINT={url:?}: {why}"))
+            }),
             None => Ok(format!("https://iam.{}.{}", self.as_str(), self.domain())),
         }
     }
 
     /// `HUAWEICLOUD_SDK_REGION_CCE_CN_NORTH_4` for `cn-north-4`.
     pub fn override_variable(&self) -> String {
-        format!("HUAWEICLOUD_SDK_REGION_CCE_{}", self.as_str().to_ascii_uppercase().replace('-', "_"))
+        format!(
+            "HUAWEICLOUD_SDK_REGION_CCE_{}",
+            self.as_str().to_ascii_uppercase().replace('-', "_")
+        )
     }
 }
 
@@ -109,7 +144,10 @@ impl From<String> for Region {
 pub(crate) fn check_endpoint(url: &str) -> Result<String, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("the scheme must be http or https, not `{}`", parsed.scheme()));
+        return Err(format!(
+            "the scheme must be http or https, not `{}`",
+            parsed.scheme()
+        ));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err("the URL has no host".into());
@@ -124,35 +162,75 @@ mod tests {
     #[test]
     fn built_in_endpoints() {
         let env = Env::from_vars::<_, String, String>([]);
-        assert_eq!(Region::new("cn-north-4").cce_endpoint(&env).unwrap(), "https://cce.cn-north-4.myhuaweicloud.com");
+        assert_eq!(
+            Region::new("cn-north-4").cce_endpoint(&env).unwrap(),
+            "https://cce.cn-north-4.myhuaweicloud.com"
+        );
         assert_eq!(
             Region::new("eu-west-101").cce_endpoint(&env).unwrap(),
             "https://cce.eu-west-101.myhuaweicloud.eu"
         );
         assert_eq!(KNOWN_REGIONS.len(), 33);
         for r in KNOWN_REGIONS {
-            assert!(Region::new(*r).cce_endpoint(&env).unwrap().starts_with("https://cce."));
+            assert!(
+                Region::new(*r)
+                    .cce_endpoint(&env)
+                    .unwrap()
+                    .starts_with("https://cce.")
+            );
         }
-        assert_eq!(Region::new("cn-north-4").iam_endpoint(&env).unwrap(), "https://iam.cn-north-4.myhuaweicloud.com");
+        assert_eq!(
+            Region::new("cn-north-4").iam_endpoint(&env).unwrap(),
+            "https://iam.cn-north-4.myhuaweicloud.com"
+        );
     }
 
     #[test]
     fn environment_overrides_the_endpoint() {
-        let env = Env::from_vars([("HUAWEICLOUD_SDK_REGION_CCE_CN_NORTH_4", "http://127.0.0.1:9999/")]);
-        assert_eq!(Region::new("cn-north-4").cce_endpoint(&env).unwrap(), "http://127.0.0.1:9999");
-        let env = Env::from_vars([("HUAWEICLOUD_SDK_REGION_CCE_XX_TEST_1", "https://cce.example")]);
-        assert_eq!(Region::new("xx-test-1").cce_endpoint(&env).unwrap(), "https://cce.example");
+        let env = Env::from_vars([(
+            "HUAWEICLOUD_SDK_REGION_CCE_CN_NORTH_4",
+            "http://127.0.0.1:9999/",
+        )]);
+        assert_eq!(
+            Region::new("cn-north-4").cce_endpoint(&env).unwrap(),
+            "http://127.0.0.1:9999"
+        );
+        let env = Env::from_vars([(
+            "HUAWEICLOUD_SDK_REGION_CCE_XX_TEST_1",
+            "https://cce.example",
+        )]);
+        assert_eq!(
+            Region::new("xx-test-1").cce_endpoint(&env).unwrap(),
+            "https://cce.example"
+        );
         let env = Env::from_vars([("HUAWEICLOUD_SDK_IAM_ENDPOINT", "http://127.0.0.1:1")]);
-        assert_eq!(Region::new("cn-north-4").iam_endpoint(&env).unwrap(), "http://127.0.0.1:1");
+        assert_eq!(
+            Region::new("cn-north-4").iam_endpoint(&env).unwrap(),
+            "http://127.0.0.1:1"
+        );
     }
 
     #[test]
     fn bad_override_and_unknown_region_are_errors_that_say_what_to_do() {
         let env = Env::from_vars([("HUAWEICLOUD_SDK_REGION_CCE_CN_NORTH_4", "ftp://x")]);
-        let e = Region::new("cn-north-4").cce_endpoint(&env).unwrap_err().to_string();
-        assert!(e.contains("HUAWEICLOUD_SDK_REGION_CCE_CN_NORTH_4") && e.contains("http"), "{e}");
+        let e = Region::new("cn-north-4")
+            .cce_endpoint(&env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("HUAWEICLOUD_SDK_REGION_CCE_CN_NORTH_4") && e.contains("http"),
+            "{e}"
+        );
         let env = Env::from_vars::<_, String, String>([]);
-        let e = Region::new("mars-1").cce_endpoint(&env).unwrap_err().to_string();
-        assert!(e.contains("mars-1") && e.contains("cn-north-4") && e.contains("HUAWEICLOUD_SDK_REGION_CCE_MARS_1"), "{e}");
+        let e = Region::new("mars-1")
+            .cce_endpoint(&env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("mars-1")
+                && e.contains("cn-north-4")
+                && e.contains("HUAWEICLOUD_SDK_REGION_CCE_MARS_1"),
+            "{e}"
+        );
     }
 }

@@ -16,7 +16,12 @@ pub struct Response<T> {
 
 impl<T> Response<T> {
     pub(crate) fn new(inner: T, status: StatusCode, headers: HeaderMap, attempts: u32) -> Self {
-        Response { inner, status, headers, attempts }
+        Response {
+            inner,
+            status,
+            headers,
+            attempts,
+        }
     }
 
     /// The decoded body.
@@ -36,7 +41,9 @@ impl<T> Response<T> {
 
     /// The `X-Request-Id` the service gave this answer.
     pub fn request_id(&self) -> Option<&str> {
-        self.headers.get("x-request-id").and_then(|v| v.to_str().ok())
+        self.headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
     }
 
     /// How many times the request was sent before this answer (1 without retries).

@@ -38,7 +38,10 @@ impl Default for RetryConfig {
 impl RetryConfig {
     /// No retries: every request is sent once.
     pub fn disabled() -> Self {
-        RetryConfig { max_attempts: 1, ..RetryConfig::default() }
+        RetryConfig {
+            max_attempts: 1,
+            ..RetryConfig::default()
+        }
     }
 
     /// At most this many sends of one request, the first included (at least 1).
@@ -82,14 +85,20 @@ impl RetryConfig {
             return wait.min(self.max_backoff);
         }
         let exp = next.saturating_sub(2).min(30);
-        let cap = self.initial_backoff.saturating_mul(1 << exp).min(self.max_backoff);
+        let cap = self
+            .initial_backoff
+            .saturating_mul(1 << exp)
+            .min(self.max_backoff);
         cap.mul_f64(random_unit())
     }
 }
 
 /// Whether a request with this method changes something and so must not be sent twice.
 pub(crate) fn is_write(method: &reqwest::Method) -> bool {
-    !matches!(*method, reqwest::Method::GET | reqwest::Method::HEAD | reqwest::Method::OPTIONS)
+    !matches!(
+        *method,
+        reqwest::Method::GET | reqwest::Method::HEAD | reqwest::Method::OPTIONS
+    )
 }
 
 /// Whether an answer with this status may be retried for this kind of request.
@@ -129,7 +138,9 @@ mod tests {
 
     #[test]
     fn backoff_is_full_jitter_under_a_growing_cap() {
-        let cfg = RetryConfig::default().initial_backoff(Duration::from_millis(100)).max_backoff(Duration::from_secs(1));
+        let cfg = RetryConfig::default()
+            .initial_backoff(Duration::from_millis(100))
+            .max_backoff(Duration::from_secs(1));
         for _ in 0..200 {
             assert!(cfg.delay(2, None) <= Duration::from_millis(100));
             assert!(cfg.delay(4, None) <= Duration::from_millis(400));
@@ -137,8 +148,14 @@ mod tests {
         }
         let spread: std::collections::HashSet<_> = (0..50).map(|_| cfg.delay(3, None)).collect();
         assert!(spread.len() > 10, "jitter should spread the waits");
-        assert_eq!(cfg.delay(2, Some(Duration::from_millis(700))), Duration::from_millis(700));
-        assert_eq!(cfg.delay(2, Some(Duration::from_secs(30))), Duration::from_secs(1));
+        assert_eq!(
+            cfg.delay(2, Some(Duration::from_millis(700))),
+            Duration::from_millis(700)
+        );
+        assert_eq!(
+            cfg.delay(2, Some(Duration::from_secs(30))),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]
@@ -147,14 +164,24 @@ mod tests {
         let backend = br#"{"error_code":"CCE.01500001","error_msg":"busy"}"#;
         assert!(retryable_status(StatusCode::TOO_MANY_REQUESTS, true, b""));
         assert!(retryable_status(StatusCode::SERVICE_UNAVAILABLE, true, gw));
-        assert!(!retryable_status(StatusCode::SERVICE_UNAVAILABLE, true, backend));
+        assert!(!retryable_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            true,
+            backend
+        ));
         assert!(!retryable_status(StatusCode::BAD_GATEWAY, true, b"<html>"));
         assert!(!retryable_status(StatusCode::GATEWAY_TIMEOUT, true, b""));
         for s in [429, 502, 503, 504] {
-            assert!(retryable_status(StatusCode::from_u16(s).unwrap(), false, b""), "{s}");
+            assert!(
+                retryable_status(StatusCode::from_u16(s).unwrap(), false, b""),
+                "{s}"
+            );
         }
         for s in [400, 401, 403, 404, 500] {
-            assert!(!retryable_status(StatusCode::from_u16(s).unwrap(), false, b""), "{s}");
+            assert!(
+                !retryable_status(StatusCode::from_u16(s).unwrap(), false, b""),
+                "{s}"
+            );
         }
     }
 
@@ -164,7 +191,10 @@ mod tests {
         assert_eq!(retry_after(&h), None);
         h.insert(RETRY_AFTER, "3".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        h.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        h.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), None);
     }
 }

@@ -43,7 +43,9 @@ impl Timestamp {
 
     /// Time from `earlier` to `self`, or `None` when `earlier` is later.
     pub fn duration_since(&self, earlier: &Timestamp) -> Option<Duration> {
-        self.to_system_time().duration_since(earlier.to_system_time()).ok()
+        self.to_system_time()
+            .duration_since(earlier.to_system_time())
+            .ok()
     }
 }
 
@@ -78,7 +80,9 @@ impl std::error::Error for ParseTimestampError {}
 /// assert_eq!(t.offset_seconds(), 8 * 3600);
 /// ```
 pub fn parse_go_time(input: &str) -> Result<Timestamp, ParseTimestampError> {
-    parse(input.trim()).ok_or_else(|| ParseTimestampError { input: input.to_owned() })
+    parse(input.trim()).ok_or_else(|| ParseTimestampError {
+        input: input.to_owned(),
+    })
 }
 
 fn parse(s: &str) -> Option<Timestamp> {
@@ -107,7 +111,9 @@ fn parse(s: &str) -> Option<Timestamp> {
     let mut rest = &s[19..];
     let mut nanos = 0u32;
     if let Some(fraction) = rest.strip_prefix('.') {
-        let end = fraction.find(|c: char| !c.is_ascii_digit()).unwrap_or(fraction.len());
+        let end = fraction
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(fraction.len());
         if end == 0 || end > 9 {
             return None;
         }
@@ -136,11 +142,17 @@ fn parse(s: &str) -> Option<Timestamp> {
         + i64::from(hour) * 3600
         + i64::from(minute) * 60
         + i64::from(second);
-    Some(Timestamp { unix_seconds: local - i64::from(offset_seconds), nanos, offset_seconds })
+    Some(Timestamp {
+        unix_seconds: local - i64::from(offset_seconds),
+        nanos,
+        offset_seconds,
+    })
 }
 
 fn digits(b: &[u8]) -> Option<u32> {
-    b.iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    b.iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
 }
 
 fn days_in_month(year: i64, month: u32) -> u32 {
@@ -186,14 +198,25 @@ mod tests {
         assert_eq!(rfc.to_system_time(), go.to_system_time());
         let neg = parse_go_time("2024-02-29 00:00:00 -0130").unwrap();
         assert_eq!(neg.offset_seconds(), -5400);
-        assert_eq!(parse_go_time("1970-01-01 00:00:00 +0000 UTC").unwrap().unix_seconds(), 0);
+        assert_eq!(
+            parse_go_time("1970-01-01 00:00:00 +0000 UTC")
+                .unwrap()
+                .unix_seconds(),
+            0
+        );
     }
 
     #[test]
     fn rejects_what_is_not_a_timestamp() {
-        for bad in ["", "yesterday", "2022-13-01 00:00:00 +0000", "2023-02-29 00:00:00 +0000",
-            "2022-12-16 13:40:20", "2022-12-16 13:40:20.+0800", "2022-12-16 13:40:20 0800"]
-        {
+        for bad in [
+            "",
+            "yesterday",
+            "2022-13-01 00:00:00 +0000",
+            "2023-02-29 00:00:00 +0000",
+            "2022-12-16 13:40:20",
+            "2022-12-16 13:40:20.+0800",
+            "2022-12-16 13:40:20 0800",
+        ] {
             let err = parse_go_time(bad).unwrap_err();
             assert!(err.to_string().contains(bad), "{err}");
         }

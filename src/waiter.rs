@@ -3,8 +3,8 @@
 //! A waiter polls with a growing interval (reset whenever the state changes), reports each
 //! change to an optional callback, and returns the final state. A task that ends `Failed`, or a
 //! workflow that ends `Cancel` or `Pending` (a task failed), is an
-//! [`ErrorKind::UpgradeFailed`](crate::ErrorKind::UpgradeFailed) error carrying the last state;
-//! a deadline that passes first is [`ErrorKind::WaitTimedOut`](crate::ErrorKind::WaitTimedOut).
+//! [`ErrorKind::UpgradeFailed`] error carrying the last state;
+//! a deadline that passes first is [`ErrorKind::WaitTimedOut`].
 //! Transient failures while polling (throttling, timeouts, 5xx, connection trouble) do not end
 //! the wait: the next poll tries again, until the deadline.
 //!
@@ -43,7 +43,11 @@ struct Pacing {
 
 impl Default for Pacing {
     fn default() -> Self {
-        Pacing { timeout: DEFAULT_WAIT_TIMEOUT, initial: Duration::from_secs(2), max: Duration::from_secs(30) }
+        Pacing {
+            timeout: DEFAULT_WAIT_TIMEOUT,
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(30),
+        }
     }
 }
 
@@ -137,25 +141,43 @@ impl<'a> TaskWaiter<'a> {
 
     /// Polls until the task is `Success` (returned), `Failed` (an error), or the deadline passes.
     pub async fn wait(self) -> Result<UpgradeTask, Error> {
-        let TaskWaiter { client, cluster_id, task_id, pacing, on_progress } = self;
+        let TaskWaiter {
+            client,
+            cluster_id,
+            task_id,
+            pacing,
+            on_progress,
+        } = self;
         let what = format!("upgrade task {task_id}");
         poll(
             pacing,
             &what,
-            || async { client.show_upgrade_cluster_task(&cluster_id, &task_id).await.map(|r| r.into_inner()) },
+            || async {
+                client
+                    .show_upgrade_cluster_task(&cluster_id, &task_id)
+                    .await
+                    .map(|r| r.into_inner())
+            },
             |task: &UpgradeTask| match task.phase() {
                 Some(UpgradeTaskPhase::Success) => Step::Done(()),
                 Some(UpgradeTaskPhase::Failed) => Step::Failed(Error::upgrade_failed_task(
                     task.clone(),
                     format!(
                         "upgrade task {task_id} failed at {}% progress",
-                        task.progress_percent().map_or_else(|| "?".to_owned(), |p| format!("{p:.2}"))
+                        task.progress_percent()
+                            .map_or_else(|| "?".to_owned(), |p| format!("{p:.2}"))
                     ),
                 )),
                 _ => Step::Continue,
             },
             on_progress,
-            |e, last| if e.kind() == ErrorKind::UpgradeFailed { e } else { e.with_last_task(last) },
+            |e, last| {
+                if e.kind() == ErrorKind::UpgradeFailed {
+                    e
+                } else {
+                    e.with_last_task(last)
+                }
+            },
         )
         .await
     }
@@ -203,17 +225,29 @@ impl<'a> WorkflowWaiter<'a> {
     /// Polls the cluster's workflow list until this workflow is `Success` (returned), `Cancel` or
     /// `Pending` (an error), or the deadline passes.
     pub async fn wait(self) -> Result<UpgradeWorkFlow, Error> {
-        let WorkflowWaiter { client, cluster_id, workflow_id, pacing, on_progress } = self;
+        let WorkflowWaiter {
+            client,
+            cluster_id,
+            workflow_id,
+            pacing,
+            on_progress,
+        } = self;
         let what = format!("upgrade workflow {workflow_id}");
         let fetch = || async {
-            let list = client.list_autopilot_upgrade_work_flows(&cluster_id).await?;
-            list.workflows().iter().find(|w| w.uid() == Some(workflow_id.as_str())).cloned().ok_or_else(|| {
-                Error::invalid_input(
-                    "workflow_id",
-                    format!("cluster {cluster_id} has no upgrade workflow {workflow_id}"),
-                )
-                .with_operation("ListAutopilotUpgradeWorkFlows")
-            })
+            let list = client
+                .list_autopilot_upgrade_work_flows(&cluster_id)
+                .await?;
+            list.workflows()
+                .iter()
+                .find(|w| w.uid() == Some(workflow_id.as_str()))
+                .cloned()
+                .ok_or_else(|| {
+                    Error::invalid_input(
+                        "workflow_id",
+                        format!("cluster {cluster_id} has no upgrade workflow {workflow_id}"),
+                    )
+                    .with_operation("ListAutopilotUpgradeWorkFlows")
+                })
         };
         poll(
             pacing,
@@ -221,13 +255,22 @@ impl<'a> WorkflowWaiter<'a> {
             fetch,
             |w: &UpgradeWorkFlow| match w.phase() {
                 Some(WorkFlowPhase::Success) => Step::Done(()),
-                Some(phase @ (WorkFlowPhase::Cancel | WorkFlowPhase::Pending)) => Step::Failed(
-                    Error::upgrade_failed_workflow(w.clone(), format!("upgrade workflow {workflow_id} ended {phase}")),
-                ),
+                Some(phase @ (WorkFlowPhase::Cancel | WorkFlowPhase::Pending)) => {
+                    Step::Failed(Error::upgrade_failed_workflow(
+                        w.clone(),
+                        format!("upgrade workflow {workflow_id} ended {phase}"),
+                    ))
+                }
                 _ => Step::Continue,
             },
             on_progress,
-            |e, last| if e.kind() == ErrorKind::UpgradeFailed { e } else { e.with_last_workflow(last) },
+            |e, last| {
+                if e.kind() == ErrorKind::UpgradeFailed {
+                    e
+                } else {
+                    e.with_last_workflow(last)
+                }
+            },
         )
         .await
     }

@@ -73,56 +73,118 @@ async fn no_secret_reaches_the_logs_or_debug_output() {
     debug.push_str(&format!("{builder:?}\n"));
     let client = builder.build().unwrap();
     debug.push_str(&format!("{client:?}\n"));
-    let cce = flow::run(&client, &options(emulator.cluster_id(), false, vec![emulator.nodepool_id().into()]), &mut Quiet)
-        .await
-        .unwrap();
-    let autopilot = flow::run(&client, &options(emulator.autopilot_cluster_id(), true, vec![]), &mut Quiet)
-        .await
-        .unwrap();
+    let cce = flow::run(
+        &client,
+        &options(
+            emulator.cluster_id(),
+            false,
+            vec![emulator.nodepool_id().into()],
+        ),
+        &mut Quiet,
+    )
+    .await
+    .unwrap();
+    let autopilot = flow::run(
+        &client,
+        &options(emulator.autopilot_cluster_id(), true, vec![]),
+        &mut Quiet,
+    )
+    .await
+    .unwrap();
     debug.push_str(&format!("{cce:?}\n{autopilot:?}\n"));
 
     // A node password in a request body, and its Debug.
     let sync = UpgradeNodePool::new(emulator.nodepool_id(), 1)
         .node_template(NodeTemplate::with_password("root", NODE_PASSWORD));
     debug.push_str(&format!("{sync:?}\n"));
-    let answer = client.upgrade_node_pool(emulator.cluster_id(), emulator.nodepool_id(), &sync).await.unwrap();
+    let answer = client
+        .upgrade_node_pool(emulator.cluster_id(), emulator.nodepool_id(), &sync)
+        .await
+        .unwrap();
     debug.push_str(&format!("{answer:?}\n"));
     assert!(
-        emulator.requests().iter().any(|r| String::from_utf8_lossy(&r.body).contains(NODE_PASSWORD)),
+        emulator
+            .requests()
+            .iter()
+            .any(|r| String::from_utf8_lossy(&r.body).contains(NODE_PASSWORD)),
         "the password is sent to the server: this test must look at a run that used it"
     );
 
     // The IAM token.
-    let token_client = emulator.client_builder().credentials(Credentials::token(emulator.auth_token())).build().unwrap();
+    let token_client = emulator
+        .client_builder()
+        .credentials(Credentials::token(emulator.auth_token()))
+        .build()
+        .unwrap();
     debug.push_str(&format!("{token_client:?}\n"));
-    let task = token_client.list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id()).await.unwrap();
+    let task = token_client
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .unwrap();
     debug.push_str(&format!("{task:?}\n"));
 
     // Failures: a wrong secret key (the gateway echoes its canonical request, with the signed
     // security token), retries after 503s, a dropped connection.
     let wrong = emulator
         .client_builder()
-        .credentials(Credentials::temporary(emulator.temporary_access_key(), "wrong-secret-key-0123456789", emulator.security_token()))
+        .credentials(Credentials::temporary(
+            emulator.temporary_access_key(),
+            "wrong-secret-key-0123456789",
+            emulator.security_token(),
+        ))
         .build()
         .unwrap();
-    let err = wrong.show_upgrade_cluster_task(emulator.cluster_id(), "nope").await.unwrap_err();
+    let err = wrong
+        .show_upgrade_cluster_task(emulator.cluster_id(), "nope")
+        .await
+        .unwrap_err();
     debug.push_str(&format!("{err}\n{err:?}\n"));
     let quick = emulator
         .client_builder()
-        .credentials(Credentials::temporary(emulator.temporary_access_key(), emulator.temporary_secret_key(), emulator.security_token()))
-        .retry(RetryConfig::default().initial_backoff(Duration::from_millis(1)).max_backoff(Duration::from_millis(2)))
+        .credentials(Credentials::temporary(
+            emulator.temporary_access_key(),
+            emulator.temporary_secret_key(),
+            emulator.security_token(),
+        ))
+        .retry(
+            RetryConfig::default()
+                .initial_backoff(Duration::from_millis(1))
+                .max_backoff(Duration::from_millis(2)),
+        )
         .build()
         .unwrap();
-    emulator.inject(Fault::Status { status: 503, retry_after: None }, 2);
-    quick.list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id()).await.unwrap();
+    emulator.inject(
+        Fault::Status {
+            status: 503,
+            retry_after: None,
+        },
+        2,
+    );
+    quick
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .unwrap();
     emulator.inject(Fault::DropAfterAction, 1);
-    let err = quick.upgrade_node_pool(emulator.cluster_id(), emulator.nodepool_id(), &sync).await.unwrap_err();
+    let err = quick
+        .upgrade_node_pool(emulator.cluster_id(), emulator.nodepool_id(), &sync)
+        .await
+        .unwrap_err();
     debug.push_str(&format!("{err}\n{err:?}\n"));
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     // The run was really logged at the most verbose level: operations, retries, answers.
-    for expected in ["CreateUpgradeWorkFlow", "ShowUpgradeClusterTask", "UpgradeNodePool", "retrying", "TRACE", "DEBUG"] {
-        assert!(logs.contains(expected), "expected `{expected}` in the captured logs");
+    for expected in [
+        "CreateUpgradeWorkFlow",
+        "ShowUpgradeClusterTask",
+        "UpgradeNodePool",
+        "retrying",
+        "TRACE",
+        "DEBUG",
+    ] {
+        assert!(
+            logs.contains(expected),
+            "expected `{expected}` in the captured logs"
+        );
     }
     let everything = format!("{logs}\n{debug}");
     for (what, secret) in [
@@ -135,7 +197,10 @@ async fn no_secret_reaches_the_logs_or_debug_output() {
     ] {
         if let Some(at) = everything.find(secret) {
             let start = everything[..at].rfind('\n').map_or(0, |i| i + 1);
-            panic!("the {what} was exposed: {}", &everything[start..(at + 80).min(everything.len())]);
+            panic!(
+                "the {what} was exposed: {}",
+                &everything[start..(at + 80).min(everything.len())]
+            );
         }
     }
 }

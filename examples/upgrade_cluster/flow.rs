@@ -52,27 +52,62 @@ pub struct Summary {
 
 impl Summary {
     fn note(&mut self, operation: &'static str, request_id: Option<&str>) {
-        self.request_ids.push((operation, request_id.unwrap_or("-").to_owned()));
+        self.request_ids
+            .push((operation, request_id.unwrap_or("-").to_owned()));
     }
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        let kind = if self.autopilot { "Autopilot cluster" } else { "CCE cluster" };
+        let kind = if self.autopilot {
+            "Autopilot cluster"
+        } else {
+            "CCE cluster"
+        };
         writeln!(f, "Summary")?;
         writeln!(f, "  {kind:<18} {}", self.cluster_id)?;
-        writeln!(f, "  {:<18} {} -> {}", "version", or_dash(&self.from_version), or_dash(&self.to_version))?;
-        writeln!(f, "  {:<18} {} ({})", "workflow", or_dash(&self.workflow_id), or_dash(&self.workflow_phase))?;
+        writeln!(
+            f,
+            "  {:<18} {} -> {}",
+            "version",
+            or_dash(&self.from_version),
+            or_dash(&self.to_version)
+        )?;
+        writeln!(
+            f,
+            "  {:<18} {} ({})",
+            "workflow",
+            or_dash(&self.workflow_id),
+            or_dash(&self.workflow_phase)
+        )?;
         if self.task_id.is_some() {
-            let took = self.task_duration.map_or_else(|| "-".into(), |d| format!("{:.1} s", d.as_secs_f64()));
-            writeln!(f, "  {:<18} {} ({}, took {took})", "upgrade task", or_dash(&self.task_id), or_dash(&self.task_phase))?;
+            let took = self
+                .task_duration
+                .map_or_else(|| "-".into(), |d| format!("{:.1} s", d.as_secs_f64()));
+            writeln!(
+                f,
+                "  {:<18} {} ({}, took {took})",
+                "upgrade task",
+                or_dash(&self.task_id),
+                or_dash(&self.task_phase)
+            )?;
         }
         for (pool, job) in &self.nodepools_synced {
-            writeln!(f, "  {:<18} {pool} (job {})", "node pool synced", job.as_deref().unwrap_or("-"))?;
+            writeln!(
+                f,
+                "  {:<18} {pool} (job {})",
+                "node pool synced",
+                job.as_deref().unwrap_or("-")
+            )?;
         }
         if self.post_check_phase.is_some() {
-            writeln!(f, "  {:<18} {}", "post-check", or_dash(&self.post_check_phase))?;
+            writeln!(
+                f,
+                "  {:<18} {}",
+                "post-check",
+                or_dash(&self.post_check_phase)
+            )?;
         }
         writeln!(f, "  {:<18} {:.1} s", "elapsed", self.elapsed.as_secs_f64())?;
         writeln!(f, "  request ids")?;
@@ -84,9 +119,17 @@ impl fmt::Display for Summary {
 }
 
 /// Runs the flow the options ask for.
-pub async fn run(client: &Client, options: &Options, progress: &mut dyn Progress) -> Result<Summary, FlowError> {
+pub async fn run(
+    client: &Client,
+    options: &Options,
+    progress: &mut dyn Progress,
+) -> Result<Summary, FlowError> {
     let started = Instant::now();
-    let mut summary = Summary { cluster_id: options.cluster_id.clone(), autopilot: options.autopilot, ..Summary::default() };
+    let mut summary = Summary {
+        cluster_id: options.cluster_id.clone(),
+        autopilot: options.autopilot,
+        ..Summary::default()
+    };
     if options.autopilot {
         autopilot(client, options, progress, &mut summary).await?;
     } else {
@@ -97,11 +140,20 @@ pub async fn run(client: &Client, options: &Options, progress: &mut dyn Progress
 }
 
 /// CCE cluster: create the workflow, follow its Cluster task, sync the node pools.
-async fn cce(client: &Client, options: &Options, progress: &mut dyn Progress, summary: &mut Summary) -> Result<(), FlowError> {
+async fn cce(
+    client: &Client,
+    options: &Options,
+    progress: &mut dyn Progress,
+    summary: &mut Summary,
+) -> Result<(), FlowError> {
     let cluster = options.cluster_id.as_str();
     let target = options.target_version.clone().unwrap_or_default();
-    progress.step(&format!("creating the upgrade workflow of {cluster} to {target}"));
-    let created = client.create_upgrade_work_flow(cluster, &CreateUpgradeWorkFlowRequestBody::new(target)).await?;
+    progress.step(&format!(
+        "creating the upgrade workflow of {cluster} to {target}"
+    ));
+    let created = client
+        .create_upgrade_work_flow(cluster, &CreateUpgradeWorkFlowRequestBody::new(target))
+        .await?;
     summary.note("CreateUpgradeWorkFlow", created.request_id());
     summary.workflow_id = created.uid().map(str::to_owned);
     if let Some(spec) = &created.spec {
@@ -110,7 +162,9 @@ async fn cce(client: &Client, options: &Options, progress: &mut dyn Progress, su
     }
     summary.workflow_phase = created.phase().map(ToString::to_string);
     let Some(task_id) = created.cluster_task_id().map(str::to_owned) else {
-        return Err(missing("the new workflow has no Cluster task id yet; start the upgrade from the console, then rerun"));
+        return Err(missing(
+            "the new workflow has no Cluster task id yet; start the upgrade from the console, then rerun",
+        ));
     };
     summary.task_id = Some(task_id.clone());
 
@@ -133,22 +187,33 @@ async fn cce(client: &Client, options: &Options, progress: &mut dyn Progress, su
 
     for pool in &options.nodepool_ids {
         progress.step(&format!("syncing node pool {pool}"));
-        let synced = client.upgrade_node_pool(cluster, pool, &UpgradeNodePool::new(pool.clone(), 1)).await?;
+        let synced = client
+            .upgrade_node_pool(cluster, pool, &UpgradeNodePool::new(pool.clone(), 1))
+            .await?;
         summary.note("UpgradeNodePool", synced.request_id());
-        summary.nodepools_synced.push((pool.clone(), synced.jobid.clone()));
+        summary
+            .nodepools_synced
+            .push((pool.clone(), synced.jobid.clone()));
     }
     summary.workflow_phase = Some("Success".into());
     Ok(())
 }
 
 /// Autopilot cluster: follow the newest workflow to its end, then run the post-check.
-async fn autopilot(client: &Client, options: &Options, progress: &mut dyn Progress, summary: &mut Summary) -> Result<(), FlowError> {
+async fn autopilot(
+    client: &Client,
+    options: &Options,
+    progress: &mut dyn Progress,
+    summary: &mut Summary,
+) -> Result<(), FlowError> {
     let cluster = options.cluster_id.as_str();
     progress.step(&format!("listing the upgrade workflows of {cluster}"));
     let list = client.list_autopilot_upgrade_work_flows(cluster).await?;
     summary.note("ListAutopilotUpgradeWorkFlows", list.request_id());
     let Some(newest) = list.newest() else {
-        return Err(missing("the cluster has no upgrade workflow: start one from the console, then rerun"));
+        return Err(missing(
+            "the cluster has no upgrade workflow: start one from the console, then rerun",
+        ));
     };
     let Some(workflow_id) = newest.uid().map(str::to_owned) else {
         return Err(missing("the newest workflow has no metadata.uid"));
@@ -163,7 +228,10 @@ async fn autopilot(client: &Client, options: &Options, progress: &mut dyn Progre
         .on_progress(|w| progress.workflow(w))
         .await?;
     summary.workflow_phase = done.phase().map(ToString::to_string);
-    summary.task_phase = done.point(&UpgradeTaskType::Cluster).and_then(|p| p.status.as_ref()).map(ToString::to_string);
+    summary.task_phase = done
+        .point(&UpgradeTaskType::Cluster)
+        .and_then(|p| p.status.as_ref())
+        .map(ToString::to_string);
     summary.task_duration = done
         .point(&UpgradeTaskType::Cluster)
         .and_then(|p| p.ended_at()?.duration_since(&p.started_at()?));

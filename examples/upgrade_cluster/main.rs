@@ -39,14 +39,25 @@ const USAGE: &str = "usage: upgrade_cluster [--region REGION] [--cluster-id ID] 
                      [--nodepool-id ID]... [--autopilot]";
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { region: "cn-north-4".into(), cluster_id: None, target_version: None, nodepool_ids: vec![], autopilot: false };
+    let mut args = Args {
+        region: "cn-north-4".into(),
+        cluster_id: None,
+        target_version: None,
+        nodepool_ids: vec![],
+        autopilot: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
             _ => (arg.clone(), None),
         };
-        let mut value = || inline.clone().or_else(|| it.next()).ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
+        };
         match flag.as_str() {
             "--region" => args.region = value()?,
             "--cluster-id" => args.cluster_id = Some(value()?),
@@ -67,9 +78,11 @@ impl Bar {
     fn new() -> Self {
         let bar = ProgressBar::new(100);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{bar:40}] {pos:>3}% {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] [{bar:40}] {pos:>3}% {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         bar.enable_steady_tick(Duration::from_millis(120));
         Bar(bar)
@@ -87,21 +100,34 @@ impl Progress for Bar {
     }
 
     fn task(&mut self, task: &UpgradeTask) {
-        self.0.set_position(task.progress_percent().unwrap_or(0.0).round() as u64);
-        self.0.set_message(format!("task {}", task.phase().map_or("?".into(), ToString::to_string)));
+        self.0
+            .set_position(task.progress_percent().unwrap_or(0.0).round() as u64);
+        self.0.set_message(format!(
+            "task {}",
+            task.phase().map_or("?".into(), ToString::to_string)
+        ));
     }
 
     fn workflow(&mut self, workflow: &UpgradeWorkFlow) {
-        let points = workflow.status.as_ref().map(|s| s.point_statuses.as_slice()).unwrap_or_default();
-        let done = points.iter().filter(|p| p.status.as_ref().is_some_and(|s| s.as_str() == "Success")).count();
-        self.0.set_position((done * 100 / points.len().max(1)) as u64);
+        let points = workflow
+            .status
+            .as_ref()
+            .map(|s| s.point_statuses.as_slice())
+            .unwrap_or_default();
+        let done = points
+            .iter()
+            .filter(|p| p.status.as_ref().is_some_and(|s| s.as_str() == "Success"))
+            .count();
+        self.0
+            .set_position((done * 100 / points.len().max(1)) as u64);
         let running: Vec<String> = points
             .iter()
             .filter(|p| p.status.as_ref().is_some_and(|s| s.as_str() == "Running"))
             .filter_map(|p| p.task_type.as_ref().map(ToString::to_string))
             .collect();
         let phase = workflow.phase().map_or("?".into(), ToString::to_string);
-        self.0.set_message(format!("workflow {phase} {}", running.join(",")));
+        self.0
+            .set_message(format!("workflow {phase} {}", running.join(",")));
     }
 }
 
@@ -125,28 +151,56 @@ async fn main() -> ExitCode {
 
 async fn run(args: Args) -> Result<(), String> {
     let env = Env::process();
-    let has_credentials = credentials::from_env(&env).map_err(|e| e.to_string())?.is_some()
-        || credentials::from_profile_file(&env).map_err(|e| e.to_string())?.is_some();
+    let has_credentials = credentials::from_env(&env)
+        .map_err(|e| e.to_string())?
+        .is_some()
+        || credentials::from_profile_file(&env)
+            .map_err(|e| e.to_string())?
+            .is_some();
 
     let mut _emulator = None;
     let (client, options) = if has_credentials {
         let Some(cluster_id) = args.cluster_id.clone() else {
-            return Err("with credentials, pass --cluster-id (and --target-version for a CCE cluster)".into());
+            return Err(
+                "with credentials, pass --cluster-id (and --target-version for a CCE cluster)"
+                    .into(),
+            );
         };
         if args.target_version.is_none() && !args.autopilot {
-            return Err("with credentials, pass --target-version: the version to upgrade the cluster to".into());
+            return Err(
+                "with credentials, pass --target-version: the version to upgrade the cluster to"
+                    .into(),
+            );
         }
-        let client = Client::builder().region(args.region.clone()).build().map_err(|e| e.to_string())?;
+        let client = Client::builder()
+            .region(args.region.clone())
+            .build()
+            .map_err(|e| e.to_string())?;
         (client, options_from(&args, cluster_id))
     } else {
-        let emulator = Emulator::start_with(EmulatorConfig::demo()).await.map_err(|e| format!("cannot start the emulator: {e}"))?;
-        println!("No credentials found: using the local CCE emulator at {} (demo cluster).", emulator.endpoint());
-        let client = emulator.client_builder().build().map_err(|e| e.to_string())?;
+        let emulator = Emulator::start_with(EmulatorConfig::demo())
+            .await
+            .map_err(|e| format!("cannot start the emulator: {e}"))?;
+        println!(
+            "No credentials found: using the local CCE emulator at {} (demo cluster).",
+            emulator.endpoint()
+        );
+        let client = emulator
+            .client_builder()
+            .build()
+            .map_err(|e| e.to_string())?;
         let cluster_id = args.cluster_id.clone().unwrap_or_else(|| {
-            if args.autopilot { emulator.autopilot_cluster_id() } else { emulator.cluster_id() }.to_owned()
+            if args.autopilot {
+                emulator.autopilot_cluster_id()
+            } else {
+                emulator.cluster_id()
+            }
+            .to_owned()
         });
         let mut options = options_from(&args, cluster_id);
-        options.target_version.get_or_insert_with(|| "v1.29.15-r0".into());
+        options
+            .target_version
+            .get_or_insert_with(|| "v1.29.15-r0".into());
         if options.nodepool_ids.is_empty() && !options.autopilot {
             options.nodepool_ids.push(emulator.nodepool_id().to_owned());
         }
