@@ -160,7 +160,8 @@ async fn cce(
         summary.from_version = spec.cluster_version.clone();
         summary.to_version = spec.target_version.clone();
     }
-    summary.workflow_phase = created.phase().map(ToString::to_string);
+    // There is no documented read of a CCE cluster's workflow: report the phase it was created in.
+    summary.workflow_phase = created.phase().map(|p| format!("{p} when created"));
     let Some(task_id) = created.cluster_task_id().map(str::to_owned) else {
         return Err(missing(
             "the new workflow has no Cluster task id yet; start the upgrade from the console, then rerun",
@@ -195,7 +196,6 @@ async fn cce(
             .nodepools_synced
             .push((pool.clone(), synced.jobid.clone()));
     }
-    summary.workflow_phase = Some("Success".into());
     Ok(())
 }
 

@@ -1,0 +1,1188 @@
+//! Field by field, the five API pages against `openapi/cce-upgrade.yaml`.
+//!
+//! [`pages::PAGES`] is a transcription of the pages in `/work/shared/seeds/` (not of the spec):
+//! for every operation its method and URI as printed, its path and header parameters, its request
+//! body fields and its response fields, each with the page's type, whether the page marks it
+//! mandatory, and the values and constraints the page states. The tests walk the spec along every
+//! row (following `$ref`, `allOf`, and the alternatives of the lenient `oneOf` schemas) and check
+//! that the field is there with a compatible type, the same requiredness, every documented enum
+//! value and constraint; then the other way round, that every property of every schema the
+//! operations use is on some row, so the spec invents nothing.
+//!
+//! Paths are dotted from the body's root; `[]` steps into the elements of an array.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+
+use serde_json::Value;
+
+static SPEC: LazyLock<Value> = LazyLock::new(|| {
+    serde_yaml::from_str(include_str!("../openapi/cce-upgrade.yaml"))
+        .expect("openapi/cce-upgrade.yaml is YAML")
+});
+
+/// A type as the pages' type column writes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ty {
+    /// `String`
+    String,
+    /// `Integer`
+    Integer,
+    /// `Boolean` (no page uses it; the official SDKs type `critical` so)
+    Boolean,
+    /// `XxxObject object`, or `Object`
+    Object,
+    /// `Array of ...`
+    Array,
+    /// `Map<String,String>`
+    Map,
+}
+
+/// What a page states about a field's values.
+#[derive(Clone, Copy, Debug)]
+enum Check {
+    /// The options the page lists: each is in the spec's `enum`.
+    Options(&'static [&'static str]),
+    /// A fixed value ("固定值", "The value is fixed", or the value the page says it defaults to):
+    /// the spec's `enum` is exactly this value, or, for a response field without an `enum`, its
+    /// `example` or `default` is.
+    Fixed(&'static str),
+    /// The smallest value allowed.
+    Minimum(i64),
+    /// The largest value allowed.
+    Maximum(i64),
+    /// The most characters allowed.
+    MaxLength(u64),
+    /// The default value.
+    Default(&'static str),
+}
+
+/// A parameter or request field: name or dotted path, page type, mandatory, value checks.
+/// For `[]` rows (the elements of an array) the mandatory flag means nothing and is `false`.
+type Param = (&'static str, Ty, bool, &'static [Check]);
+/// A response field: dotted path, page type, value checks. Response fields are not mandatory.
+type Field = (&'static str, Ty, &'static [Check]);
+
+struct Page {
+    /// The seed file the rows are read from.
+    source: &'static str,
+    operation: &'static str,
+    method: &'static str,
+    /// The URI exactly as the page prints it.
+    uri: &'static str,
+    path_params: &'static [Param],
+    headers: &'static [Param],
+    body: &'static [Param],
+    /// The success status of the page's status-code table.
+    status: &'static str,
+    response: &'static [Field],
+}
+
+mod pages {
+    use super::Check::*;
+    use super::Ty::*;
+    use super::{Page, Param};
+
+    const WORKFLOW_PHASES: &[&str] = &["Init", "Running", "Pending", "Success", "Cancel"];
+    const TASK_TYPES: &[&str] = &["Cluster", "PreCheck", "Rollback", "Snapshot", "PostCheck"];
+    const POINT_PHASES: &[&str] = &["Init", "Queuing", "Running", "Success", "Failed"];
+    const TASK_PHASES: &[&str] = &["Init", "Queuing", "Running", "Pause", "Success", "Failed"];
+    const POST_CHECK_PHASES: &[&str] = &["Success", "Failed", "Error"];
+    const CONTENT_TYPES: &[&str] = &[
+        "application/json",
+        "application/json;charset=utf-8",
+        "application/x-pem-file",
+        "multipart/form-data",
+    ];
+
+    const PROJECT_AND_CLUSTER: &[Param] = &[
+        ("project_id", String, true, &[]),
+        ("cluster_id", String, true, &[]),
+    ];
+
+    /// 000 开启集群升级流程引导任务. The Chinese dump lost the 是否必选 column; the English
+    /// version of the page marks everything mandatory except `spec.clusterID` and
+    /// `spec.clusterVersion`.
+    const CREATE_UPGRADE_WORKFLOW: Page = Page {
+        source: "000_dfc0d075adc63973.txt",
+        operation: "CreateUpgradeWorkFlow",
+        method: "post",
+        uri: "/api/v3/projects/{project_id}/clusters/{cluster_id}/operation/upgradeworkflows",
+        path_params: PROJECT_AND_CLUSTER,
+        headers: &[
+            ("Content-Type", String, true, &[]),
+            ("X-Auth-Token", String, true, &[]),
+        ],
+        body: &[
+            // 表3 请求Body参数
+            ("kind", String, true, &[Fixed("WorkFlowTask")]),
+            ("apiVersion", String, true, &[Fixed("v3")]),
+            ("spec", Object, true, &[]),
+            // 表4 WorkFlowSpec
+            ("spec.clusterID", String, false, &[]),
+            ("spec.clusterVersion", String, false, &[]),
+            ("spec.targetVersion", String, true, &[]),
+        ],
+        status: "201",
+        response: &[
+            // 表5 响应Body参数
+            ("kind", String, &[Fixed("WorkFlowTask")]),
+            ("apiVersion", String, &[Fixed("v3")]),
+            ("metadata", Object, &[]),
+            ("spec", Object, &[]),
+            ("status", Object, &[]),
+            // 表6 Metadata
+            ("metadata.uid", String, &[]),
+            ("metadata.name", String, &[]),
+            ("metadata.labels", Map, &[]),
+            ("metadata.annotations", Map, &[]),
+            ("metadata.updateTimestamp", String, &[]),
+            ("metadata.creationTimestamp", String, &[]),
+            // 表7 WorkFlowSpec
+            ("spec.clusterID", String, &[]),
+            ("spec.clusterVersion", String, &[]),
+            ("spec.targetVersion", String, &[]),
+            // 表8 WorkFlowStatus
+            ("status.phase", String, &[Options(WORKFLOW_PHASES)]),
+            ("status.pointStatuses", Array, &[]),
+            ("status.pointStatuses[]", Object, &[]),
+            ("status.lineStatuses", Array, &[]),
+            ("status.lineStatuses[]", Object, &[]),
+            // 表9 PointStatus
+            (
+                "status.pointStatuses[].taskType",
+                String,
+                &[Options(TASK_TYPES)],
+            ),
+            ("status.pointStatuses[].taskID", String, &[]),
+            (
+                "status.pointStatuses[].status",
+                String,
+                &[Options(POINT_PHASES)],
+            ),
+            ("status.pointStatuses[].startTimeStamp", String, &[]),
+            ("status.pointStatuses[].endTimeStamp", String, &[]),
+            ("status.pointStatuses[].expireTimeStamp", String, &[]),
+            // 表10 LineStatus: String here, `{taskType}` objects in the example (and page 002).
+            ("status.lineStatuses[].startPoint", String, &[]),
+            ("status.lineStatuses[].endPoint", String, &[]),
+            ("status.lineStatuses[].critical", String, &[]),
+        ],
+    };
+
+    /// 001 获取集群升级任务详情. No request header table ("请求参数" is empty). The dump keeps
+    /// no 是否必选 values for the path parameters; path parameters are mandatory.
+    const SHOW_UPGRADE_CLUSTER_TASK: Page = Page {
+        source: "001_5a6020e567f1695a.txt",
+        operation: "ShowUpgradeClusterTask",
+        method: "get",
+        uri: "/api/v3/projects/{project_id}/clusters/{cluster_id}/operation/upgrade/tasks/{task_id}",
+        path_params: &[
+            ("project_id", String, true, &[]),
+            ("cluster_id", String, true, &[]),
+            ("task_id", String, true, &[]),
+        ],
+        headers: &[],
+        body: &[],
+        status: "200",
+        response: &[
+            // 表2 响应Body参数 ("默认为v3", "默认为UpgradeTask")
+            ("apiVersion", String, &[Fixed("v3")]),
+            ("kind", String, &[Fixed("UpgradeTask")]),
+            ("metadata", Object, &[]),
+            ("spec", Object, &[]),
+            ("status", Object, &[]),
+            // 表3 UpgradeTaskMetadata
+            ("metadata.uid", String, &[]),
+            ("metadata.creationTimestamp", String, &[]),
+            ("metadata.updateTimestamp", String, &[]),
+            // 表4 UpgradeTaskSpec
+            ("spec.version", String, &[]),
+            ("spec.targetVersion", String, &[]),
+            ("spec.items", Object, &[]),
+            // 表5 UpgradeTaskStatus
+            ("status.phase", String, &[Options(TASK_PHASES)]),
+            ("status.progress", String, &[]),
+            ("status.completionTime", String, &[]),
+        ],
+    };
+
+    /// 002 Obtaining a List of Upgrade Workflows (Autopilot).
+    const LIST_AUTOPILOT_UPGRADE_WORKFLOWS: Page = Page {
+        source: "002_f29b8136f440bb85.txt",
+        operation: "ListAutopilotUpgradeWorkFlows",
+        method: "get",
+        uri: "/autopilot/v3/projects/{project_id}/clusters/{cluster_id}/operation/upgradeworkflows",
+        path_params: PROJECT_AND_CLUSTER,
+        headers: &[
+            ("Content-Type", String, true, &[Options(CONTENT_TYPES)]),
+            ("X-Auth-Token", String, true, &[]),
+        ],
+        body: &[],
+        status: "200",
+        response: &[
+            // Table 3 Response body parameters
+            ("kind", String, &[Fixed("List")]),
+            ("apiVersion", String, &[Fixed("v3")]),
+            ("items", Object, &[]),
+            // Table 4 UpgradeWorkFlow
+            ("items.kind", String, &[Fixed("WorkFlowTask")]),
+            ("items.apiVersion", String, &[Fixed("v3")]),
+            ("items.metadata", Object, &[]),
+            ("items.spec", Object, &[]),
+            ("items.status", Object, &[]),
+            // Table 5 Metadata
+            ("items.metadata.uid", String, &[]),
+            ("items.metadata.name", String, &[]),
+            ("items.metadata.labels", Map, &[]),
+            ("items.metadata.annotations", Map, &[]),
+            ("items.metadata.updateTimestamp", String, &[]),
+            ("items.metadata.creationTimestamp", String, &[]),
+            // Table 6 WorkFlowResponseSpec
+            ("items.spec.clusterID", String, &[]),
+            ("items.spec.clusterVersion", String, &[]),
+            ("items.spec.targetVersion", String, &[]),
+            // Table 7 WorkFlowStatus
+            ("items.status.phase", String, &[Options(WORKFLOW_PHASES)]),
+            ("items.status.pointStatuses", Array, &[]),
+            ("items.status.pointStatuses[]", Object, &[]),
+            ("items.status.lineStatuses", Array, &[]),
+            ("items.status.lineStatuses[]", Object, &[]),
+            // Table 8 PointStatus
+            (
+                "items.status.pointStatuses[].taskType",
+                String,
+                &[Options(TASK_TYPES)],
+            ),
+            ("items.status.pointStatuses[].taskID", String, &[]),
+            (
+                "items.status.pointStatuses[].status",
+                String,
+                &[Options(POINT_PHASES)],
+            ),
+            ("items.status.pointStatuses[].startTimeStamp", String, &[]),
+            ("items.status.pointStatuses[].endTimeStamp", String, &[]),
+            ("items.status.pointStatuses[].expireTimeStamp", String, &[]),
+            // Table 9 LineStatus
+            ("items.status.lineStatuses[].startPoint", Object, &[]),
+            ("items.status.lineStatuses[].endPoint", Object, &[]),
+            ("items.status.lineStatuses[].critical", String, &[]),
+            // Table 10 Point
+            (
+                "items.status.lineStatuses[].startPoint.taskType",
+                String,
+                &[Options(TASK_TYPES)],
+            ),
+            (
+                "items.status.lineStatuses[].endPoint.taskType",
+                String,
+                &[Options(TASK_TYPES)],
+            ),
+        ],
+    };
+
+    /// 003 Performing a Post-upgrade Check for a Cluster (Autopilot). No request header table.
+    const CREATE_AUTOPILOT_POST_CHECK: Page = Page {
+        source: "003_15143e94b60cc56b.txt",
+        operation: "CreateAutopilotPostCheck",
+        method: "post",
+        uri: "/autopilot/v3/projects/{project_id}/clusters/{cluster_id}/operation/postcheck",
+        path_params: PROJECT_AND_CLUSTER,
+        headers: &[],
+        body: &[
+            // Table 2 Request body parameters
+            ("apiVersion", String, true, &[Fixed("v3")]),
+            ("kind", String, true, &[Fixed("PostCheckTask")]),
+            ("spec", Object, true, &[]),
+            // Table 3 PostcheckResponseSpec
+            ("spec.clusterID", String, false, &[]),
+            ("spec.clusterVersion", String, false, &[]),
+            ("spec.targetVersion", String, false, &[]),
+        ],
+        status: "200",
+        response: &[
+            // Table 4 Response body parameters
+            ("apiVersion", String, &[]),
+            ("kind", String, &[]),
+            ("metadata", Object, &[]),
+            ("spec", Object, &[]),
+            ("status", Object, &[]),
+            // Table 5 PostcheckCluserResponseMetadata
+            ("metadata.uid", String, &[]),
+            // Table 6 PostcheckSpec
+            ("spec.clusterID", String, &[]),
+            ("spec.clusterVersion", String, &[]),
+            ("spec.targetVersion", String, &[]),
+            // Table 7 status
+            ("status.phase", String, &[Options(POST_CHECK_PHASES)]),
+        ],
+    };
+
+    /// 004 同步节点池. The dump lost the table titles and the options of Content-Type; the type
+    /// cell of `nodeTemplate` is empty, and the next table (lifeCycle, login) is its object.
+    /// "响应参数: 无": no response field.
+    const UPGRADE_NODE_POOL: Page = Page {
+        source: "004_356ad7369081c0d2.txt",
+        operation: "UpgradeNodePool",
+        method: "post",
+        uri: "/api/v3/projects/:projectid/clusters/{cluster_id}/nodepools/{nodepool_id}/operation/upgrade",
+        path_params: &[
+            ("project_id", String, true, &[]),
+            ("cluster_id", String, true, &[]),
+            ("nodepool_id", String, true, &[]),
+        ],
+        headers: &[
+            ("Content-Type", String, true, &[]),
+            ("X-Auth-Token", String, true, &[]),
+        ],
+        body: &[
+            ("spec", Object, true, &[]),
+            // UpgradeNodePoolSpec
+            (
+                "spec.maxUnavailable",
+                Integer,
+                true,
+                &[Minimum(1), Maximum(20)],
+            ),
+            ("spec.nodeIDs", Array, false, &[]),
+            ("spec.nodeIDs[]", String, false, &[]),
+            ("spec.nodePoolID", String, true, &[]),
+            ("spec.nodeTemplate", Object, false, &[]),
+            // NodeTemplate (同步节点池模板参数)
+            ("spec.nodeTemplate.lifeCycle", Object, true, &[]),
+            ("spec.nodeTemplate.login", Object, true, &[]),
+            // NodeLifecycleConfig
+            (
+                "spec.nodeTemplate.lifeCycle.preInstall",
+                String,
+                false,
+                &[MaxLength(10240)],
+            ),
+            (
+                "spec.nodeTemplate.lifeCycle.postInstall",
+                String,
+                false,
+                &[MaxLength(10240)],
+            ),
+            // Login
+            ("spec.nodeTemplate.login.sshKey", String, false, &[]),
+            ("spec.nodeTemplate.login.userPassword", Object, false, &[]),
+            // UserPassword
+            (
+                "spec.nodeTemplate.login.userPassword.username",
+                String,
+                false,
+                &[Default("root")],
+            ),
+            (
+                "spec.nodeTemplate.login.userPassword.password",
+                String,
+                true,
+                &[],
+            ),
+        ],
+        status: "200",
+        response: &[],
+    };
+
+    pub const PAGES: &[Page] = &[
+        CREATE_UPGRADE_WORKFLOW,
+        SHOW_UPGRADE_CLUSTER_TASK,
+        LIST_AUTOPILOT_UPGRADE_WORKFLOWS,
+        CREATE_AUTOPILOT_POST_CHECK,
+        UPGRADE_NODE_POOL,
+    ];
+
+    /// The error body of 4XX and 5XX answers. The pages only say "请参见错误码" / "See Error
+    /// Codes"; the CCE error-code page and the official SDKs read these three fields.
+    pub const ERROR_BODY: &[Param] = &[
+        ("error_code", String, true, &[]),
+        ("error_msg", String, true, &[]),
+        ("request_id", String, false, &[]),
+    ];
+
+    /// Spec properties no page row shows, each with where it comes from.
+    pub const NOT_ON_THE_PAGES: &[(&str, &str)] = &[(
+        "#/components/schemas/UpgradeNodePoolResponse/properties/jobid",
+        "page 004 documents no response body; the seeds README: the official SDKs read an \
+         optional { \"jobid\": ... }",
+    )];
+
+    /// `oneOf` schemas that accept either of the forms the pages and the SDKs disagree on.
+    pub const LENIENT: &[&str] = &["LenientBool", "PointRef", "UpgradeWorkFlowItems"];
+
+    /// The page's URI with its typo fixed (seeds README: `:projectid` is a typo for
+    /// `{project_id}`; the page's own parameter table lists `project_id`).
+    pub fn uri(page: &Page) -> std::string::String {
+        page.uri.replace(":projectid", "{project_id}")
+    }
+}
+
+use pages::{ERROR_BODY, LENIENT, NOT_ON_THE_PAGES, PAGES};
+
+// ----------------------------------------------------------------------------- walking the spec
+
+/// A schema and where it is in the document, as a `#/...` JSON pointer.
+#[derive(Clone, Debug)]
+struct Node {
+    at: String,
+    schema: &'static Value,
+}
+
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+fn resolve(reference: &str) -> Node {
+    let pointer = reference
+        .strip_prefix('#')
+        .unwrap_or_else(|| panic!("only local references are used: {reference}"));
+    let schema = SPEC
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("`{reference}` points nowhere"));
+    Node {
+        at: reference.to_owned(),
+        schema,
+    }
+}
+
+/// The concrete schemas `node` stands for: `$ref`s followed, `allOf` members and
+/// `oneOf`/`anyOf` alternatives flattened.
+fn expand(node: &Node) -> Vec<Node> {
+    let mut out = Vec::new();
+    let mut stack = vec![node.clone()];
+    while let Some(n) = stack.pop() {
+        if let Some(reference) = n.schema.get("$ref").and_then(Value::as_str) {
+            stack.push(resolve(reference));
+            continue;
+        }
+        let mut composite = false;
+        for key in ["allOf", "oneOf", "anyOf"] {
+            if let Some(list) = n.schema.get(key).and_then(Value::as_array) {
+                composite = true;
+                for (i, member) in list.iter().enumerate() {
+                    stack.push(Node {
+                        at: format!("{}/{key}/{i}", n.at),
+                        schema: member,
+                    });
+                }
+            }
+        }
+        if !composite || n.schema.get("type").is_some() || n.schema.get("properties").is_some() {
+            out.push(n);
+        }
+    }
+    out
+}
+
+fn property(parent: &Node, name: &str) -> Option<Node> {
+    let schema = parent.schema.get("properties")?.get(name)?;
+    Some(Node {
+        at: format!("{}/properties/{}", parent.at, escape(name)),
+        schema,
+    })
+}
+
+fn elements(parent: &Node) -> Option<Node> {
+    if parent.schema.get("type").and_then(Value::as_str) != Some("array") {
+        return None;
+    }
+    Some(Node {
+        at: format!("{}/items", parent.at),
+        schema: parent.schema.get("items")?,
+    })
+}
+
+/// Whether a concrete schema accepts what the page's type column says.
+fn accepts(schema: &Value, ty: Ty) -> bool {
+    let t = schema.get("type").and_then(Value::as_str);
+    match ty {
+        Ty::String => t == Some("string"),
+        Ty::Integer => t == Some("integer"),
+        Ty::Boolean => t == Some("boolean"),
+        Ty::Array => t == Some("array"),
+        Ty::Object => t == Some("object") || (t.is_none() && schema.get("properties").is_some()),
+        Ty::Map => {
+            t == Some("object")
+                && schema.get("additionalProperties").is_some_and(|values| {
+                    values.get("type").and_then(Value::as_str) == Some("string")
+                })
+        }
+    }
+}
+
+/// A field found in the spec by following a row's path.
+struct Found {
+    /// The field's schema, as written at the field (maybe a `$ref`).
+    field: Vec<Node>,
+    /// The concrete schemas holding the field (for `required`); empty for `[]` rows.
+    parents: Vec<Node>,
+    /// The field's name in its parent; `None` for `[]` rows.
+    name: Option<String>,
+}
+
+/// Follows `path` from `root`, recording every property it passes in `visited`.
+fn walk(root: &Node, path: &str, visited: &mut BTreeSet<String>) -> Result<Found, String> {
+    let mut current = vec![root.clone()];
+    let mut found = Found {
+        field: Vec::new(),
+        parents: Vec::new(),
+        name: None,
+    };
+    let mut so_far = String::new();
+    for segment in path.split('.') {
+        let (name, arrays) = match segment.find("[]") {
+            Some(i) => (&segment[..i], segment[i..].matches("[]").count()),
+            None => (segment, 0),
+        };
+        let parents: Vec<Node> = current.iter().flat_map(expand).collect();
+        let next: Vec<Node> = parents.iter().filter_map(|p| property(p, name)).collect();
+        if next.is_empty() {
+            let on = if so_far.is_empty() {
+                "the body"
+            } else {
+                &so_far
+            };
+            return Err(format!("no property `{name}` on {on}"));
+        }
+        visited.extend(next.iter().map(|n| n.at.clone()));
+        so_far = if so_far.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{so_far}.{name}")
+        };
+        found = Found {
+            field: next.clone(),
+            parents,
+            name: Some(name.to_owned()),
+        };
+        current = next;
+        for _ in 0..arrays {
+            let next: Vec<Node> = current
+                .iter()
+                .flat_map(expand)
+                .filter_map(|n| elements(&n))
+                .collect();
+            if next.is_empty() {
+                return Err(format!("`{so_far}` is not an array"));
+            }
+            so_far.push_str("[]");
+            found = Found {
+                field: next.clone(),
+                parents: Vec::new(),
+                name: None,
+            };
+            current = next;
+        }
+    }
+    Ok(found)
+}
+
+/// Checks one row against the spec; returns what is wrong.
+fn check_field(
+    root: &Node,
+    path: &str,
+    ty: Ty,
+    required: Option<bool>,
+    checks: &[Check],
+    visited: &mut BTreeSet<String>,
+) -> Vec<String> {
+    let found = match walk(root, path, visited) {
+        Ok(found) => found,
+        Err(why) => return vec![format!("not in the spec: {why}")],
+    };
+    let mut problems = Vec::new();
+    let concrete: Vec<Node> = found.field.iter().flat_map(expand).collect();
+    if !concrete.iter().any(|n| accepts(n.schema, ty)) {
+        let types: Vec<_> = concrete
+            .iter()
+            .map(|n| {
+                format!(
+                    "{} ({})",
+                    n.schema.get("type").unwrap_or(&Value::Null),
+                    n.at
+                )
+            })
+            .collect();
+        problems.push(format!(
+            "the page types it {ty:?}, the spec {}",
+            types.join(" or ")
+        ));
+    }
+    if let Some(name) = &found.name {
+        let in_spec = found.parents.iter().any(|p| {
+            p.schema
+                .get("required")
+                .and_then(Value::as_array)
+                .is_some_and(|r| r.iter().any(|n| n == name.as_str()))
+        });
+        let expected = required.unwrap_or(false);
+        if in_spec != expected {
+            let page = match required {
+                Some(true) => "mandatory",
+                Some(false) => "optional",
+                None => "not required (a response field)",
+            };
+            problems.push(format!(
+                "the page has it {page}, the spec {}",
+                if in_spec {
+                    "requires it"
+                } else {
+                    "does not require it"
+                }
+            ));
+        }
+    }
+    problems.extend(check_values(&concrete, checks));
+    problems
+}
+
+fn check_values(concrete: &[Node], checks: &[Check]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let keyword = |key: &str| -> Vec<&'static Value> {
+        concrete.iter().filter_map(|n| n.schema.get(key)).collect()
+    };
+    let enum_values: Vec<&str> = keyword("enum")
+        .into_iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    for check in checks {
+        match *check {
+            Check::Options(options) => {
+                for option in options {
+                    if !enum_values.contains(option) {
+                        problems.push(format!(
+                            "documented value `{option}` is not in the spec's enum {enum_values:?}"
+                        ));
+                    }
+                }
+            }
+            Check::Fixed(value) => {
+                let has_enum = !keyword("enum").is_empty();
+                if has_enum {
+                    if enum_values != [value] {
+                        problems.push(format!(
+                            "fixed value `{value}`: the spec's enum is {enum_values:?}"
+                        ));
+                    }
+                    for default in keyword("default") {
+                        if default != value {
+                            problems.push(format!(
+                                "fixed value `{value}`: the spec's default is {default}"
+                            ));
+                        }
+                    }
+                } else if !keyword("example")
+                    .iter()
+                    .chain(&keyword("default"))
+                    .any(|v| *v == value)
+                {
+                    problems.push(format!(
+                        "fixed value `{value}`: the spec has no enum, and neither example nor default is it"
+                    ));
+                }
+            }
+            Check::Minimum(min) => {
+                if !keyword("minimum").iter().any(|v| v.as_i64() == Some(min)) {
+                    problems.push(format!(
+                        "minimum {min}: the spec has {:?}",
+                        keyword("minimum")
+                    ));
+                }
+            }
+            Check::Maximum(max) => {
+                if !keyword("maximum").iter().any(|v| v.as_i64() == Some(max)) {
+                    problems.push(format!(
+                        "maximum {max}: the spec has {:?}",
+                        keyword("maximum")
+                    ));
+                }
+            }
+            Check::MaxLength(len) => {
+                if !keyword("maxLength").iter().any(|v| v.as_u64() == Some(len)) {
+                    problems.push(format!(
+                        "maxLength {len}: the spec has {:?}",
+                        keyword("maxLength")
+                    ));
+                }
+            }
+            Check::Default(default) => {
+                if !keyword("default").iter().any(|v| *v == default) {
+                    problems.push(format!(
+                        "default `{default}`: the spec has {:?}",
+                        keyword("default")
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+// -------------------------------------------------------------------------- the spec's operations
+
+struct Operation {
+    path: String,
+    method: String,
+    op: &'static Value,
+}
+
+fn operations() -> BTreeMap<String, Operation> {
+    let mut out = BTreeMap::new();
+    for (path, item) in SPEC["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let Some(id) = op.get("operationId").and_then(Value::as_str) else {
+                continue;
+            };
+            let previous = out.insert(
+                id.to_owned(),
+                Operation {
+                    path: path.clone(),
+                    method: method.clone(),
+                    op,
+                },
+            );
+            assert!(previous.is_none(), "operationId {id} twice");
+        }
+    }
+    out
+}
+
+fn operation(page: &Page) -> Operation {
+    operations().remove(page.operation).unwrap_or_else(|| {
+        panic!(
+            "{} ({}): no such operation in the spec",
+            page.operation, page.source
+        )
+    })
+}
+
+/// The operation's parameters, `$ref`s resolved.
+fn parameters(op: &'static Value) -> Vec<&'static Value> {
+    op.get("parameters")
+        .and_then(Value::as_array)
+        .map(|params| {
+            params
+                .iter()
+                .map(|p| match p.get("$ref").and_then(Value::as_str) {
+                    Some(reference) => resolve(reference).schema,
+                    None => p,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn media_schema(content_holder: &'static Value, at: String) -> Option<Node> {
+    let holder = match content_holder.get("$ref").and_then(Value::as_str) {
+        Some(reference) => resolve(reference).schema,
+        None => content_holder,
+    };
+    let schema = holder
+        .get("content")?
+        .get("application/json")?
+        .get("schema")?;
+    Some(Node {
+        at: format!("{at}/content/application~1json/schema"),
+        schema,
+    })
+}
+
+fn request_schema(operation: &Operation) -> Option<Node> {
+    let at = format!(
+        "#/paths/{}/{}/requestBody",
+        escape(&operation.path),
+        operation.method
+    );
+    media_schema(operation.op.get("requestBody")?, at)
+}
+
+fn response_schema(operation: &Operation, status: &str) -> Option<Node> {
+    let at = format!(
+        "#/paths/{}/{}/responses/{status}",
+        escape(&operation.path),
+        operation.method
+    );
+    media_schema(operation.op.get("responses")?.get(status)?, at)
+}
+
+fn fail_if_any(problems: Vec<String>) {
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    );
+}
+
+// ----------------------------------------------------------------------------------------- tests
+
+#[test]
+fn every_page_is_an_operation_at_its_uri() {
+    let mut problems = Vec::new();
+    for page in PAGES {
+        let operation = operation(page);
+        if operation.method != page.method || operation.path != pages::uri(page) {
+            problems.push(format!(
+                "{} ({}): the page says {} {}, the spec has {} {}",
+                page.operation,
+                page.source,
+                page.method.to_uppercase(),
+                pages::uri(page),
+                operation.method.to_uppercase(),
+                operation.path
+            ));
+        }
+    }
+    let documented: BTreeSet<_> = PAGES.iter().map(|p| p.operation).collect();
+    for id in operations().keys() {
+        if !documented.contains(id.as_str()) {
+            problems.push(format!(
+                "{id}: an operation in the spec that no page documents"
+            ));
+        }
+    }
+    fail_if_any(problems);
+}
+
+#[test]
+fn path_and_header_parameters_match_the_pages() {
+    let mut problems = Vec::new();
+    for page in PAGES {
+        let operation = operation(page);
+        let params = parameters(operation.op);
+        let lookup = |name: &str, place: &str| {
+            params
+                .iter()
+                .find(|p| p["name"] == name && p["in"] == place)
+                .copied()
+        };
+        for (place, rows) in [("path", page.path_params), ("header", page.headers)] {
+            for &(name, ty, required, checks) in rows {
+                let what = format!(
+                    "{} ({}): {place} parameter `{name}`",
+                    page.operation, page.source
+                );
+                let Some(param) = lookup(name, place) else {
+                    problems.push(format!("{what}: not in the spec"));
+                    continue;
+                };
+                if param
+                    .get("required")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                    != required
+                {
+                    problems.push(format!(
+                        "{what}: the page has it {}, the spec {}",
+                        if required { "mandatory" } else { "optional" },
+                        param.get("required").unwrap_or(&Value::Null)
+                    ));
+                }
+                let schema = Node {
+                    at: format!("{what} schema"),
+                    schema: &param["schema"],
+                };
+                let concrete = expand(&schema);
+                if !concrete.iter().any(|n| accepts(n.schema, ty)) {
+                    problems.push(format!(
+                        "{what}: the page types it {ty:?}, the spec {}",
+                        param["schema"]
+                    ));
+                }
+                problems.extend(
+                    check_values(&concrete, checks)
+                        .into_iter()
+                        .map(|p| format!("{what}: {p}")),
+                );
+            }
+        }
+        // The other way round: the spec has no parameter the page does not list.
+        for param in &params {
+            let (name, place) = (
+                param["name"].as_str().unwrap_or("?"),
+                param["in"].as_str().unwrap_or("?"),
+            );
+            let listed = match place {
+                "path" => page.path_params,
+                "header" => page.headers,
+                _ => &[],
+            };
+            if !listed.iter().any(|row| row.0 == name) {
+                problems.push(format!(
+                    "{} ({}): {place} parameter `{name}` is in the spec but not on the page",
+                    page.operation, page.source
+                ));
+            }
+        }
+        // The URI template names exactly the path parameters.
+        let in_uri: BTreeSet<&str> = operation
+            .path
+            .split('{')
+            .skip(1)
+            .filter_map(|s| s.split('}').next())
+            .collect();
+        let listed: BTreeSet<&str> = page.path_params.iter().map(|row| row.0).collect();
+        if in_uri != listed {
+            problems.push(format!(
+                "{} ({}): the URI names {in_uri:?}, the page's path parameters are {listed:?}",
+                page.operation, page.source
+            ));
+        }
+    }
+    fail_if_any(problems);
+}
+
+#[test]
+fn request_fields_match_the_pages() {
+    let mut problems = Vec::new();
+    let mut visited = BTreeSet::new();
+    for page in PAGES {
+        let operation = operation(page);
+        let root = request_schema(&operation);
+        match (&root, page.body.is_empty()) {
+            (None, true) => continue,
+            (None, false) => {
+                problems.push(format!(
+                    "{} ({}): the page has a request body, the spec none",
+                    page.operation, page.source
+                ));
+                continue;
+            }
+            (Some(_), true) => {
+                problems.push(format!(
+                    "{} ({}): the spec has a request body, the page none",
+                    page.operation, page.source
+                ));
+                continue;
+            }
+            (Some(_), false) => {}
+        }
+        let root = root.unwrap();
+        if operation.op["requestBody"]["required"] != true {
+            problems.push(format!(
+                "{}: the request body is not required",
+                page.operation
+            ));
+        }
+        for &(path, ty, required, checks) in page.body {
+            let required = (!path.ends_with("[]")).then_some(required);
+            for problem in check_field(&root, path, ty, required, checks, &mut visited) {
+                problems.push(format!(
+                    "{} ({}): request field `{path}`: {problem}",
+                    page.operation, page.source
+                ));
+            }
+        }
+    }
+    fail_if_any(problems);
+}
+
+#[test]
+fn response_fields_match_the_pages() {
+    let mut problems = Vec::new();
+    let mut visited = BTreeSet::new();
+    for page in PAGES {
+        let operation = operation(page);
+        let Some(root) = response_schema(&operation, page.status) else {
+            problems.push(format!(
+                "{} ({}): no {} response with a JSON body in the spec",
+                page.operation, page.source, page.status
+            ));
+            continue;
+        };
+        for &(path, ty, checks) in page.response {
+            for problem in check_field(&root, path, ty, None, checks, &mut visited) {
+                problems.push(format!(
+                    "{} ({}): response field `{path}`: {problem}",
+                    page.operation, page.source
+                ));
+            }
+        }
+    }
+    fail_if_any(problems);
+}
+
+#[test]
+fn status_codes_and_error_bodies_match_the_pages() {
+    let mut problems = Vec::new();
+    let mut visited = BTreeSet::new();
+    for page in PAGES {
+        let operation = operation(page);
+        let statuses: BTreeSet<&str> = operation.op["responses"]
+            .as_object()
+            .expect("responses")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let expected = BTreeSet::from([page.status, "4XX", "5XX"]);
+        if statuses != expected {
+            problems.push(format!(
+                "{} ({}): the spec answers {statuses:?}, expected {expected:?}",
+                page.operation, page.source
+            ));
+        }
+        for status in ["4XX", "5XX"] {
+            let Some(root) = response_schema(&operation, status) else {
+                problems.push(format!(
+                    "{}: {status} has no JSON error body",
+                    page.operation
+                ));
+                continue;
+            };
+            if expand(&root)
+                .iter()
+                .all(|n| n.at != "#/components/schemas/ErrorBody")
+            {
+                problems.push(format!("{}: {status} is not an ErrorBody", page.operation));
+            }
+            for &(path, ty, required, checks) in ERROR_BODY {
+                for problem in check_field(&root, path, ty, Some(required), checks, &mut visited) {
+                    problems.push(format!(
+                        "{}: {status} error field `{path}`: {problem}",
+                        page.operation
+                    ));
+                }
+            }
+        }
+    }
+    fail_if_any(problems);
+}
+
+/// Every property of every schema an operation uses, by where it is defined, with the first path
+/// it is reached by.
+fn properties_of(
+    root: &Node,
+    path: &str,
+    out: &mut BTreeMap<String, String>,
+    seen: &mut BTreeSet<String>,
+) {
+    for node in expand(root) {
+        if !seen.insert(node.at.clone()) {
+            continue;
+        }
+        if let Some(properties) = node.schema.get("properties").and_then(Value::as_object) {
+            for name in properties.keys() {
+                let child = property(&node, name).expect("listed property");
+                let child_path = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                out.entry(child.at.clone())
+                    .or_insert_with(|| child_path.clone());
+                properties_of(&child, &child_path, out, seen);
+            }
+        }
+        if let Some(items) = elements(&node) {
+            properties_of(&items, &format!("{path}[]"), out, seen);
+        }
+        if let Some(values) = node
+            .schema
+            .get("additionalProperties")
+            .filter(|v| v.is_object())
+        {
+            let values = Node {
+                at: format!("{}/additionalProperties", node.at),
+                schema: values,
+            };
+            properties_of(&values, &format!("{path}{{}}"), out, seen);
+        }
+    }
+}
+
+#[test]
+fn every_spec_property_is_on_a_page() {
+    // Every row of every table, walked once, marks the properties it passes.
+    let mut visited = BTreeSet::new();
+    for page in PAGES {
+        let operation = operation(page);
+        if let Some(root) = request_schema(&operation) {
+            for &(path, ..) in page.body {
+                let _ = walk(&root, path, &mut visited);
+            }
+        }
+        if let Some(root) = response_schema(&operation, page.status) {
+            for &(path, ..) in page.response {
+                let _ = walk(&root, path, &mut visited);
+            }
+        }
+        for status in ["4XX", "5XX"] {
+            if let Some(root) = response_schema(&operation, status) {
+                for &(path, ..) in ERROR_BODY {
+                    let _ = walk(&root, path, &mut visited);
+                }
+            }
+        }
+    }
+    let allowed: BTreeMap<&str, &str> = NOT_ON_THE_PAGES.iter().copied().collect();
+
+    let mut problems = Vec::new();
+    for page in PAGES {
+        let operation = operation(page);
+        let statuses: Vec<String> = operation.op["responses"]
+            .as_object()
+            .expect("responses")
+            .keys()
+            .cloned()
+            .collect();
+        let roots =
+            request_schema(&operation)
+                .map(|root| ("request".to_owned(), root))
+                .into_iter()
+                .chain(statuses.iter().filter_map(|s| {
+                    Some((format!("{s} response"), response_schema(&operation, s)?))
+                }));
+        for (side, root) in roots {
+            let mut properties = BTreeMap::new();
+            properties_of(&root, "", &mut properties, &mut BTreeSet::new());
+            for (at, path) in properties {
+                if !visited.contains(&at) && !allowed.contains_key(at.as_str()) {
+                    problems.push(format!(
+                        "{} ({}): {side} field `{path}` ({at}) is in the spec but on no page",
+                        page.operation, page.source
+                    ));
+                }
+            }
+        }
+    }
+    // And each exception still exists, so the list does not rot.
+    for (at, why) in NOT_ON_THE_PAGES {
+        if SPEC.pointer(at.trim_start_matches('#')).is_none() {
+            problems.push(format!(
+                "{at} is listed as not on the pages ({why}) but is not in the spec"
+            ));
+        }
+    }
+    fail_if_any(problems);
+}
+
+#[test]
+fn lenient_one_of_schemas_are_the_documented_disagreements() {
+    let schemas = SPEC["components"]["schemas"].as_object().expect("schemas");
+    let with_alternatives: BTreeSet<&str> = schemas
+        .iter()
+        .filter(|(_, s)| s.get("oneOf").is_some() || s.get("anyOf").is_some())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(
+        with_alternatives,
+        LENIENT.iter().copied().collect::<BTreeSet<_>>(),
+        "a schema with alternatives that is not one of the documented disagreements"
+    );
+    // Each accepts the page's form and the SDKs' form.
+    let accepts_all = |name: &str, forms: &[Ty]| {
+        let concrete = expand(&resolve(&format!("#/components/schemas/{name}")));
+        for ty in forms {
+            assert!(
+                concrete.iter().any(|n| accepts(n.schema, *ty)),
+                "{name} does not accept {ty:?}"
+            );
+        }
+    };
+    accepts_all("PointRef", &[Ty::String, Ty::Object]);
+    accepts_all("LenientBool", &[Ty::String, Ty::Boolean]);
+    accepts_all("UpgradeWorkFlowItems", &[Ty::Object, Ty::Array]);
+}
