@@ -1,0 +1,226 @@
+//! Time for the emulator: a monotonic clock for the state machine, and the two text formats the
+//! service speaks — `X-Sdk-Date` (`20240312T081500Z`) and Go's `time.Time.String()` timestamps
+//! (`2024-03-12 08:15:00.123456 +0000 UTC`).
+//!
+//! No date crate is used: the civil-calendar conversions are Howard Hinnant's `days_from_civil`
+//! and `civil_from_days`, exact for the proleptic Gregorian calendar.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Microseconds relative to the emulator's start (negative for back-dated fixtures).
+pub(crate) type Micros = i64;
+
+/// The emulator's clock: monotonic offsets from its start, mapped to wall-clock time once.
+///
+/// The state machine derives every state from these offsets, so it never sees the wall clock
+/// jump, and tests can pass any offset they like.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    origin: Instant,
+    origin_unix_micros: i64,
+}
+
+impl Clock {
+    /// A clock whose offset 0 is now.
+    pub(crate) fn start() -> Clock {
+        Clock {
+            origin: Instant::now(),
+            origin_unix_micros: unix_micros_now(),
+        }
+    }
+
+    /// A clock pinned to a wall-clock origin, for tests.
+    #[cfg(test)]
+    pub(crate) fn at_unix_micros(origin_unix_micros: i64) -> Clock {
+        Clock {
+            origin: Instant::now(),
+            origin_unix_micros,
+        }
+    }
+
+    /// Microseconds elapsed since the start.
+    pub(crate) fn now(&self) -> Micros {
+        i64::try_from(self.origin.elapsed().as_micros()).unwrap_or(i64::MAX)
+    }
+
+    /// The Go-style timestamp of an offset.
+    pub(crate) fn timestamp(&self, at: Micros) -> String {
+        go_timestamp(self.origin_unix_micros.saturating_add(at))
+    }
+}
+
+/// Microseconds since the Unix epoch, from the wall clock.
+pub(crate) fn unix_micros_now() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_micros()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_micros()).unwrap_or(i64::MAX),
+    }
+}
+
+/// Seconds since the Unix epoch, from the wall clock.
+pub(crate) fn unix_seconds_now() -> i64 {
+    unix_micros_now().div_euclid(1_000_000)
+}
+
+/// Formats like Go's `time.Time.String()` in UTC: `2024-03-12 08:15:00.123456 +0000 UTC`.
+///
+/// As in Go, trailing zeros of the fraction are trimmed, and a zero fraction prints no dot.
+pub(crate) fn go_timestamp(unix_micros: i64) -> String {
+    let secs = unix_micros.div_euclid(1_000_000);
+    let micros = unix_micros.rem_euclid(1_000_000);
+    let (y, mo, d, h, mi, s) = civil_from_unix(secs);
+    let mut out = format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}");
+    if micros != 0 {
+        let frac = format!("{micros:06}");
+        out.push('.');
+        out.push_str(frac.trim_end_matches('0'));
+    }
+    out.push_str(" +0000 UTC");
+    out
+}
+
+/// Formats an `X-Sdk-Date` value: `yyyyMMdd'T'HHmmss'Z'` in UTC.
+pub(crate) fn sdk_date(unix_seconds: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil_from_unix(unix_seconds);
+    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+}
+
+/// Parses an `X-Sdk-Date` value strictly (`20240312T081500Z`) into Unix seconds.
+pub(crate) fn parse_sdk_date(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = &b[range];
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (h, mi, s) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    let days_in_month = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d < 1 || d > days_in_month || h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3_600 + mi * 60 + s)
+}
+
+fn civil_from_unix(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
+    let days = secs.div_euclid(86_400);
+    let rest = secs.rem_euclid(86_400);
+    let (y, mo, d) = civil_from_days(days);
+    (y, mo, d, rest / 3_600, rest % 3_600 / 60, rest % 60)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian date of a count of days since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_timestamps_trim_the_fraction_like_go() {
+        // 2024-03-12 08:15:00 UTC
+        let base = 1_710_231_300_i64 * 1_000_000;
+        assert_eq!(
+            go_timestamp(base + 123_456),
+            "2024-03-12 08:15:00.123456 +0000 UTC"
+        );
+        assert_eq!(
+            go_timestamp(base + 756_710),
+            "2024-03-12 08:15:00.75671 +0000 UTC"
+        );
+        assert_eq!(
+            go_timestamp(base + 500_000),
+            "2024-03-12 08:15:00.5 +0000 UTC"
+        );
+        assert_eq!(go_timestamp(base), "2024-03-12 08:15:00 +0000 UTC");
+        assert_eq!(go_timestamp(0), "1970-01-01 00:00:00 +0000 UTC");
+        assert_eq!(go_timestamp(-1), "1969-12-31 23:59:59.999999 +0000 UTC");
+    }
+
+    #[test]
+    fn sdk_dates_round_trip() {
+        assert_eq!(parse_sdk_date("20240312T081500Z"), Some(1_710_231_300));
+        assert_eq!(sdk_date(1_710_231_300), "20240312T081500Z");
+        assert_eq!(parse_sdk_date("19700101T000000Z"), Some(0));
+        assert_eq!(
+            parse_sdk_date("20240229T235959Z").map(sdk_date).as_deref(),
+            Some("20240229T235959Z")
+        );
+        assert_eq!(
+            parse_sdk_date("20991231T235959Z").map(sdk_date).as_deref(),
+            Some("20991231T235959Z")
+        );
+        for day in [-700_000_i64, -1, 0, 1, 11_016, 19_794, 47_481, 2_900_000] {
+            let secs = day * 86_400 + 3_723;
+            assert_eq!(parse_sdk_date(&sdk_date(secs)), Some(secs), "day {day}");
+        }
+    }
+
+    #[test]
+    fn malformed_sdk_dates_are_refused() {
+        for bad in [
+            "",
+            "20240312T081500",
+            "20240312 081500Z",
+            "2024-03-12T08:15:00Z",
+            "20240230T081500Z",
+            "20230229T081500Z",
+            "20241312T081500Z",
+            "20240312T241500Z",
+            "20240312T086000Z",
+            "2024031aT081500Z",
+            "+0240312T081500Z",
+            "20240312t081500z",
+        ] {
+            assert_eq!(parse_sdk_date(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn clock_offsets_map_to_wall_time() {
+        let clock = Clock::at_unix_micros(1_710_231_300 * 1_000_000);
+        assert_eq!(clock.timestamp(0), "2024-03-12 08:15:00 +0000 UTC");
+        assert_eq!(clock.timestamp(-1_000_000), "2024-03-12 08:14:59 +0000 UTC");
+        assert!(clock.now() >= 0);
+    }
+}

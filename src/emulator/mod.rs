@@ -1,0 +1,478 @@
+//! A local CCE emulator: a real HTTP server on `127.0.0.1` that checks signatures the way the
+//! Huawei Cloud API gateway does and plays the cluster-upgrade state machine.
+//!
+//! There is no network to Huawei Cloud from tests, so the crate ships this stand-in. It serves
+//! the five upgrade operations (under both `/api/v3` and `/autopilot/v3` where the service has
+//! both) and the IAM project lookup:
+//!
+//! | operation | method and path | success |
+//! |---|---|---|
+//! | CreateUpgradeWorkFlow | `POST /{api,autopilot}/v3/projects/{project_id}/clusters/{cluster_id}/operation/upgradeworkflows` | 201, WorkFlowTask |
+//! | ListUpgradeWorkFlows | `GET  /{api,autopilot}/v3/projects/{project_id}/clusters/{cluster_id}/operation/upgradeworkflows` | 200, List |
+//! | ShowUpgradeClusterTask | `GET  /{api,autopilot}/v3/projects/{project_id}/clusters/{cluster_id}/operation/upgrade/tasks/{task_id}` | 200, UpgradeTask |
+//! | CreatePostCheck | `POST /{api,autopilot}/v3/projects/{project_id}/clusters/{cluster_id}/operation/postcheck` | 200, PostCheckTask |
+//! | UpgradeNodePool | `POST /api/v3/projects/{project_id}/clusters/{cluster_id}/nodepools/{nodepool_id}/operation/upgrade` | 200, `{"jobid"}` |
+//! | IAM KeystoneListProjects | `GET /v3/projects?name={region}` | 200, projects |
+//!
+//! Requests must be signed with SDK-HMAC-SHA256 using [`Emulator::access_key`] and
+//! [`Emulator::secret_key`] (or the temporary pair with its security token), or carry
+//! [`Emulator::auth_token`] in `X-Auth-Token`; otherwise the answer is `401 APIGW.0301`, and for
+//! a wrong signature the message shows the canonical request the server computed. Every answer
+//! carries an `X-Request-Id`; errors are `{"error_code", "error_msg", "request_id"}`.
+//!
+//! An upgrade workflow moves by itself, one step per [`EmulatorConfig::pace`]: PreCheck,
+//! Snapshot, then the Cluster task (`Init`, `Queuing`, `Running` with progress, `Success`), 14
+//! steps in all; when it succeeds, the cluster's version becomes the target. A post-check then
+//! succeeds. [`Fault`]s injected with [`Emulator::inject`] make the next requests fail the way
+//! networks and gateways do. [`Emulator::requests`] shows everything that arrived.
+//!
+//! Several emulators can run in one process; each has its own port, keys, ids and state.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use cce_upgrade::emulator::{Emulator, EmulatorConfig, Fault};
+//!
+//! # async fn example() -> std::io::Result<()> {
+//! let emulator = Emulator::start_with(EmulatorConfig::fast()).await?;
+//! // Point a client at it:
+//! let endpoint = emulator.endpoint(); // "http://127.0.0.1:PORT"
+//! let (ak, sk) = (emulator.access_key(), emulator.secret_key());
+//! let (project, cluster) = (emulator.project_id(), emulator.cluster_id());
+//! # let _ = (endpoint, ak, sk, project, cluster);
+//!
+//! // The next two requests are throttled, then the service answers again.
+//! emulator.inject(Fault::Status { status: 429, retry_after: Some(1) }, 2);
+//!
+//! // ... run the client: create a workflow, wait for it, post-check ...
+//!
+//! assert_eq!(emulator.cluster_version(emulator.cluster_id()).as_deref(), Some("v1.28.15-r0"));
+//! assert!(emulator.requests().iter().all(|r| r.authenticated));
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The emulator needs a tokio runtime (current-thread or multi-thread): [`Emulator::start`]
+//! spawns its server on the runtime it is called from.
+
+mod api;
+mod auth;
+mod clock;
+mod fault;
+mod ids;
+mod server;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use fault::Fault;
+
+use auth::Keys;
+use clock::{Clock, Micros};
+use fault::FaultQueue;
+use ids::IdGen;
+use state::State;
+
+/// The version of the demo clusters.
+const DEMO_VERSION: &str = "v1.28.15-r0";
+/// The target of the demo Autopilot cluster's workflow.
+const DEMO_AUTOPILOT_TARGET: &str = "v1.29.10-r0";
+/// How many pace steps the demo Autopilot workflow is back-dated (PreCheck and Snapshot done).
+const DEMO_AUTOPILOT_HEAD_START: i64 = 2;
+
+/// How an [`Emulator`] behaves. Builder-style: `EmulatorConfig::default().pace(..)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmulatorConfig {
+    pace: Duration,
+    list_items_as_object: bool,
+    empty_nodepool_response: bool,
+    fail_cluster_task: bool,
+}
+
+impl Default for EmulatorConfig {
+    /// A pace of 50 ms (a whole upgrade takes 0.7 s), lists as arrays, node-pool upgrades
+    /// answered with a job id, upgrades that succeed.
+    fn default() -> Self {
+        EmulatorConfig {
+            pace: Duration::from_millis(50),
+            list_items_as_object: false,
+            empty_nodepool_response: false,
+            fail_cluster_task: false,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// For tests: a pace of 1 ms, so a whole upgrade takes 14 ms.
+    pub fn fast() -> Self {
+        EmulatorConfig::default().pace(Duration::from_millis(1))
+    }
+
+    /// For demos: a pace of 400 ms, so a person can watch a whole upgrade (about 5.6 s).
+    pub fn demo() -> Self {
+        EmulatorConfig::default().pace(Duration::from_millis(400))
+    }
+
+    /// One step of the upgrade state machine (see [`Emulator`]); an upgrade takes 14 steps.
+    pub fn pace(mut self, step: Duration) -> Self {
+        self.pace = step;
+        self
+    }
+
+    /// Answer lists with `items` as one object (the newest workflow), as the API page
+    /// documents, instead of an array (as the service and the official SDKs do). With no
+    /// workflow, `items` is left out.
+    pub fn list_items_as_object(mut self, yes: bool) -> Self {
+        self.list_items_as_object = yes;
+        self
+    }
+
+    /// Answer node-pool upgrades with an empty `200` body, as the API page documents, instead
+    /// of `{"jobid": "..."}`.
+    pub fn empty_nodepool_response(mut self, yes: bool) -> Self {
+        self.empty_nodepool_response = yes;
+        self
+    }
+
+    /// Make every new workflow's Cluster task fail at 50% progress (the workflow's phase then
+    /// becomes `Pending`), to exercise failure paths.
+    pub fn fail_cluster_task(mut self, yes: bool) -> Self {
+        self.fail_cluster_task = yes;
+        self
+    }
+}
+
+/// One request as it reached the emulator (after its body was read, before authentication).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ReceivedRequest {
+    /// The method, e.g. `POST`.
+    pub method: String,
+    /// The request target exactly as on the wire: `path?query`.
+    pub uri: String,
+    /// The headers in arrival order, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+    /// Whether the signature or token was accepted.
+    pub authenticated: bool,
+}
+
+impl ReceivedRequest {
+    /// The first value of a header (name matched case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Headers whose values [`ReceivedRequest`]'s `Debug` hides.
+const SENSITIVE_HEADERS: [&str; 3] = ["authorization", "x-auth-token", "x-security-token"];
+
+impl fmt::Debug for ReceivedRequest {
+    /// Credentials and the body (which may hold node passwords) are not printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let shown = if SENSITIVE_HEADERS.contains(&n.as_str()) {
+                    "** redacted **"
+                } else {
+                    v.as_str()
+                };
+                (n.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("ReceivedRequest")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("headers", &headers)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .field("authenticated", &self.authenticated)
+            .finish()
+    }
+}
+
+/// What the server tasks and the handle share.
+pub(crate) struct Shared {
+    config: EmulatorConfig,
+    addr: SocketAddr,
+    keys: Keys,
+    ids: IdGen,
+    project_id: String,
+    domain_id: String,
+    region: String,
+    cluster_id: String,
+    nodepool_id: String,
+    autopilot_cluster_id: String,
+    clock: Clock,
+    state: Mutex<State>,
+    requests: Mutex<Vec<ReceivedRequest>>,
+    faults: Mutex<FaultQueue>,
+}
+
+impl Shared {
+    fn new(config: EmulatorConfig, addr: SocketAddr) -> Shared {
+        let ids = IdGen::new();
+        let keys = Keys {
+            access_key: ids.access_key(),
+            secret_key: ids.secret_key(),
+            temporary_access_key: ids.access_key(),
+            temporary_secret_key: ids.secret_key(),
+            security_token: ids.token("gQpjbi1ub3J0aC00", 344),
+            auth_token: ids.token("MII", 512),
+        };
+        let clock = Clock::start();
+        let mut state = State::new(clock, config.pace, config.fail_cluster_task);
+        let (cluster_id, nodepool_id, autopilot_cluster_id) = (ids.uuid(), ids.uuid(), ids.uuid());
+        state.add_cluster(&cluster_id, DEMO_VERSION, false);
+        state.add_nodepool(&cluster_id, &nodepool_id);
+        state.add_cluster(&autopilot_cluster_id, DEMO_VERSION, true);
+        let head_start = DEMO_AUTOPILOT_HEAD_START.saturating_mul(state.pace());
+        let created = state.create_workflow(
+            &autopilot_cluster_id,
+            DEMO_AUTOPILOT_TARGET,
+            &ids,
+            -head_start,
+            0,
+        );
+        debug_assert!(created.is_ok(), "the demo workflow is valid");
+        Shared {
+            config,
+            addr,
+            keys,
+            project_id: ids.hex(32),
+            domain_id: ids.hex(32),
+            region: "cn-north-4".to_string(),
+            cluster_id,
+            nodepool_id,
+            autopilot_cluster_id,
+            clock,
+            ids,
+            state: Mutex::new(state),
+            requests: Mutex::new(Vec::new()),
+            faults: Mutex::new(FaultQueue::default()),
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The state, locked. Never held across an `.await`.
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// The state clock's current offset.
+    fn now(&self) -> Micros {
+        self.clock.now()
+    }
+
+    fn record(&self, request: ReceivedRequest) {
+        lock(&self.requests).push(request);
+    }
+
+    fn take_fault(&self) -> Option<Fault> {
+        lock(&self.faults).take()
+    }
+}
+
+/// Locks a mutex, ignoring poisoning (a panicking test thread must not wedge the emulator).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running emulator. Dropping it stops the server; [`Emulator::shutdown`] also waits for it.
+///
+/// At start it holds, in one project of region `cn-north-4`:
+/// - a CCE cluster ([`Emulator::cluster_id`], version `v1.28.15-r0`) with a node pool
+///   ([`Emulator::nodepool_id`]) and the `DefaultPool` every CCE cluster has;
+/// - an Autopilot cluster ([`Emulator::autopilot_cluster_id`], version `v1.28.15-r0`) with an
+///   upgrade workflow to `v1.29.10-r0` created two steps before start, so already progressing.
+pub struct Emulator {
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Emulator {
+    /// Secrets (secret keys, security token, IAM token) are not printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Emulator")
+            .field("endpoint", &self.endpoint())
+            .field("access_key", &self.access_key())
+            .field("secret_key", &"** redacted **")
+            .field("temporary_access_key", &self.temporary_access_key())
+            .field("temporary_secret_key", &"** redacted **")
+            .field("security_token", &"** redacted **")
+            .field("auth_token", &"** redacted **")
+            .field("project_id", &self.project_id())
+            .field("region", &self.region())
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+impl Emulator {
+    /// Starts an emulator with [`EmulatorConfig::default`] (pace 50 ms) on `127.0.0.1` and a
+    /// free port. Must be called within a tokio runtime.
+    pub async fn start() -> std::io::Result<Emulator> {
+        Emulator::start_with(EmulatorConfig::default()).await
+    }
+
+    /// Starts an emulator with `config` on `127.0.0.1` and a free port. Must be called within
+    /// a tokio runtime.
+    pub async fn start_with(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let shared = Arc::new(Shared::new(config, listener.local_addr()?));
+        let (shutdown, signal) = watch::channel(false);
+        let server = tokio::spawn(server::serve(listener, shared.clone(), signal));
+        tracing::debug!(endpoint = %shared.endpoint(), "emulator: started");
+        Ok(Emulator {
+            shared,
+            shutdown,
+            server: Some(server),
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        self.shared.endpoint()
+    }
+
+    /// The permanent access key (AK) it accepts.
+    pub fn access_key(&self) -> &str {
+        &self.shared.keys.access_key
+    }
+
+    /// The secret key (SK) of [`Emulator::access_key`]; random, different for every emulator.
+    pub fn secret_key(&self) -> &str {
+        &self.shared.keys.secret_key
+    }
+
+    /// A temporary access key, valid only with [`Emulator::security_token`] in a signed
+    /// `X-Security-Token` header.
+    pub fn temporary_access_key(&self) -> &str {
+        &self.shared.keys.temporary_access_key
+    }
+
+    /// The secret key of [`Emulator::temporary_access_key`].
+    pub fn temporary_secret_key(&self) -> &str {
+        &self.shared.keys.temporary_secret_key
+    }
+
+    /// The security token that goes with the temporary keys.
+    pub fn security_token(&self) -> &str {
+        &self.shared.keys.security_token
+    }
+
+    /// An IAM token accepted in `X-Auth-Token` (such requests carry no signature).
+    pub fn auth_token(&self) -> &str {
+        &self.shared.keys.auth_token
+    }
+
+    /// The project id (32 hex digits) of region [`Emulator::region`].
+    pub fn project_id(&self) -> &str {
+        &self.shared.project_id
+    }
+
+    /// The region, `cn-north-4`.
+    pub fn region(&self) -> &str {
+        &self.shared.region
+    }
+
+    /// The demo CCE cluster (version `v1.28.15-r0` at start).
+    pub fn cluster_id(&self) -> &str {
+        &self.shared.cluster_id
+    }
+
+    /// The demo node pool of [`Emulator::cluster_id`].
+    pub fn nodepool_id(&self) -> &str {
+        &self.shared.nodepool_id
+    }
+
+    /// The demo Autopilot cluster, whose upgrade workflow (`v1.28.15-r0` → `v1.29.10-r0`) was
+    /// created at start and is already progressing.
+    pub fn autopilot_cluster_id(&self) -> &str {
+        &self.shared.autopilot_cluster_id
+    }
+
+    /// Adds a cluster (or replaces its version and kind). Ids may contain anything, spaces,
+    /// `+`, `%` or non-ASCII included: request paths are percent-decoded before lookup.
+    /// An Autopilot cluster is served under `/autopilot/v3`, a CCE cluster under `/api/v3`;
+    /// a CCE cluster also gets a `DefaultPool` node pool.
+    pub fn add_cluster(&self, id: &str, version: &str, autopilot: bool) {
+        self.shared.state().add_cluster(id, version, autopilot);
+    }
+
+    /// Adds a node pool to a cluster.
+    ///
+    /// # Panics
+    /// If there is no such cluster: add it first with [`Emulator::add_cluster`].
+    pub fn add_nodepool(&self, cluster_id: &str, nodepool_id: &str) {
+        assert!(
+            self.shared.state().add_nodepool(cluster_id, nodepool_id),
+            "add_nodepool: no cluster {cluster_id:?}; add it first with add_cluster"
+        );
+    }
+
+    /// The cluster's current version (the target once an upgrade's Cluster task succeeded).
+    pub fn cluster_version(&self, cluster_id: &str) -> Option<String> {
+        let now = self.shared.now();
+        self.shared
+            .state()
+            .cluster(cluster_id, now)
+            .map(|c| c.version.clone())
+    }
+
+    /// The cluster's upgrade workflows as a list request would return them now, newest first.
+    pub fn workflows(&self, cluster_id: &str) -> Vec<Value> {
+        let now = self.shared.now();
+        self.shared.state().list(cluster_id, now)
+    }
+
+    /// Every request that reached the server so far, in arrival order.
+    pub fn requests(&self) -> Vec<ReceivedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// Plays `fault` on the next `count` requests (to any route), after any faults already
+    /// queued.
+    pub fn inject(&self, fault: Fault, count: usize) {
+        lock(&self.shared.faults).push(fault, count);
+    }
+
+    /// Stops accepting connections, lets requests in flight finish (cutting injected delays
+    /// short), closes idle connections, and returns when the server has stopped.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(server) = self.server.take()
+            && let Err(error) = server.await
+        {
+            tracing::warn!(%error, "emulator: the server task failed");
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,1440 @@
+//! HTTP-level tests: a real emulator on loopback, a real client (reqwest or a raw socket), and
+//! assertions on what the client got back and what the emulator received.
+//!
+//! Requests are signed by a small signer written here from the algorithm, independently of the
+//! verifier under test.
+
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpStream;
+
+use super::clock;
+use super::{Emulator, EmulatorConfig, Fault};
+
+// ---------------------------------------------------------------------------------------------
+// A tiny test-only signer and client
+// ---------------------------------------------------------------------------------------------
+
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// A reqwest client builder. The crate builds reqwest without a bundled crypto provider
+/// (`rustls-no-provider`), so install ring first, as the crate's own client does (these tests
+/// only speak plain HTTP, but building a client needs a provider).
+fn http() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
+/// A plain GET without credentials.
+async fn bare_get(url: String) -> reqwest::Response {
+    http().build().unwrap().get(url).send().await.unwrap()
+}
+
+fn enc(bytes: &[u8]) -> String {
+    percent_encode(bytes, UNRESERVED).to_string()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The wire query of decoded pairs, which is also the canonical query.
+fn wire_query(pairs: &[(&str, &str)]) -> String {
+    let mut pairs: Vec<(&str, &str)> = pairs.to_vec();
+    pairs.sort();
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k.as_bytes()), enc(v.as_bytes())))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Signs; returns the `Authorization` value. `headers` are (lower-case name, value), all signed.
+fn sign(
+    method: &str,
+    raw_path: &str,
+    canonical_query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    ak: &str,
+    sk: &str,
+) -> String {
+    let decoded: Vec<u8> = percent_decode_str(raw_path).collect();
+    let mut uri: String = decoded
+        .split(|b| *b == b'/')
+        .map(enc)
+        .collect::<Vec<_>>()
+        .join("/");
+    if !uri.ends_with('/') {
+        uri.push('/');
+    }
+    let mut headers = headers.to_vec();
+    headers.sort();
+    let canonical_headers: String = headers
+        .iter()
+        .map(|(n, v)| format!("{n}:{}\n", v.trim()))
+        .collect();
+    let signed: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
+    let signed = signed.join(";");
+    let canonical = format!(
+        "{method}\n{uri}\n{canonical_query}\n{canonical_headers}\n{signed}\n{}",
+        hex(&Sha256::digest(body))
+    );
+    let date = &headers.iter().find(|(n, _)| n == "x-sdk-date").unwrap().1;
+    let sts = format!(
+        "SDK-HMAC-SHA256\n{date}\n{}",
+        hex(&Sha256::digest(canonical.as_bytes()))
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(sk.as_bytes()).unwrap();
+    mac.update(sts.as_bytes());
+    let signature = hex(&mac.finalize().into_bytes());
+    format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders={signed}, Signature={signature}")
+}
+
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    endpoint: String,
+    host: String,
+    ak: String,
+    sk: String,
+    security_token: Option<String>,
+    sign_security_token: bool,
+    auth_token: Option<String>,
+    skew_seconds: i64,
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn error_code(&self) -> String {
+        self.json()["error_code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn error_msg(&self) -> String {
+        self.json()["error_msg"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl Client {
+    fn new(emu: &Emulator) -> Client {
+        let endpoint = emu.endpoint();
+        Client {
+            http: http().build().unwrap(),
+            host: endpoint.trim_start_matches("http://").to_string(),
+            endpoint,
+            ak: emu.access_key().to_string(),
+            sk: emu.secret_key().to_string(),
+            security_token: None,
+            sign_security_token: true,
+            auth_token: None,
+            skew_seconds: 0,
+        }
+    }
+
+    fn temporary(emu: &Emulator) -> Client {
+        Client {
+            ak: emu.temporary_access_key().to_string(),
+            sk: emu.temporary_secret_key().to_string(),
+            security_token: Some(emu.security_token().to_string()),
+            ..Client::new(emu)
+        }
+    }
+
+    fn token(emu: &Emulator, token: &str) -> Client {
+        Client {
+            auth_token: Some(token.to_string()),
+            ..Client::new(emu)
+        }
+    }
+
+    /// Headers to send for a request, signature included.
+    fn headers(&self, method: &str, path: &str, query: &str, body: &[u8]) -> Vec<(String, String)> {
+        if let Some(token) = &self.auth_token {
+            return vec![
+                ("content-type".into(), "application/json".into()),
+                ("x-auth-token".into(), token.clone()),
+            ];
+        }
+        let date = clock::sdk_date(clock::unix_seconds_now() + self.skew_seconds);
+        let mut signed = vec![
+            ("content-type".to_string(), "application/json".to_string()),
+            ("host".to_string(), self.host.clone()),
+            ("x-sdk-date".to_string(), date),
+        ];
+        let mut unsigned = Vec::new();
+        if let Some(token) = &self.security_token {
+            let header = ("x-security-token".to_string(), token.clone());
+            if self.sign_security_token {
+                signed.push(header);
+            } else {
+                unsigned.push(header);
+            }
+        }
+        let authorization = sign(method, path, query, &signed, body, &self.ak, &self.sk);
+        signed.retain(|(n, _)| n != "host"); // reqwest sends Host itself
+        signed.extend(unsigned);
+        signed.push(("authorization".into(), authorization));
+        signed
+    }
+
+    async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> reqwest::Result<Answer> {
+        let query = wire_query(query);
+        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let mut url = format!("{}{path}", self.endpoint);
+        if !query.is_empty() {
+            url = format!("{url}?{query}");
+        }
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), url)
+            .body(body.clone());
+        for (name, value) in self.headers(method, path, &query, &body) {
+            request = request.header(name, value);
+        }
+        let response = request.send().await?;
+        Ok(Answer {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            text: response.text().await?,
+        })
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
+        self.try_call(method, path, &[], body)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        self.call("GET", path, None).await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.call("POST", path, Some(body)).await
+    }
+}
+
+fn base(emu: &Emulator, prefix: &str, cluster: &str) -> String {
+    format!(
+        "/{prefix}/v3/projects/{}/clusters/{cluster}",
+        emu.project_id()
+    )
+}
+
+fn workflows_path(emu: &Emulator) -> String {
+    format!(
+        "{}/operation/upgradeworkflows",
+        base(emu, "api", emu.cluster_id())
+    )
+}
+
+fn create_body(target: &str) -> Value {
+    json!({"kind": "WorkFlowTask", "apiVersion": "v3", "spec": {"targetVersion": target}})
+}
+
+fn postcheck_body() -> Value {
+    json!({"kind": "PostCheckTask", "apiVersion": "v3", "spec": {}})
+}
+
+/// Polls `check` until it returns `Some`, for at most 5 s.
+async fn eventually<T, F, Fut>(mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "condition not reached in 5 s");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// A signed request written by hand, for raw-socket tests.
+fn raw_request(emu: &Emulator, method: &str, path: &str, body: &str) -> String {
+    let client = Client::new(emu);
+    let mut text = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\n", client.host);
+    for (name, value) in client.headers(method, path, "", body.as_bytes()) {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
+    text
+}
+
+/// Writes `request` on a fresh connection and reads until the server closes it.
+///
+/// (Only tokio's `net` feature is at hand, so this uses `try_write`/`try_read`.)
+async fn raw_exchange(emu: &Emulator, request: &str) -> Vec<u8> {
+    use std::io::ErrorKind::WouldBlock;
+    let stream = TcpStream::connect(emu.endpoint().trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let mut rest = request.as_bytes();
+    while !rest.is_empty() {
+        stream.writable().await.unwrap();
+        match stream.try_write(rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(e) if e.kind() == WouldBlock => {}
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    let mut answer = Vec::new();
+    let read_all = async {
+        let mut buf = [0_u8; 4096];
+        loop {
+            stream.readable().await?;
+            match stream.try_read(&mut buf) {
+                Ok(0) => return Ok::<(), std::io::Error>(()),
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    // A reset counts as closed too.
+    let _ = tokio::time::timeout(Duration::from_secs(5), read_all)
+        .await
+        .expect("the server closes the connection");
+    answer
+}
+
+fn assert_request_id(answer: &Answer) -> String {
+    let id = answer
+        .header("x-request-id")
+        .expect("X-Request-Id")
+        .to_string();
+    assert_eq!(id.len(), 32, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    id
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authentication
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn signed_requests_are_accepted_and_recorded_as_sent() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let answer = Client::new(&emu).get(&workflows_path(&emu)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert_request_id(&answer);
+
+    let requests = emu.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.method, "GET");
+    assert_eq!(r.uri, workflows_path(&emu));
+    assert!(r.authenticated);
+    assert!(
+        r.header("Authorization")
+            .unwrap()
+            .starts_with("SDK-HMAC-SHA256 Access=")
+    );
+    assert!(r.header("x-sdk-date").is_some());
+}
+
+#[tokio::test]
+async fn a_wrong_signature_is_refused_with_the_servers_canonical_request() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client {
+        sk: "not-the-secret-key".into(),
+        ..Client::new(&emu)
+    };
+    let answer = client
+        .try_call("GET", &workflows_path(&emu), &[("limit", "1")], None)
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.error_code(), "APIGW.0301");
+    let msg = answer.error_msg();
+    let prefix =
+        "Incorrect IAM authentication information: verify aksk signature fail, canonicalRequest: ";
+    assert!(msg.starts_with(prefix), "{msg}");
+    let canonical = &msg[prefix.len()..];
+    assert!(
+        canonical.starts_with(&format!(
+            "GET\n{}/\nlimit=1\ncontent-type:application/json\nhost:127.0.0.1:",
+            workflows_path(&emu)
+        )),
+        "{canonical}"
+    );
+    assert!(canonical.ends_with("\ncontent-type;host;x-sdk-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    assert_eq!(answer.json()["request_id"], assert_request_id(&answer));
+    assert!(!emu.requests()[0].authenticated);
+}
+
+#[tokio::test]
+async fn a_date_more_than_fifteen_minutes_off_is_expired() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    for skew in [-16 * 60, 16 * 60] {
+        let client = Client {
+            skew_seconds: skew,
+            ..Client::new(&emu)
+        };
+        let answer = client.get(&workflows_path(&emu)).await;
+        assert_eq!(answer.status, 401);
+        assert_eq!(answer.error_code(), "APIGW.0301");
+        assert!(
+            answer.error_msg().contains("signature expired"),
+            "{}",
+            answer.error_msg()
+        );
+    }
+    let close_enough = Client {
+        skew_seconds: -14 * 60,
+        ..Client::new(&emu)
+    };
+    assert_eq!(close_enough.get(&workflows_path(&emu)).await.status, 200);
+}
+
+#[tokio::test]
+async fn unknown_missing_and_malformed_credentials_are_refused() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let stranger = Client {
+        ak: "HPUAUNKNOWNAK0000000".into(),
+        ..Client::new(&emu)
+    };
+    let answer = stranger.get(&workflows_path(&emu)).await;
+    assert_eq!(
+        (answer.status, answer.error_code().as_str()),
+        (401, "APIGW.0301")
+    );
+    assert!(
+        answer
+            .error_msg()
+            .contains("HPUAUNKNOWNAK0000000 does not exist")
+    );
+
+    let http = http().build().unwrap();
+    let url = format!("{}{}", emu.endpoint(), workflows_path(&emu));
+    let bare = http.get(&url).send().await.unwrap();
+    assert_eq!(bare.status(), 401);
+    let body: Value = bare.json().await.unwrap();
+    assert_eq!(body["error_code"], "APIGW.0301");
+    assert!(
+        body["error_msg"]
+            .as_str()
+            .unwrap()
+            .contains("no credentials")
+    );
+
+    let malformed = http
+        .get(&url)
+        .header("authorization", "SDK-HMAC-SHA256 Access=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 401);
+    let body: Value = malformed.json().await.unwrap();
+    assert!(
+        body["error_msg"]
+            .as_str()
+            .unwrap()
+            .contains("malformed Authorization header")
+    );
+}
+
+#[tokio::test]
+async fn iam_tokens_are_accepted_and_wrong_ones_refused() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let good = Client::token(&emu, emu.auth_token())
+        .get(&workflows_path(&emu))
+        .await;
+    assert_eq!(good.status, 200, "{}", good.text);
+    let bad = Client::token(&emu, "MIIwrong")
+        .get(&workflows_path(&emu))
+        .await;
+    assert_eq!(bad.status, 401);
+    assert_eq!(bad.error_code(), "APIGW.0301");
+    assert!(bad.error_msg().contains("X-Auth-Token is invalid"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_keys_need_their_signed_security_token() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let path = workflows_path(&emu);
+    assert_eq!(Client::temporary(&emu).get(&path).await.status, 200);
+
+    let without = Client {
+        security_token: None,
+        ..Client::temporary(&emu)
+    };
+    let answer = without.get(&path).await;
+    assert_eq!(answer.status, 401);
+    assert!(
+        answer.error_msg().contains("is temporary"),
+        "{}",
+        answer.error_msg()
+    );
+
+    let unsigned = Client {
+        sign_security_token: false,
+        ..Client::temporary(&emu)
+    };
+    assert_eq!(unsigned.get(&path).await.status, 401);
+
+    let wrong = Client {
+        security_token: Some("gQwrong".into()),
+        ..Client::temporary(&emu)
+    };
+    assert_eq!(wrong.get(&path).await.status, 401);
+
+    // The permanent AK does not need (or mind) a token.
+    assert_eq!(Client::new(&emu).get(&path).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_plus_in_the_query_is_a_literal_plus() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let path = workflows_path(&emu);
+    let client = Client::new(&emu);
+    // Signed as "a b", sent as `a%20b` (the official clients' way): accepted.
+    let answer = client
+        .try_call("GET", &path, &[("q", "a b")], None)
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(emu.requests()[0].uri, format!("{path}?q=a%20b"));
+
+    // Signed as "a b" but sent form-encoded as `a+b`: the gateway reads a plus, so refused.
+    let headers = client.headers("GET", &path, "q=a%20b", b"");
+    let mut request = http()
+        .build()
+        .unwrap()
+        .get(format!("{}{path}?q=a+b", emu.endpoint()));
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let refused = request.send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["error_msg"].as_str().unwrap().contains("\nq=a%2Bb\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_cce_upgrade_runs_from_create_to_post_check() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    let cluster = emu.cluster_id().to_string();
+
+    // Too early: nothing to post-check yet.
+    let early = client
+        .post(
+            &format!("{}/operation/postcheck", base(&emu, "api", &cluster)),
+            &postcheck_body(),
+        )
+        .await;
+    assert_eq!(early.status, 200);
+    assert_eq!(early.json()["status"]["phase"], "Failed");
+
+    let created = client
+        .post(&workflows_path(&emu), &create_body("v1.29.10-r0"))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let wf = created.json();
+    assert_eq!(wf["kind"], "WorkFlowTask");
+    assert_eq!(wf["apiVersion"], "v3");
+    assert!(wf["metadata"]["uid"].as_str().unwrap().len() == 36);
+    assert!(wf["metadata"]["name"].is_string());
+    assert!(
+        wf["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap()
+            .ends_with(" +0000 UTC")
+    );
+    assert!(wf["metadata"]["updateTimestamp"].is_string());
+    assert_eq!(
+        wf["spec"],
+        json!({"clusterID": cluster, "clusterVersion": "v1.28.15-r0", "targetVersion": "v1.29.10-r0"})
+    );
+    assert_eq!(wf["status"]["phase"], "Init");
+    let points = wf["status"]["pointStatuses"].as_array().unwrap();
+    let types: Vec<&str> = points
+        .iter()
+        .map(|p| p["taskType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["PreCheck", "Snapshot", "Cluster", "PostCheck"]);
+    assert!(
+        points
+            .iter()
+            .all(|p| p["taskID"].as_str().unwrap().len() == 36)
+    );
+    assert!(points[0]["expireTimeStamp"].is_string());
+    assert_eq!(
+        wf["status"]["lineStatuses"],
+        json!([
+            {"startPoint": {"taskType": "PreCheck"}, "endPoint": {"taskType": "Cluster"}, "critical": true},
+            {"startPoint": {"taskType": "Cluster"}, "endPoint": {"taskType": "PostCheck"}}
+        ])
+    );
+    let task_id = points[2]["taskID"].as_str().unwrap().to_string();
+    let task_path = format!(
+        "{}/operation/upgrade/tasks/{task_id}",
+        base(&emu, "api", &cluster)
+    );
+
+    // The Cluster task climbs to 100 %.
+    let seen = std::sync::Mutex::new(Vec::new());
+    let done = eventually(|| {
+        let (client, task_path, seen) = (client.clone(), task_path.clone(), &seen);
+        async move {
+            let task = client.get(&task_path).await.json();
+            let phase = task["status"]["phase"].as_str().unwrap().to_string();
+            seen.lock().unwrap().push(phase.clone());
+            (phase == "Success").then_some(task)
+        }
+    })
+    .await;
+    assert_eq!(done["kind"], "UpgradeTask");
+    assert_eq!(done["metadata"]["uid"], task_id.as_str());
+    assert_eq!(
+        done["spec"],
+        json!({"version": "v1.28.15-r0", "targetVersion": "v1.29.10-r0", "items": {}})
+    );
+    assert_eq!(done["status"]["progress"], "100.00");
+    assert!(done["status"]["completionTime"].is_string());
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .all(|p| ["Init", "Queuing", "Running", "Success"].contains(&p.as_str()))
+    );
+    assert_eq!(
+        emu.cluster_version(&cluster).as_deref(),
+        Some("v1.29.10-r0")
+    );
+
+    let list = client.get(&workflows_path(&emu)).await.json();
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["apiVersion"], "v3");
+    assert_eq!(list["items"][0]["status"]["phase"], "Success");
+    assert_eq!(
+        list["items"][0]["status"]["pointStatuses"][3]["status"],
+        "Init"
+    );
+
+    let check = client
+        .post(
+            &format!("{}/operation/postcheck", base(&emu, "api", &cluster)),
+            &json!({"kind": "PostCheckTask", "apiVersion": "v3", "spec": {"clusterID": cluster}}),
+        )
+        .await;
+    assert_eq!(check.status, 200, "{}", check.text);
+    let check = check.json();
+    assert_eq!(check["kind"], "PostCheckTask");
+    assert_eq!(check["status"]["phase"], "Success");
+    assert_eq!(check["metadata"]["uid"].as_str().unwrap().len(), 36);
+    assert_eq!(
+        check["spec"],
+        json!({"clusterID": cluster, "clusterVersion": "v1.28.15-r0", "targetVersion": "v1.29.10-r0"})
+    );
+    let wf = &emu.workflows(&cluster)[0];
+    assert_eq!(wf["status"]["pointStatuses"][3]["status"], "Success");
+}
+
+#[tokio::test]
+async fn the_autopilot_demo_workflow_is_already_progressing() {
+    let emu = Emulator::start_with(EmulatorConfig::default().pace(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let client = Client::new(&emu);
+    let ap = emu.autopilot_cluster_id().to_string();
+    let list = client
+        .get(&format!(
+            "{}/operation/upgradeworkflows",
+            base(&emu, "autopilot", &ap)
+        ))
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let items = list.json()["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 1);
+    let wf = &items[0];
+    assert_eq!(wf["status"]["phase"], "Running");
+    assert_eq!(wf["spec"]["clusterVersion"], "v1.28.15-r0");
+    assert!(
+        wf["spec"]["targetVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1.29.")
+    );
+    let statuses: Vec<&str> = wf["status"]["pointStatuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["Success", "Success", "Init", "Init"]);
+
+    // Its PreCheck task can be shown too, under /autopilot.
+    let precheck = wf["status"]["pointStatuses"][0]["taskID"].as_str().unwrap();
+    let task = client
+        .get(&format!(
+            "{}/operation/upgrade/tasks/{precheck}",
+            base(&emu, "autopilot", &ap)
+        ))
+        .await;
+    assert_eq!(task.status, 200);
+    assert_eq!(task.json()["status"]["phase"], "Success");
+
+    // The Autopilot cluster is not served under /api, nor the CCE one under /autopilot.
+    let wrong = client
+        .get(&format!(
+            "{}/operation/upgradeworkflows",
+            base(&emu, "api", &ap)
+        ))
+        .await;
+    assert_eq!(
+        (wrong.status, wrong.error_code().as_str()),
+        (404, "CCE.01404001")
+    );
+    assert!(
+        wrong.error_msg().contains("Autopilot"),
+        "{}",
+        wrong.error_msg()
+    );
+    let wrong = client
+        .get(&format!(
+            "{}/operation/upgradeworkflows",
+            base(&emu, "autopilot", emu.cluster_id())
+        ))
+        .await;
+    assert_eq!(wrong.status, 404);
+}
+
+#[tokio::test]
+async fn lists_can_carry_items_as_one_object() {
+    let emu = Emulator::start_with(EmulatorConfig::fast().list_items_as_object(true))
+        .await
+        .unwrap();
+    let client = Client::new(&emu);
+    let ap = emu.autopilot_cluster_id().to_string();
+    let list = client
+        .get(&format!(
+            "{}/operation/upgradeworkflows",
+            base(&emu, "autopilot", &ap)
+        ))
+        .await
+        .json();
+    assert_eq!(list["kind"], "List");
+    assert!(list["items"].is_object());
+    assert_eq!(list["items"]["kind"], "WorkFlowTask");
+
+    let empty = client.get(&workflows_path(&emu)).await.json();
+    assert_eq!(empty, json!({"kind": "List", "apiVersion": "v3"}));
+}
+
+#[tokio::test]
+async fn node_pool_upgrades_answer_a_job_id_or_nothing() {
+    let body = |pool: &str| json!({"spec": {"maxUnavailable": 1, "nodeIDs": ["aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa"], "nodePoolID": pool}});
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    let path = |pool: &str| {
+        format!(
+            "{}/nodepools/{pool}/operation/upgrade",
+            base(&emu, "api", emu.cluster_id())
+        )
+    };
+    let answer = client
+        .post(&path(emu.nodepool_id()), &body(emu.nodepool_id()))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json()["jobid"].as_str().unwrap().len(), 36);
+
+    let default_pool = json!({"spec": {"maxUnavailable": 1, "nodePoolID": "DefaultPool",
+        "nodeTemplate": {"lifeCycle": {"preInstall": "ZWNobyAx", "postInstall": "ZWNobyAx"},
+                         "login": {"userPassword": {"password": "xxxxx", "username": "root"}}}}});
+    assert_eq!(
+        client
+            .post(&path("DefaultPool"), &default_pool)
+            .await
+            .status,
+        200
+    );
+
+    let quiet = Emulator::start_with(EmulatorConfig::fast().empty_nodepool_response(true))
+        .await
+        .unwrap();
+    let answer = Client::new(&quiet)
+        .post(
+            &format!(
+                "{}/nodepools/{}/operation/upgrade",
+                base(&quiet, "api", quiet.cluster_id()),
+                quiet.nodepool_id()
+            ),
+            &body(quiet.nodepool_id()),
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.text, "");
+    assert_eq!(answer.header("content-length"), Some("0"));
+    assert_request_id(&answer);
+}
+
+#[tokio::test]
+async fn the_iam_project_lookup_finds_the_region_project() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    let found = client
+        .try_call("GET", "/v3/projects", &[("name", "cn-north-4")], None)
+        .await
+        .unwrap();
+    assert_eq!(found.status, 200, "{}", found.text);
+    let body = found.json();
+    assert_eq!(body["projects"].as_array().unwrap().len(), 1);
+    let project = &body["projects"][0];
+    assert_eq!(project["id"], emu.project_id());
+    assert_eq!(project["name"], "cn-north-4");
+    assert_eq!(project["enabled"], true);
+    assert_eq!(project["domain_id"].as_str().unwrap().len(), 32);
+    assert!(
+        body["links"]["self"]
+            .as_str()
+            .unwrap()
+            .ends_with("/v3/projects?name=cn-north-4")
+    );
+    assert_request_id(&found);
+
+    let other = client
+        .try_call("GET", "/v3/projects", &[("name", "eu-west-101")], None)
+        .await
+        .unwrap();
+    assert_eq!(other.json()["projects"], json!([]));
+
+    let unsigned = bare_get(format!("{}/v3/projects?name=cn-north-4", emu.endpoint())).await;
+    assert_eq!(unsigned.status(), 401);
+}
+
+#[tokio::test]
+async fn invalid_bodies_are_400_naming_the_field() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    let cluster = emu.cluster_id().to_string();
+    let create = workflows_path(&emu);
+    let postcheck = format!("{}/operation/postcheck", base(&emu, "api", &cluster));
+    let pool = format!(
+        "{}/nodepools/{}/operation/upgrade",
+        base(&emu, "api", &cluster),
+        emu.nodepool_id()
+    );
+    let np = emu.nodepool_id().to_string();
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (&create, json!([1]), "body must be a JSON object"),
+        (
+            &create,
+            json!({"apiVersion": "v3", "spec": {"targetVersion": "v1.29"}}),
+            "kind is required",
+        ),
+        (
+            &create,
+            json!({"kind": "PostCheckTask", "apiVersion": "v3", "spec": {"targetVersion": "v1.29"}}),
+            "kind must be WorkFlowTask",
+        ),
+        (
+            &create,
+            json!({"kind": "WorkFlowTask", "spec": {"targetVersion": "v1.29"}}),
+            "apiVersion is required",
+        ),
+        (
+            &create,
+            json!({"kind": "WorkFlowTask", "apiVersion": "v1", "spec": {"targetVersion": "v1.29"}}),
+            "apiVersion must be v3",
+        ),
+        (
+            &create,
+            json!({"kind": "WorkFlowTask", "apiVersion": "v3"}),
+            "spec is required",
+        ),
+        (
+            &create,
+            json!({"kind": "WorkFlowTask", "apiVersion": "v3", "spec": {}}),
+            "spec.targetVersion is required",
+        ),
+        (
+            &create,
+            json!({"kind": "WorkFlowTask", "apiVersion": "v3", "spec": {"targetVersion": ""}}),
+            "spec.targetVersion is required",
+        ),
+        (
+            &create,
+            create_body("v1.28.15-r0"),
+            "not newer than the cluster's current version v1.28.15-r0",
+        ),
+        (
+            &postcheck,
+            json!({"kind": "WorkFlowTask", "apiVersion": "v3", "spec": {}}),
+            "kind must be PostCheckTask",
+        ),
+        (
+            &postcheck,
+            json!({"kind": "PostCheckTask", "apiVersion": "v3"}),
+            "spec is required",
+        ),
+        (&pool, json!({}), "spec is required"),
+        (
+            &pool,
+            json!({"spec": {"maxUnavailable": 1}}),
+            "spec.nodePoolID is required",
+        ),
+        (
+            &pool,
+            json!({"spec": {"maxUnavailable": 1, "nodePoolID": "other"}}),
+            "does not match",
+        ),
+        (
+            &pool,
+            json!({"spec": {"nodePoolID": np}}),
+            "spec.maxUnavailable is required",
+        ),
+        (
+            &pool,
+            json!({"spec": {"nodePoolID": np, "maxUnavailable": 21}}),
+            "spec.maxUnavailable must be an integer from 1 to 20",
+        ),
+        (
+            &pool,
+            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"lifeCycle": {"postInstall": "not base64!"}}}}),
+            "postInstall must be base64",
+        ),
+        (
+            &pool,
+            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"lifeCycle": {"preInstall": "QUJD".repeat(2561)}}}}),
+            "10240",
+        ),
+        (
+            &pool,
+            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"login": {}}}}),
+            "login requires sshKey or userPassword",
+        ),
+    ];
+    for (path, body, expected) in cases {
+        let answer = client.post(path, &body).await;
+        assert_eq!(answer.status, 400, "{body}: {}", answer.text);
+        assert_eq!(answer.error_code(), "CCE.01400001", "{body}");
+        let msg = answer.error_msg();
+        assert!(
+            msg.starts_with("Invalid request: ") && msg.contains(expected),
+            "{body}: {msg}"
+        );
+        assert_eq!(answer.json()["request_id"], assert_request_id(&answer));
+    }
+
+    // A body that is not JSON at all.
+    let answer = client.try_call("POST", &create, &[], None).await.unwrap();
+    assert_eq!(answer.status, 400);
+    assert!(
+        answer.error_msg().contains("not valid JSON"),
+        "{}",
+        answer.error_msg()
+    );
+    assert!(emu.workflows(&cluster).is_empty());
+}
+
+#[tokio::test]
+async fn one_workflow_at_a_time() {
+    let emu = Emulator::start_with(EmulatorConfig::default().pace(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let client = Client::new(&emu);
+    assert_eq!(
+        client
+            .post(&workflows_path(&emu), &create_body("v1.29.10-r0"))
+            .await
+            .status,
+        201
+    );
+    let second = client
+        .post(&workflows_path(&emu), &create_body("v1.30.1-r0"))
+        .await;
+    assert_eq!(second.status, 400);
+    assert_eq!(second.error_code(), "CCE.01400013");
+    assert!(
+        second
+            .error_msg()
+            .contains("an upgrade workflow is already running")
+    );
+    assert_eq!(emu.workflows(emu.cluster_id()).len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_things_are_404_and_wrong_methods_405() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    let cluster = emu.cluster_id().to_string();
+
+    let other_project = format!(
+        "/api/v3/projects/{}/clusters/{cluster}/operation/upgradeworkflows",
+        "0".repeat(32)
+    );
+    let answer = client.get(&other_project).await;
+    assert_eq!(
+        (answer.status, answer.error_code().as_str()),
+        (404, "CCE.01404001")
+    );
+    assert!(
+        answer
+            .error_msg()
+            .contains("Project 00000000000000000000000000000000 not found")
+    );
+
+    let answer = client
+        .get(&format!(
+            "{}/operation/upgradeworkflows",
+            base(&emu, "api", "nope")
+        ))
+        .await;
+    assert_eq!(
+        (answer.status, answer.error_code().as_str()),
+        (404, "CCE.01404001")
+    );
+    assert!(answer.error_msg().contains("Cluster nope not found"));
+
+    let answer = client
+        .get(&format!(
+            "{}/operation/upgrade/tasks/nope",
+            base(&emu, "api", &cluster)
+        ))
+        .await;
+    assert_eq!(answer.status, 404);
+    assert!(answer.error_msg().contains("Upgrade task nope not found"));
+
+    let answer = client
+        .post(
+            &format!(
+                "{}/nodepools/nope/operation/upgrade",
+                base(&emu, "api", &cluster)
+            ),
+            &json!({"spec": {"nodePoolID": "nope", "maxUnavailable": 1}}),
+        )
+        .await;
+    assert_eq!(answer.status, 404);
+    assert!(answer.error_msg().contains("Node pool nope not found"));
+
+    // Unknown routes: 404 APIGW.0101, even before authentication.
+    for path in [
+        "/api/v3/projects",
+        "/api/v3/projects/p/clusters/c/operation/rollback",
+        "/",
+    ] {
+        let answer = client.get(path).await;
+        assert_eq!(
+            (answer.status, answer.error_code().as_str()),
+            (404, "APIGW.0101"),
+            "{path}"
+        );
+    }
+    let bare = bare_get(format!("{}/nothing/here", emu.endpoint())).await;
+    assert_eq!(bare.status(), 404);
+
+    let answer = client.call("DELETE", &workflows_path(&emu), None).await;
+    assert_eq!(answer.status, 405);
+    assert_eq!(answer.header("allow"), Some("GET, POST"));
+    assert_request_id(&answer);
+}
+
+#[tokio::test]
+async fn a_failing_cluster_task_stops_half_way_and_the_workflow_is_pending() {
+    let emu = Emulator::start_with(EmulatorConfig::fast().fail_cluster_task(true))
+        .await
+        .unwrap();
+    let client = Client::new(&emu);
+    let wf = client
+        .post(&workflows_path(&emu), &create_body("v1.29.10-r0"))
+        .await
+        .json();
+    let task_id = wf["status"]["pointStatuses"][2]["taskID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let task_path = format!(
+        "{}/operation/upgrade/tasks/{task_id}",
+        base(&emu, "api", emu.cluster_id())
+    );
+    let task = eventually(|| {
+        let (client, task_path) = (client.clone(), task_path.clone());
+        async move {
+            let task = client.get(&task_path).await.json();
+            (task["status"]["phase"] == "Failed").then_some(task)
+        }
+    })
+    .await;
+    assert_eq!(task["status"]["progress"], "50.00");
+    let list = client.get(&workflows_path(&emu)).await.json();
+    assert_eq!(list["items"][0]["status"]["phase"], "Pending");
+    assert_eq!(
+        emu.cluster_version(emu.cluster_id()).as_deref(),
+        Some("v1.28.15-r0")
+    );
+}
+
+#[tokio::test]
+async fn odd_cluster_ids_are_percent_decoded_before_lookup() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let id = "my cluster+1%中";
+    emu.add_cluster(id, "v1.27.3-r0", false);
+    emu.add_nodepool(id, "pool 1");
+    let encoded = enc(id.as_bytes()); // my%20cluster%2B1%25%E4%B8%AD
+    let client = Client::new(&emu);
+    let created = client
+        .post(
+            &format!("{}/operation/upgradeworkflows", base(&emu, "api", &encoded)),
+            &create_body("v1.28.15-r0"),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.json()["spec"]["clusterID"], id);
+    assert_eq!(emu.workflows(id).len(), 1);
+    let pool = client
+        .post(
+            &format!(
+                "{}/nodepools/pool%201/operation/upgrade",
+                base(&emu, "api", &encoded)
+            ),
+            &json!({"spec": {"nodePoolID": "pool 1", "maxUnavailable": 2}}),
+        )
+        .await;
+    assert_eq!(pool.status, 200, "{}", pool.text);
+    // A literal `+` in a path is a plus, not a space.
+    emu.add_cluster("a+b", "v1.27.3-r0", true);
+    let list = client
+        .get(&format!(
+            "{}/operation/upgradeworkflows",
+            base(&emu, "autopilot", "a+b")
+        ))
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn status_faults_answer_with_retry_after_then_the_service_recovers() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    emu.inject(
+        Fault::Status {
+            status: 503,
+            retry_after: Some(2),
+        },
+        2,
+    );
+    emu.inject(
+        Fault::Status {
+            status: 429,
+            retry_after: None,
+        },
+        1,
+    );
+    let path = workflows_path(&emu);
+    for _ in 0..2 {
+        let answer = client.post(&path, &create_body("v1.29.10-r0")).await;
+        assert_eq!(answer.status, 503);
+        assert_eq!(answer.header("retry-after"), Some("2"));
+        assert_eq!(answer.error_code(), "APIGW.0201");
+        assert_eq!(answer.json()["request_id"], assert_request_id(&answer));
+    }
+    let throttled = client.post(&path, &create_body("v1.29.10-r0")).await;
+    assert_eq!(throttled.status, 429);
+    assert_eq!(throttled.error_code(), "APIGW.0308");
+    assert_eq!(throttled.header("retry-after"), None);
+    assert!(
+        emu.workflows(emu.cluster_id()).is_empty(),
+        "faulted requests are not acted on"
+    );
+
+    let ok = client.post(&path, &create_body("v1.29.10-r0")).await;
+    assert_eq!(ok.status, 201);
+    assert_eq!(emu.requests().len(), 4);
+    assert_eq!(emu.workflows(emu.cluster_id()).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_after_action_creates_once_and_the_client_sees_a_connection_error() {
+    let emu = Emulator::start_with(EmulatorConfig::default().pace(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let client = Client::new(&emu);
+    // Warm up a keep-alive connection first: the fault must not be masked by it.
+    assert_eq!(client.get(&workflows_path(&emu)).await.status, 200);
+    emu.inject(Fault::DropAfterAction, 1);
+    let result = client
+        .try_call(
+            "POST",
+            &workflows_path(&emu),
+            &[],
+            Some(&create_body("v1.29.10-r0")),
+        )
+        .await;
+    let error = result.expect_err("no response must arrive");
+    assert!(!error.is_status() && !error.is_timeout(), "{error:?}");
+    assert_eq!(
+        emu.workflows(emu.cluster_id()).len(),
+        1,
+        "the create did happen"
+    );
+    assert_eq!(emu.requests().len(), 2, "and reqwest did not retry it");
+
+    // On the wire: not a single response byte, just a close.
+    emu.add_cluster("raw", "v1.27.3-r0", false);
+    emu.inject(Fault::DropAfterAction, 1);
+    let path = format!("{}/operation/upgradeworkflows", base(&emu, "api", "raw"));
+    let answer = raw_exchange(
+        &emu,
+        &raw_request(&emu, "POST", &path, &create_body("v1.28.15-r0").to_string()),
+    )
+    .await;
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(emu.workflows("raw").len(), 1);
+}
+
+#[tokio::test]
+async fn a_delay_fault_answers_late_but_normally() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    emu.inject(Fault::Delay(Duration::from_millis(300)), 1);
+    let started = Instant::now();
+    let answer = client.get(&workflows_path(&emu)).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(answer.status, 200);
+
+    // A long delay looks like a silent server to a client with a timeout.
+    emu.inject(Fault::Delay(Duration::from_secs(30)), 1);
+    let impatient = Client {
+        http: http().timeout(Duration::from_millis(100)).build().unwrap(),
+        ..client.clone()
+    };
+    let error = impatient
+        .try_call("GET", &workflows_path(&emu), &[], None)
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    let started = Instant::now();
+    emu.shutdown().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown cuts the delay short"
+    );
+}
+
+#[tokio::test]
+async fn html_bad_gateway_is_an_nginx_page() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    emu.inject(Fault::HtmlBadGateway, 1);
+    let client = Client::new(&emu);
+    let answer = client
+        .post(&workflows_path(&emu), &create_body("v1.29.10-r0"))
+        .await;
+    assert_eq!(answer.status, 502);
+    assert_eq!(answer.header("content-type"), Some("text/html"));
+    assert!(
+        answer
+            .text
+            .contains("<center><h1>502 Bad Gateway</h1></center>")
+    );
+    assert!(answer.text.contains("nginx"));
+    assert_request_id(&answer);
+    assert!(emu.workflows(emu.cluster_id()).is_empty());
+    // Faults apply to any route, even unknown ones, and to unauthenticated requests.
+    emu.inject(Fault::HtmlBadGateway, 1);
+    let bare = bare_get(format!("{}/nothing", emu.endpoint())).await;
+    assert_eq!(bare.status(), 502);
+    assert!(!emu.requests().last().unwrap().authenticated);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The emulator as a whole
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_emulators_run_side_by_side() {
+    let (a, b) = tokio::join!(
+        Emulator::start_with(EmulatorConfig::fast()),
+        Emulator::start_with(EmulatorConfig::fast())
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_ne!(a.endpoint(), b.endpoint());
+    assert_ne!(a.secret_key(), b.secret_key());
+    assert_ne!(a.access_key(), b.access_key());
+    assert_ne!(a.project_id(), b.project_id());
+    assert_eq!(a.project_id().len(), 32);
+    assert_eq!(a.region(), "cn-north-4");
+    assert_eq!(a.secret_key().len(), 40);
+
+    assert_eq!(
+        Client::new(&a)
+            .post(&workflows_path(&a), &create_body("v1.29.10-r0"))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        Client::new(&b).get(&workflows_path(&b)).await.json()["items"],
+        json!([])
+    );
+    // A's keys mean nothing to B.
+    let a_on_b = Client {
+        endpoint: b.endpoint(),
+        host: b.endpoint().trim_start_matches("http://").to_string(),
+        ..Client::new(&a)
+    };
+    assert_eq!(a_on_b.get(&workflows_path(&b)).await.status, 401);
+    assert_eq!(a.requests().len(), 1);
+    assert_eq!(b.requests().len(), 2);
+    a.shutdown().await;
+    assert_eq!(Client::new(&b).get(&workflows_path(&b)).await.status, 200);
+}
+
+#[tokio::test]
+async fn every_answer_has_its_own_request_id() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    emu.inject(
+        Fault::Status {
+            status: 429,
+            retry_after: Some(1),
+        },
+        1,
+    );
+    let mut ids = std::collections::HashSet::new();
+    let answers = [
+        client.get(&workflows_path(&emu)).await, // 429
+        client.get(&workflows_path(&emu)).await, // 200
+        client.get("/nowhere").await,            // 404
+        Client::token(&emu, "x").get(&workflows_path(&emu)).await, // 401
+        client.post(&workflows_path(&emu), &json!({})).await, // 400
+    ];
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [429, 200, 404, 401, 400]);
+    for answer in &answers {
+        assert!(ids.insert(assert_request_id(answer)));
+    }
+}
+
+#[tokio::test]
+async fn shutdown_is_graceful_and_drop_stops_the_server() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let addr = emu.endpoint().trim_start_matches("http://").to_string();
+    let client = Client::new(&emu);
+    assert_eq!(client.get(&workflows_path(&emu)).await.status, 200); // leaves an idle keep-alive connection
+
+    // A request in flight when shutdown starts is still answered.
+    emu.inject(Fault::Delay(Duration::from_millis(200)), 1);
+    let in_flight = tokio::spawn({
+        let (client, path) = (client.clone(), workflows_path(&emu));
+        async move { client.get(&path).await.status }
+    });
+    eventually(|| async { (emu.requests().len() == 2).then_some(()) }).await;
+    let started = Instant::now();
+    emu.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(in_flight.await.unwrap(), 200);
+    assert!(
+        TcpStream::connect(&addr).await.is_err(),
+        "no longer listening"
+    );
+
+    let dropped = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let addr = dropped.endpoint().trim_start_matches("http://").to_string();
+    drop(dropped);
+    eventually(|| {
+        let addr = addr.clone();
+        async move { TcpStream::connect(&addr).await.is_err().then_some(()) }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn debug_output_hides_the_secrets() {
+    let emu = Emulator::start().await.unwrap();
+    Client::temporary(&emu).get(&workflows_path(&emu)).await;
+    Client::token(&emu, emu.auth_token())
+        .get(&workflows_path(&emu))
+        .await;
+    let printed = format!("{emu:?} {:?}", emu.requests());
+    for secret in [
+        emu.secret_key(),
+        emu.temporary_secret_key(),
+        emu.security_token(),
+        emu.auth_token(),
+    ] {
+        assert!(!printed.contains(secret), "secret leaked: {printed}");
+    }
+    assert!(printed.contains(emu.access_key()));
+    assert!(printed.contains("** redacted **"));
+    assert!(emu.auth_token().starts_with("MII"));
+}
+
+#[test]
+fn a_current_thread_runtime_built_by_hand_works_too() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+        let answer = Client::new(&emu).get(&workflows_path(&emu)).await;
+        assert_eq!(answer.status, 200);
+        emu.shutdown().await;
+    });
+}
+
+#[test]
+fn config_presets_set_the_pace() {
+    assert_eq!(EmulatorConfig::default().pace, Duration::from_millis(50));
+    assert_eq!(EmulatorConfig::fast().pace, Duration::from_millis(1));
+    let demo = EmulatorConfig::demo().pace;
+    let whole_upgrade = demo * 14;
+    assert!(whole_upgrade >= Duration::from_secs(5) && whole_upgrade <= Duration::from_secs(8));
+}
+
+#[test]
+fn the_public_types_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Emulator>();
+    send_sync::<EmulatorConfig>();
+    send_sync::<super::ReceivedRequest>();
+    send_sync::<Fault>();
+}
