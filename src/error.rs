@@ -189,6 +189,19 @@ pub(crate) fn snippet(body: &[u8]) -> String {
     }
 }
 
+/// The text with line breaks and other control characters escaped (`\n`), for a one-line Display.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' | '\t' => out.extend(c.escape_default()),
+            c if c.is_control() => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Replaces every secret, and any `x-security-token:` line a gateway echoes back, with a marker.
 pub(crate) fn redact_text(text: &str, secrets: &[&str]) -> String {
     let mut out = text.to_owned();
@@ -246,7 +259,12 @@ impl Error {
             _ => ErrorKind::Service,
         };
         let mut message = format!("HTTP {status}");
-        match (&service.error_code, &service.error_msg) {
+        // Display is one line: a gateway message may echo a multi-line canonical request.
+        let (code, msg) = (
+            service.error_code.as_deref().map(one_line),
+            service.error_msg.as_deref().map(one_line),
+        );
+        match (code, msg) {
             (Some(code), Some(msg)) => message.push_str(&format!(": {code}: {msg}")),
             (Some(code), None) => message.push_str(&format!(": {code}")),
             (None, Some(msg)) => message.push_str(&format!(": {msg}")),
@@ -261,7 +279,10 @@ impl Error {
         if kind == ErrorKind::Authentication {
             let expired = service.error_msg.as_deref().is_some_and(|m| {
                 let m = m.to_ascii_lowercase();
-                m.contains("expired") || m.contains("x-sdk-date")
+                // Only the gateway's own words: the canonical request it echoes after a signature
+                // mismatch always has an `x-sdk-date` line. An expired token is not a clock issue.
+                let said = m.split("canonicalrequest").next().unwrap_or_default();
+                (said.contains("expired") && !said.contains("token")) || said.contains("x-sdk-date")
             });
             if expired {
                 message.push_str(

@@ -1,0 +1,455 @@
+//! Retries and failures under injected faults: what is retried (reads; writes only when surely
+//! not accepted), how often, how long it waits, and what the caller gets when it gives up.
+
+use std::time::{Duration, Instant};
+
+use cce_upgrade::emulator::{Emulator, EmulatorConfig, Fault, ReceivedRequest};
+use cce_upgrade::signing::parse_sdk_date;
+use cce_upgrade::types::CreateUpgradeWorkFlowRequestBody;
+use cce_upgrade::{Client, Credentials, ErrorKind, RetryConfig};
+
+const TARGET: &str = "v1.29.10-r0";
+
+fn quick_retry() -> RetryConfig {
+    RetryConfig::default()
+        .initial_backoff(Duration::from_millis(5))
+        .max_backoff(Duration::from_millis(20))
+}
+
+async fn start() -> Emulator {
+    Emulator::start_with(EmulatorConfig::fast())
+        .await
+        .expect("emulator starts")
+}
+
+fn client(emulator: &Emulator, retry: RetryConfig) -> Client {
+    emulator
+        .client_builder()
+        .retry(retry)
+        .build()
+        .expect("client builds")
+}
+
+fn status(code: u16) -> Fault {
+    Fault::Status {
+        status: code,
+        retry_after: None,
+    }
+}
+
+fn body() -> CreateUpgradeWorkFlowRequestBody {
+    CreateUpgradeWorkFlowRequestBody::new(TARGET)
+}
+
+/// Every attempt is a complete, individually valid request for the same thing.
+fn assert_same_valid_request(requests: &[ReceivedRequest]) {
+    let first = &requests[0];
+    for req in requests {
+        assert!(
+            req.authenticated,
+            "every attempt carries a valid signature: {req:?}"
+        );
+        assert!(
+            req.header("authorization")
+                .is_some_and(|a| a.starts_with("SDK-HMAC-SHA256 "))
+        );
+        assert!(req.header("x-sdk-date").is_some());
+        assert_eq!(
+            (&req.method, &req.uri, &req.body),
+            (&first.method, &first.uri, &first.body)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_read_survives_two_503s_in_a_row() {
+    let emulator = start().await;
+    let client = client(&emulator, quick_retry());
+    emulator.inject(status(503), 2);
+    let list = client
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .expect("the third attempt succeeds");
+    assert_eq!(list.attempts(), 3);
+    assert_eq!(list.status(), reqwest::StatusCode::OK);
+    assert_eq!(list.workflows().len(), 1);
+    let requests = emulator.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(requests[0].method, "GET");
+    assert_same_valid_request(&requests);
+}
+
+#[tokio::test]
+async fn a_read_honours_retry_after() {
+    let emulator = start().await;
+    // max_backoff also caps Retry-After, so leave it above the server's 1 s.
+    let retry = RetryConfig::default().initial_backoff(Duration::from_millis(5));
+    let client = client(&emulator, retry);
+    emulator.inject(
+        Fault::Status {
+            status: 503,
+            retry_after: Some(1),
+        },
+        1,
+    );
+    let started = Instant::now();
+    let list = client
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .expect("retried");
+    let elapsed = started.elapsed();
+    assert_eq!(list.attempts(), 2);
+    assert!(elapsed >= Duration::from_secs(1), "waited only {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(3), "waited {elapsed:?}");
+    let requests = emulator.requests();
+    assert_eq!(requests.len(), 2);
+    assert_same_valid_request(&requests);
+    // The retry was signed afresh, at the time it was sent.
+    let date = |r: &ReceivedRequest| parse_sdk_date(r.header("x-sdk-date").unwrap()).unwrap();
+    let later = date(&requests[1])
+        .duration_since(date(&requests[0]))
+        .expect("not earlier");
+    assert!(
+        later >= Duration::from_secs(1),
+        "the retry reused the first X-Sdk-Date"
+    );
+    assert_ne!(
+        requests[0].header("authorization"),
+        requests[1].header("authorization")
+    );
+}
+
+#[tokio::test]
+async fn a_429_storm_longer_than_max_attempts_is_throttled() {
+    let emulator = start().await;
+    let client = client(&emulator, quick_retry().max_attempts(4));
+    emulator.inject(status(429), 10);
+    let started = Instant::now();
+    let e = client
+        .show_upgrade_cluster_task(emulator.cluster_id(), "any-task")
+        .await
+        .expect_err("still throttled");
+    assert_eq!(e.kind(), ErrorKind::Throttled);
+    assert_eq!(e.attempts(), 4);
+    assert_eq!(e.status(), Some(reqwest::StatusCode::TOO_MANY_REQUESTS));
+    assert_eq!(e.service_error().unwrap().error_code(), Some("APIGW.0308"));
+    assert!(e.request_id().is_some());
+    assert!(e.is_transient());
+    assert!(e.to_string().contains("after 4 attempts"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let requests = emulator.requests();
+    assert_eq!(requests.len(), 4);
+    assert_same_valid_request(&requests);
+}
+
+#[tokio::test]
+async fn a_throttled_write_is_retried_and_acted_on_once() {
+    let emulator = start().await;
+    let client = client(&emulator, quick_retry());
+    emulator.inject(status(429), 1);
+    let created = client
+        .create_upgrade_work_flow(emulator.cluster_id(), &body())
+        .await
+        .expect("created");
+    assert_eq!(created.attempts(), 2);
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    assert_same_valid_request(&emulator.requests());
+    assert_eq!(emulator.requests().len(), 2);
+    assert_eq!(emulator.workflows(emulator.cluster_id()).len(), 1);
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_is_outcome_unknown_and_not_resent() {
+    let emulator = start().await;
+    let client = client(&emulator, quick_retry());
+    let cluster = emulator.cluster_id();
+    emulator.inject(Fault::DropAfterAction, 1);
+    let e = client
+        .create_upgrade_work_flow(cluster, &body())
+        .await
+        .expect_err("no answer");
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown);
+    assert!(e.is_outcome_unknown());
+    assert_eq!(e.attempts(), 1);
+    assert_eq!(e.status(), None);
+    assert!(
+        std::error::Error::source(&e).is_some(),
+        "the transport error is kept"
+    );
+    assert!(
+        e.to_string()
+            .contains("list the cluster's upgrade workflows"),
+        "names the fix: {e}"
+    );
+    assert_eq!(
+        emulator.requests().len(),
+        1,
+        "exactly one request reached the server"
+    );
+    assert_eq!(
+        emulator.workflows(cluster).len(),
+        1,
+        "and it was acted on once"
+    );
+}
+
+#[tokio::test]
+async fn a_read_whose_answer_is_lost_is_retried() {
+    let emulator = start().await;
+    let client = client(&emulator, quick_retry());
+    emulator.inject(Fault::DropAfterAction, 1);
+    let list = client
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .expect("retried");
+    assert_eq!(list.attempts(), 2);
+    assert_eq!(emulator.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_create_refused_by_the_gateway_with_503_is_retried_and_acted_on_once() {
+    let emulator = start().await;
+    let client = client(&emulator, quick_retry());
+    let cluster = emulator.cluster_id();
+    emulator.inject(status(503), 1); // APIGW.0201: the gateway did not pass it on
+    let created = client
+        .create_upgrade_work_flow(cluster, &body())
+        .await
+        .expect("created on the retry");
+    assert_eq!(created.attempts(), 2);
+    assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+    let requests = emulator.requests();
+    assert_eq!(requests.len(), 2);
+    assert_same_valid_request(&requests);
+    let held = emulator.workflows(cluster);
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["metadata"]["uid"].as_str(), created.uid());
+}
+
+#[tokio::test]
+async fn a_create_answered_by_an_html_502_is_not_retried() {
+    let emulator = start().await;
+    let client = client(&emulator, quick_retry());
+    let cluster = emulator.cluster_id();
+    emulator.inject(Fault::HtmlBadGateway, 3);
+    let e = client
+        .create_upgrade_work_flow(cluster, &body())
+        .await
+        .expect_err("502");
+    assert_eq!(e.kind(), ErrorKind::Service);
+    assert_eq!(e.status(), Some(reqwest::StatusCode::BAD_GATEWAY));
+    assert_eq!(e.attempts(), 1);
+    let id = e.request_id().expect("the X-Request-Id of the 502");
+    assert_eq!(id.len(), 32);
+    let service = e.service_error().unwrap();
+    assert_eq!(service.error_code(), None);
+    let raw = String::from_utf8_lossy(service.body());
+    assert!(
+        raw.contains("<title>502 Bad Gateway</title>") && raw.contains("nginx"),
+        "raw body kept: {raw}"
+    );
+    let line = e.to_string();
+    assert!(
+        line.contains("502") && line.contains(id) && line.contains("Bad Gateway"),
+        "{line}"
+    );
+    assert!(!line.contains('\n'), "{line:?}");
+    assert_eq!(
+        emulator.requests().len(),
+        1,
+        "a write is not re-sent after a 502"
+    );
+    assert!(
+        emulator.workflows(cluster).is_empty(),
+        "the fault did not act"
+    );
+}
+
+#[tokio::test]
+async fn a_read_answered_by_an_html_502_without_retries_is_a_service_error() {
+    let emulator = start().await;
+    let client = client(&emulator, RetryConfig::disabled());
+    emulator.inject(Fault::HtmlBadGateway, 1);
+    let e = client
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Service);
+    assert_eq!(e.status(), Some(reqwest::StatusCode::BAD_GATEWAY));
+    assert_eq!(e.request_id().map(str::len), Some(32));
+    assert_eq!(e.attempts(), 1);
+    assert!(e.is_transient());
+    assert!(String::from_utf8_lossy(e.service_error().unwrap().body()).contains("502 Bad Gateway"));
+    assert_eq!(emulator.requests().len(), 1);
+
+    // With retries, the same fault on a read is retried away.
+    let client = self::client(&emulator, quick_retry());
+    emulator.inject(Fault::HtmlBadGateway, 1);
+    let list = client
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .unwrap();
+    assert_eq!(list.attempts(), 2);
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_a_read() {
+    let emulator = start().await;
+    let client = emulator
+        .client_builder()
+        .request_timeout(Duration::from_millis(300))
+        .retry(RetryConfig::disabled())
+        .build()
+        .unwrap();
+    emulator.inject(Fault::Delay(Duration::from_secs(10)), 1);
+    let started = Instant::now();
+    let e = client
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(e.kind(), ErrorKind::TimedOut);
+    assert!(e.is_transient());
+    assert_eq!(e.attempts(), 1);
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(2),
+        "{elapsed:?}"
+    );
+    assert!(std::error::Error::source(&e).is_some());
+    assert_eq!(emulator.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_silent_server_leaves_a_write_outcome_unknown() {
+    let emulator = start().await;
+    let client = emulator
+        .client_builder()
+        .request_timeout(Duration::from_millis(300))
+        .retry(quick_retry())
+        .build()
+        .unwrap();
+    emulator.inject(Fault::Delay(Duration::from_secs(10)), 1);
+    let started = Instant::now();
+    let e = client
+        .create_upgrade_work_flow(emulator.cluster_id(), &body())
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown);
+    assert_eq!(
+        e.attempts(),
+        1,
+        "a write that may have arrived is not re-sent, retries or not"
+    );
+    assert!(e.to_string().contains("timed out"), "{e}");
+    assert!(
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(2),
+        "{elapsed:?}"
+    );
+    assert_eq!(emulator.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_even_for_a_write() {
+    let closed = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let client = Client::builder()
+        .endpoint(format!("http://{closed}"))
+        .credentials(Credentials::new(
+            "AKAKAKAKAKAKAKAKAKAK",
+            "SKSKSKSKSKSKSKSKSKSKSKSKSKSKSKSKSKSKSKSK",
+        ))
+        .project_id("0123456789abcdef0123456789abcdef")
+        .retry(quick_retry().max_attempts(4))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let e = client
+        .create_upgrade_work_flow("cluster", &body())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connect);
+    assert_eq!(
+        e.attempts(),
+        4,
+        "nothing was sent, so the write was tried again"
+    );
+    assert!(e.to_string().contains("nothing was sent"), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    let e = client
+        .list_autopilot_upgrade_work_flows("cluster")
+        .await
+        .unwrap_err();
+    assert_eq!((e.kind(), e.attempts()), (ErrorKind::Connect, 4));
+}
+
+#[tokio::test]
+async fn the_total_budget_stops_retries() {
+    let emulator = start().await;
+    // The server asks for 1 s; the budget is 300 ms: the client gives up at once.
+    let retry = RetryConfig::default()
+        .max_attempts(5)
+        .initial_backoff(Duration::from_millis(5))
+        .budget(Duration::from_millis(300));
+    let client = client(&emulator, retry);
+    emulator.inject(
+        Fault::Status {
+            status: 503,
+            retry_after: Some(1),
+        },
+        5,
+    );
+    let started = Instant::now();
+    let e = client
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(e.kind(), ErrorKind::Service);
+    assert_eq!(e.status(), Some(reqwest::StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(e.service_error().unwrap().error_code(), Some("APIGW.0201"));
+    assert_eq!(e.attempts(), 1);
+    assert_eq!(emulator.requests().len(), 1);
+
+    // Waits of exactly 100 ms (Retry-After capped by max_backoff) within a 250 ms budget: it
+    // retries, but stops before its five attempts.
+    let emulator = start().await;
+    let retry = RetryConfig::default()
+        .max_attempts(5)
+        .max_backoff(Duration::from_millis(100))
+        .budget(Duration::from_millis(250));
+    let client = self::client(&emulator, retry);
+    emulator.inject(
+        Fault::Status {
+            status: 503,
+            retry_after: Some(1),
+        },
+        5,
+    );
+    let started = Instant::now();
+    let e = client
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        (2..=3).contains(&e.attempts()),
+        "{} attempts in {elapsed:?}",
+        e.attempts()
+    );
+    assert!(elapsed < Duration::from_millis(450), "{elapsed:?}");
+    assert_eq!(emulator.requests().len() as u32, e.attempts());
+    assert!(
+        e.to_string()
+            .contains(&format!("after {} attempts", e.attempts())),
+        "{e}"
+    );
+}
