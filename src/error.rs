@@ -51,6 +51,8 @@ pub enum ErrorKind {
     UpgradeFailed,
     /// A waiter's deadline passed before the task or workflow ended; the last state is kept.
     WaitTimedOut,
+    /// What a waiter follows is not there: the service's list has no workflow with that id.
+    NotFound,
 }
 
 /// The error returned by every fallible operation of this crate.
@@ -280,9 +282,10 @@ impl Error {
             let expired = service.error_msg.as_deref().is_some_and(|m| {
                 let m = m.to_ascii_lowercase();
                 // Only the gateway's own words: the canonical request it echoes after a signature
-                // mismatch always has an `x-sdk-date` line. An expired token is not a clock issue.
+                // mismatch always has an `x-sdk-date` line. An expired token is not a clock issue,
+                // nor is a missing or malformed X-Sdk-Date header.
                 let said = m.split("canonicalrequest").next().unwrap_or_default();
-                (said.contains("expired") && !said.contains("token")) || said.contains("x-sdk-date")
+                said.contains("expired") && !said.contains("token")
             });
             if expired {
                 message.push_str(
@@ -347,6 +350,10 @@ impl Error {
         let mut e = Error::new(ErrorKind::UpgradeFailed, message);
         e.inner.last_state = Some(LastState::WorkFlow(Box::new(workflow)));
         e
+    }
+
+    pub(crate) fn not_found(message: String) -> Self {
+        Error::new(ErrorKind::NotFound, message)
     }
 
     pub(crate) fn wait_timed_out(message: String) -> Self {

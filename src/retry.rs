@@ -56,7 +56,8 @@ impl RetryConfig {
         self
     }
 
-    /// The largest wait between two attempts (also caps `Retry-After`).
+    /// The largest backoff between two attempts. A `Retry-After` from the service is honoured
+    /// as sent; the total [budget](RetryConfig::budget) bounds it (a longer one ends the retries).
     pub fn max_backoff(mut self, wait: Duration) -> Self {
         self.max_backoff = wait;
         self
@@ -82,7 +83,7 @@ impl RetryConfig {
     /// one, else a random duration up to `initial_backoff * 2^(next-2)`, capped by `max_backoff`.
     pub(crate) fn delay(&self, next: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(wait) = retry_after {
-            return wait.min(self.max_backoff);
+            return wait;
         }
         let exp = next.saturating_sub(2).min(30);
         let cap = self

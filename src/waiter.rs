@@ -242,10 +242,10 @@ impl<'a> WorkflowWaiter<'a> {
                 .find(|w| w.uid() == Some(workflow_id.as_str()))
                 .cloned()
                 .ok_or_else(|| {
-                    Error::invalid_input(
-                        "workflow_id",
-                        format!("cluster {cluster_id} has no upgrade workflow {workflow_id}"),
-                    )
+                    Error::not_found(format!(
+                        "cluster {cluster_id} has no upgrade workflow {workflow_id}; \
+                         list the workflows to find its id"
+                    ))
                     .with_operation("ListAutopilotUpgradeWorkFlows")
                 })
         };

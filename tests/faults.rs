@@ -82,8 +82,10 @@ async fn a_read_survives_two_503s_in_a_row() {
 #[tokio::test]
 async fn a_read_honours_retry_after() {
     let emulator = start().await;
-    // max_backoff also caps Retry-After, so leave it above the server's 1 s.
-    let retry = RetryConfig::default().initial_backoff(Duration::from_millis(5));
+    // Retry-After is honoured as sent, above max_backoff.
+    let retry = RetryConfig::default()
+        .initial_backoff(Duration::from_millis(5))
+        .max_backoff(Duration::from_millis(20));
     let client = client(&emulator, retry);
     emulator.inject(
         Fault::Status {
@@ -419,8 +421,7 @@ async fn the_total_budget_stops_retries() {
     assert_eq!(e.attempts(), 1);
     assert_eq!(emulator.requests().len(), 1);
 
-    // Waits of exactly 100 ms (Retry-After capped by max_backoff) within a 250 ms budget: it
-    // retries, but stops before its five attempts.
+    // A Retry-After of 1 s does not fit a 250 ms budget: no retry at all, and no waiting.
     let emulator = start().await;
     let retry = RetryConfig::default()
         .max_attempts(5)
@@ -440,16 +441,8 @@ async fn the_total_budget_stops_retries() {
         .await
         .unwrap_err();
     let elapsed = started.elapsed();
-    assert!(
-        (2..=3).contains(&e.attempts()),
-        "{} attempts in {elapsed:?}",
-        e.attempts()
-    );
-    assert!(elapsed < Duration::from_millis(450), "{elapsed:?}");
+    assert_eq!(e.attempts(), 1, "{elapsed:?}");
+    assert!(elapsed < Duration::from_millis(200), "{elapsed:?}");
     assert_eq!(emulator.requests().len() as u32, e.attempts());
-    assert!(
-        e.to_string()
-            .contains(&format!("after {} attempts", e.attempts())),
-        "{e}"
-    );
+    assert!(e.to_string().contains("503"), "{e}");
 }

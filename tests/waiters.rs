@@ -345,8 +345,8 @@ async fn an_unknown_workflow_id_ends_the_wait() {
         .timeout(Duration::from_secs(5))
         .await
         .expect_err("not there");
-    assert_eq!(e.kind(), ErrorKind::InvalidInput);
-    assert_eq!(e.field(), Some("workflow_id"));
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert_eq!(e.operation(), Some("ListAutopilotUpgradeWorkFlows"));
     assert!(e.to_string().contains("no-such-workflow"), "{e}");
     assert_eq!(emulator.requests().len(), 1);
 }
