@@ -153,9 +153,10 @@ mod tests {
             cfg.delay(2, Some(Duration::from_millis(700))),
             Duration::from_millis(700)
         );
+        // Retry-After is honoured as sent, even above max_backoff.
         assert_eq!(
             cfg.delay(2, Some(Duration::from_secs(30))),
-            Duration::from_secs(1)
+            Duration::from_secs(30)
         );
     }
 
