@@ -33,11 +33,17 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-const CASES: u32 = 256;
+/// Cases per property: 256 in `cargo test`; `PROPTEST_CASES=100000` for a long fuzzing run.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: CASES,
+        cases: cases(),
         // Keep the shared work tree clean; a failure prints its minimal input.
         failure_persistence: None,
         ..ProptestConfig::default()
