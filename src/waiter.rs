@@ -109,17 +109,35 @@ where
     }
 }
 
-/// Waits for a cluster upgrade task to end; made by [`Client::wait_for_upgrade_task`].
+/// Waits for an upgrade task ([`TaskWaiter`]) or an Autopilot workflow ([`WorkflowWaiter`]) to
+/// end; made by [`Client::wait_for_upgrade_task`] and [`Client::wait_for_workflow`]. Configure
+/// it, then `.await` it (or call `wait`).
 #[must_use = "a waiter does nothing until awaited"]
-pub struct TaskWaiter<'a> {
+pub struct Waiter<'a, T> {
     client: &'a Client,
     cluster_id: String,
-    task_id: String,
+    id: String,
     pacing: Pacing,
-    on_progress: Option<Callback<'a, UpgradeTask>>,
+    on_progress: Option<Callback<'a, T>>,
 }
 
-impl<'a> TaskWaiter<'a> {
+/// Waits for a cluster upgrade task to end.
+pub type TaskWaiter<'a> = Waiter<'a, UpgradeTask>;
+
+/// Waits for an upgrade workflow of an Autopilot cluster to end.
+pub type WorkflowWaiter<'a> = Waiter<'a, UpgradeWorkFlow>;
+
+impl<'a, T> Waiter<'a, T> {
+    fn new(client: &'a Client, cluster_id: &str, id: &str) -> Self {
+        Waiter {
+            client,
+            cluster_id: cluster_id.to_owned(),
+            id: id.to_owned(),
+            pacing: Pacing::default(),
+            on_progress: None,
+        }
+    }
+
     /// The overall deadline (default 3 hours).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.pacing.timeout = timeout;
@@ -133,18 +151,20 @@ impl<'a> TaskWaiter<'a> {
         self
     }
 
-    /// Called with the task each time its state changes (phase, progress, ...).
-    pub fn on_progress(mut self, callback: impl FnMut(&UpgradeTask) + Send + 'a) -> Self {
+    /// Called with the task or workflow each time its state changes (phase, progress, ...).
+    pub fn on_progress(mut self, callback: impl FnMut(&T) + Send + 'a) -> Self {
         self.on_progress = Some(Box::new(callback));
         self
     }
+}
 
+impl Waiter<'_, UpgradeTask> {
     /// Polls until the task is `Success` (returned), `Failed` (an error), or the deadline passes.
     pub async fn wait(self) -> Result<UpgradeTask, Error> {
-        let TaskWaiter {
+        let Waiter {
             client,
             cluster_id,
-            task_id,
+            id: task_id,
             pacing,
             on_progress,
         } = self;
@@ -183,52 +203,14 @@ impl<'a> TaskWaiter<'a> {
     }
 }
 
-impl<'a> IntoFuture for TaskWaiter<'a> {
-    type Output = Result<UpgradeTask, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.wait())
-    }
-}
-
-/// Waits for an upgrade workflow of an Autopilot cluster to end; made by
-/// [`Client::wait_for_workflow`].
-#[must_use = "a waiter does nothing until awaited"]
-pub struct WorkflowWaiter<'a> {
-    client: &'a Client,
-    cluster_id: String,
-    workflow_id: String,
-    pacing: Pacing,
-    on_progress: Option<Callback<'a, UpgradeWorkFlow>>,
-}
-
-impl<'a> WorkflowWaiter<'a> {
-    /// The overall deadline (default 3 hours).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.pacing.timeout = timeout;
-        self
-    }
-
-    /// The first interval between polls and the largest it grows to (default 2 s and 30 s).
-    pub fn poll_interval(mut self, initial: Duration, max: Duration) -> Self {
-        self.pacing.initial = initial;
-        self.pacing.max = max.max(initial);
-        self
-    }
-
-    /// Called with the workflow each time its state changes.
-    pub fn on_progress(mut self, callback: impl FnMut(&UpgradeWorkFlow) + Send + 'a) -> Self {
-        self.on_progress = Some(Box::new(callback));
-        self
-    }
-
+impl Waiter<'_, UpgradeWorkFlow> {
     /// Polls the cluster's workflow list until this workflow is `Success` (returned), `Cancel` or
     /// `Pending` (an error), or the deadline passes.
     pub async fn wait(self) -> Result<UpgradeWorkFlow, Error> {
-        let WorkflowWaiter {
+        let Waiter {
             client,
             cluster_id,
-            workflow_id,
+            id: workflow_id,
             pacing,
             on_progress,
         } = self;
@@ -276,6 +258,14 @@ impl<'a> WorkflowWaiter<'a> {
     }
 }
 
+impl<'a> IntoFuture for TaskWaiter<'a> {
+    type Output = Result<UpgradeTask, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.wait())
+    }
+}
+
 impl<'a> IntoFuture for WorkflowWaiter<'a> {
     type Output = Result<UpgradeWorkFlow, Error>;
     type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
@@ -288,24 +278,12 @@ impl Client {
     /// A waiter for the upgrade task `task_id` (e.g. the Cluster task of a workflow,
     /// [`UpgradeWorkFlow::cluster_task_id`]); `.await` it, after configuring it if needed.
     pub fn wait_for_upgrade_task(&self, cluster_id: &str, task_id: &str) -> TaskWaiter<'_> {
-        TaskWaiter {
-            client: self,
-            cluster_id: cluster_id.to_owned(),
-            task_id: task_id.to_owned(),
-            pacing: Pacing::default(),
-            on_progress: None,
-        }
+        Waiter::new(self, cluster_id, task_id)
     }
 
     /// A waiter for the upgrade workflow `workflow_id` (its `metadata.uid`) of an Autopilot
     /// cluster, followed through [`Client::list_autopilot_upgrade_work_flows`].
     pub fn wait_for_workflow(&self, cluster_id: &str, workflow_id: &str) -> WorkflowWaiter<'_> {
-        WorkflowWaiter {
-            client: self,
-            cluster_id: cluster_id.to_owned(),
-            workflow_id: workflow_id.to_owned(),
-            pacing: Pacing::default(),
-            on_progress: None,
-        }
+        Waiter::new(self, cluster_id, workflow_id)
     }
 }
