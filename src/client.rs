@@ -344,10 +344,15 @@ impl Shared {
     }
 
     fn transport_error(&self, e: reqwest::Error, write: bool) -> Error {
+        // The server the request went to: the CCE endpoint, or IAM for the project id lookup.
+        let server = e.url().map_or_else(
+            || self.endpoint.clone(),
+            |u| u.origin().ascii_serialization(),
+        );
         if e.is_connect() {
             Error::transport(
                 ErrorKind::Connect,
-                format!("could not connect to {}; nothing was sent", self.endpoint),
+                format!("could not connect to {server}; nothing was sent"),
                 e,
             )
         } else if write {
@@ -373,7 +378,7 @@ impl Shared {
         } else {
             Error::transport(
                 ErrorKind::Connect,
-                format!("the connection to {} failed", self.endpoint),
+                format!("the connection to {server} failed"),
                 e,
             )
         }

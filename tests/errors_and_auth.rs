@@ -703,3 +703,35 @@ async fn transport_errors_chain_their_cause() {
     );
     assert_no_secrets(&e, &["a-secret-key-that-must-not-leak"]);
 }
+
+#[tokio::test]
+async fn an_unreachable_iam_endpoint_is_named_in_the_error() {
+    let emulator = start().await;
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap()
+    };
+    let iam = format!("http://{closed}");
+    let client = Client::builder()
+        .region(emulator.region().to_owned())
+        .endpoint(emulator.endpoint())
+        .iam_endpoint(&iam)
+        .credentials(Credentials::new(
+            emulator.access_key(),
+            emulator.secret_key(),
+        ))
+        .retry(RetryConfig::disabled())
+        .build()
+        .unwrap();
+    let e = client
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connect);
+    assert_eq!(e.operation(), Some("KeystoneListProjects"));
+    assert!(e.to_string().contains(&iam), "{e}");
+    assert!(
+        emulator.requests().is_empty(),
+        "no CCE call without a project id"
+    );
+}
