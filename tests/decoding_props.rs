@@ -42,8 +42,12 @@ fn cases() -> u32 {
 }
 
 fn config() -> ProptestConfig {
+    let cases = cases();
     ProptestConfig {
-        cases: cases(),
+        cases,
+        // Generated header values are filtered to valid ones; allow rejects in proportion to
+        // the cases, so a long run does not stop on the default absolute limit.
+        max_local_rejects: cases.saturating_mul(4).max(65_536),
         // Keep the shared work tree clean; a failure prints its minimal input.
         failure_persistence: None,
         ..ProptestConfig::default()
