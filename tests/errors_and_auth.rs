@@ -17,18 +17,11 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const DEMO_VERSION: &str = "v1.28.15-r0";
+mod common;
+use common::{DEMO_VERSION, quick_retry, start_with};
 
 async fn start() -> Emulator {
-    Emulator::start_with(EmulatorConfig::fast())
-        .await
-        .expect("emulator starts")
-}
-
-fn quick_retry() -> RetryConfig {
-    RetryConfig::default()
-        .initial_backoff(Duration::from_millis(5))
-        .max_backoff(Duration::from_millis(20))
+    start_with(EmulatorConfig::fast()).await
 }
 
 fn client_with(emulator: &Emulator, credentials: Credentials) -> Client {

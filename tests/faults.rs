@@ -8,26 +8,15 @@ use cce_upgrade::signing::parse_sdk_date;
 use cce_upgrade::types::CreateUpgradeWorkFlowRequestBody;
 use cce_upgrade::{Client, Credentials, ErrorKind, RetryConfig};
 
-const TARGET: &str = "v1.29.10-r0";
-
-fn quick_retry() -> RetryConfig {
-    RetryConfig::default()
-        .initial_backoff(Duration::from_millis(5))
-        .max_backoff(Duration::from_millis(20))
-}
+mod common;
+use common::{TARGET, client_with_retry, quick_retry, start_with};
 
 async fn start() -> Emulator {
-    Emulator::start_with(EmulatorConfig::fast())
-        .await
-        .expect("emulator starts")
+    start_with(EmulatorConfig::fast()).await
 }
 
 fn client(emulator: &Emulator, retry: RetryConfig) -> Client {
-    emulator
-        .client_builder()
-        .retry(retry)
-        .build()
-        .expect("client builds")
+    client_with_retry(emulator, retry)
 }
 
 fn status(code: u16) -> Fault {

@@ -11,31 +11,22 @@ use cce_upgrade::types::{
     CreateUpgradeWorkFlowRequestBody, NodeTemplate, PostCheckPhase, PostcheckClusterRequestBody,
     PostcheckSpec, UpgradeNodePool, UpgradeTaskPhase, WorkFlowPhase,
 };
-use cce_upgrade::{Client, Credentials, Env, ErrorKind, RetryConfig};
+use cce_upgrade::{Client, Credentials, Env, ErrorKind};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const USER_AGENT: &str = concat!("cce-upgrade-rust/", env!("CARGO_PKG_VERSION"));
-const DEMO_VERSION: &str = "v1.28.15-r0";
-const TARGET: &str = "v1.29.10-r0";
+mod common;
+use common::{DEMO_VERSION, TARGET, client_with_retry, quick_retry, start_with};
 
-fn quick_retry() -> RetryConfig {
-    RetryConfig::default()
-        .initial_backoff(Duration::from_millis(5))
-        .max_backoff(Duration::from_millis(20))
-}
+const USER_AGENT: &str = concat!("cce-upgrade-rust/", env!("CARGO_PKG_VERSION"));
 
 async fn start(config: EmulatorConfig) -> Emulator {
-    Emulator::start_with(config).await.expect("emulator starts")
+    start_with(config).await
 }
 
 fn client(emulator: &Emulator) -> Client {
-    emulator
-        .client_builder()
-        .retry(quick_retry())
-        .build()
-        .expect("client builds")
+    client_with_retry(emulator, quick_retry())
 }
 
 fn host(emulator: &Emulator) -> String {

@@ -10,26 +10,17 @@ use cce_upgrade::types::{
 };
 use cce_upgrade::{Client, ErrorKind, RetryConfig};
 
-const DEMO_VERSION: &str = "v1.28.15-r0";
-const TARGET: &str = "v1.29.10-r0";
+mod common;
+use common::{DEMO_VERSION, TARGET, client_with_retry, quick_retry, start_with};
+
 const FAST_POLL: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(5));
 
-fn quick_retry() -> RetryConfig {
-    RetryConfig::default()
-        .initial_backoff(Duration::from_millis(5))
-        .max_backoff(Duration::from_millis(20))
-}
-
 async fn start(config: EmulatorConfig) -> Emulator {
-    Emulator::start_with(config).await.expect("emulator starts")
+    start_with(config).await
 }
 
 fn client(emulator: &Emulator) -> Client {
-    emulator
-        .client_builder()
-        .retry(quick_retry())
-        .build()
-        .expect("client builds")
+    client_with_retry(emulator, quick_retry())
 }
 
 /// Creates a workflow on the demo CCE cluster; returns its Cluster task id.

@@ -1,0 +1,33 @@
+//! What the socket tests share: an emulator, a client pointed at it, and fast retries.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use cce_upgrade::emulator::{Emulator, EmulatorConfig};
+use cce_upgrade::{Client, RetryConfig};
+
+/// The version of the emulator's demo clusters.
+pub const DEMO_VERSION: &str = "v1.28.15-r0";
+/// The version the tests upgrade to.
+pub const TARGET: &str = "v1.29.10-r0";
+
+/// Retries with millisecond waits, so fault tests take milliseconds.
+pub fn quick_retry() -> RetryConfig {
+    RetryConfig::default()
+        .initial_backoff(Duration::from_millis(5))
+        .max_backoff(Duration::from_millis(20))
+}
+
+/// An emulator with the given configuration.
+pub async fn start_with(config: EmulatorConfig) -> Emulator {
+    Emulator::start_with(config).await.expect("emulator starts")
+}
+
+/// A client for the emulator, with `retry`.
+pub fn client_with_retry(emulator: &Emulator, retry: RetryConfig) -> Client {
+    emulator
+        .client_builder()
+        .retry(retry)
+        .build()
+        .expect("client builds")
+}
