@@ -284,7 +284,12 @@ impl Shared {
     }
 
     fn record(&self, request: ReceivedRequest) {
-        lock(&self.requests).push(request);
+        let mut requests = lock(&self.requests);
+        // A long soak must not grow without bound: past the cap, forget the older half.
+        if requests.len() >= MAX_RECORDED_REQUESTS {
+            requests.drain(..MAX_RECORDED_REQUESTS / 2);
+        }
+        requests.push(request);
     }
 
     fn take_fault(&self) -> Option<Fault> {
@@ -298,6 +303,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// How many received requests an emulator remembers for [`Emulator::requests`].
+pub const MAX_RECORDED_REQUESTS: usize = 100_000;
 
 /// A running emulator. Dropping it stops the server; [`Emulator::shutdown`] also waits for it.
 ///
@@ -448,7 +456,8 @@ impl Emulator {
         self.shared.state().list(cluster_id, now)
     }
 
-    /// Every request that reached the server so far, in arrival order.
+    /// Every request that reached the server so far, in arrival order (in a very long run, the
+    /// most recent ones: at most [`MAX_RECORDED_REQUESTS`] are kept).
     pub fn requests(&self) -> Vec<ReceivedRequest> {
         lock(&self.shared.requests).clone()
     }
