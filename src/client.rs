@@ -57,16 +57,13 @@ tokio::task_local! {
 struct CallRecord {
     attempts: u32,
     status: Option<StatusCode>,
-    headers: HeaderMap,
+    request_id: Option<String>,
     body: Bytes,
 }
 
 impl CallRecord {
     fn request_id(&self) -> Option<String> {
-        self.headers
-            .get(X_REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
+        self.request_id.clone()
     }
 }
 
@@ -235,12 +232,9 @@ impl Shared {
                 record.lock().expect("not poisoned").attempts = attempt;
             }
             let latency_ms = sent_at.elapsed().as_millis() as u64;
-            match answer {
+            let wait = match &answer {
                 Ok((status, headers, body)) => {
-                    let request_id = headers
-                        .get(X_REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("");
+                    let request_id = request_id_of(headers).unwrap_or("");
                     tracing::debug!(
                         operation,
                         attempt,
@@ -249,45 +243,47 @@ impl Shared {
                         latency_ms,
                         "answer"
                     );
-                    if can_retry && retry::retryable_status(status, write, &body) {
-                        let wait = self.retry.delay(attempt + 1, retry::retry_after(&headers));
-                        if started.elapsed() + wait < self.retry.total_budget() {
-                            tracing::info!(
-                                operation,
-                                attempt,
-                                status = status.as_u16(),
-                                request_id,
-                                wait_ms = wait.as_millis() as u64,
-                                "retrying"
-                            );
-                            tokio::time::sleep(wait).await;
-                            continue;
-                        }
-                    }
-                    if let Some(record) = &record {
-                        let mut r = record.lock().expect("not poisoned");
-                        r.status = Some(status);
-                        r.headers = headers.clone();
-                        r.body = body.clone();
-                    }
-                    return Ok(rebuild(status, headers, body));
+                    (can_retry && retry::retryable_status(*status, write, body))
+                        .then(|| self.retry.delay(attempt + 1, retry::retry_after(headers)))
                 }
                 Err(e) => {
                     // Only a failed connect proves the request never left; anything later may
                     // have reached the service, so a write is not sent again.
                     let never_sent = e.is_connect();
                     tracing::debug!(operation, attempt, latency_ms, never_sent, error = %e, "no answer");
-                    if can_retry && (never_sent || !write) {
-                        let wait = self.retry.delay(attempt + 1, None);
-                        if started.elapsed() + wait < self.retry.total_budget() {
-                            tracing::info!(operation, attempt, wait_ms = wait.as_millis() as u64, error = %e, "retrying");
-                            tokio::time::sleep(wait).await;
-                            continue;
-                        }
-                    }
-                    return Err(e);
+                    (can_retry && (never_sent || !write))
+                        .then(|| self.retry.delay(attempt + 1, None))
                 }
+            };
+            if let Some(wait) = wait.filter(|w| started.elapsed() + *w < self.retry.total_budget())
+            {
+                let reason = match &answer {
+                    Ok((status, headers, _)) => {
+                        format!(
+                            "HTTP {status}, request id {}",
+                            request_id_of(headers).unwrap_or("-")
+                        )
+                    }
+                    Err(e) => e.to_string(),
+                };
+                tracing::info!(
+                    operation,
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    reason,
+                    "retrying"
+                );
+                tokio::time::sleep(wait).await;
+                continue;
             }
+            let (status, headers, body) = answer?;
+            if let Some(record) = &record {
+                let mut r = record.lock().expect("not poisoned");
+                r.status = Some(status);
+                r.request_id = request_id_of(&headers).map(str::to_owned);
+                r.body = body.clone();
+            }
+            return Ok(rebuild(status, headers, body));
         }
     }
 
@@ -299,16 +295,18 @@ impl Shared {
     ) -> Error {
         use progenitor_client::Error as P;
         let answered_error = record.status.filter(|s| !s.is_success());
+        let service = |status| {
+            let service =
+                ServiceError::from_parts(status, record.request_id(), record.body.clone());
+            Error::service(service, &self.credentials.secrets())
+        };
         match error {
-            P::ErrorResponse(_) | P::UnexpectedResponse(_) | P::InvalidResponsePayload(..)
+            P::ErrorResponse(response) => service(response.status()),
+            // An error status whose body is not the documented JSON (an HTML 502 page, ...).
+            P::UnexpectedResponse(_) | P::InvalidResponsePayload(..)
                 if answered_error.is_some() =>
             {
-                let service = ServiceError::from_parts(
-                    answered_error.expect("checked"),
-                    record.request_id(),
-                    record.body.clone(),
-                );
-                Error::service(service, &self.credentials.secrets())
+                service(answered_error.expect("checked"))
             }
             P::InvalidResponsePayload(body, cause) => Error::decode(
                 record.status.unwrap_or(StatusCode::OK),
@@ -332,14 +330,6 @@ impl Shared {
                 Error::configuration(format!("cannot sign the request: {message}"))
             }
             P::InvalidRequest(message) => Error::invalid_input("request", message),
-            P::ErrorResponse(response) => Error::service(
-                ServiceError::from_parts(
-                    response.status(),
-                    record.request_id(),
-                    record.body.clone(),
-                ),
-                &self.credentials.secrets(),
-            ),
         }
     }
 
@@ -451,6 +441,10 @@ impl Shared {
             )))),
         }
     }
+}
+
+fn request_id_of(headers: &HeaderMap) -> Option<&str> {
+    headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok())
 }
 
 /// Rebuilds a buffered answer for the generated code. A success with an empty body (the
