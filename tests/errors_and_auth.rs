@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 mod common;
-use common::{DEMO_VERSION, quick_retry, start_with};
+use common::{DEMO_VERSION, closed_port, quick_retry, start_with};
 
 async fn start() -> Emulator {
     start_with(EmulatorConfig::fast()).await
@@ -649,11 +649,7 @@ async fn a_body_the_client_cannot_pre_check_is_a_400_from_the_service() {
 
 #[tokio::test]
 async fn transport_errors_chain_their_cause() {
-    let closed = TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = closed_port().await;
     let client = Client::builder()
         .endpoint(format!("http://{closed}"))
         .credentials(Credentials::new(
@@ -700,10 +696,7 @@ async fn transport_errors_chain_their_cause() {
 #[tokio::test]
 async fn an_unreachable_iam_endpoint_is_named_in_the_error() {
     let emulator = start().await;
-    let closed = {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        listener.local_addr().unwrap()
-    };
+    let closed = closed_port().await;
     let iam = format!("http://{closed}");
     let client = Client::builder()
         .region(emulator.region().to_owned())

@@ -9,7 +9,7 @@ use cce_upgrade::types::CreateUpgradeWorkFlowRequestBody;
 use cce_upgrade::{Client, Credentials, ErrorKind, RetryConfig};
 
 mod common;
-use common::{TARGET, client_with_retry, quick_retry, start_with};
+use common::{TARGET, client_with_retry, closed_port, quick_retry, start_with};
 
 async fn start() -> Emulator {
     start_with(EmulatorConfig::fast()).await
@@ -342,11 +342,7 @@ async fn a_silent_server_leaves_a_write_outcome_unknown() {
 
 #[tokio::test]
 async fn a_refused_connection_is_retried_even_for_a_write() {
-    let closed = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = closed_port().await;
     let client = Client::builder()
         .endpoint(format!("http://{closed}"))
         .credentials(Credentials::new(

@@ -1,6 +1,7 @@
 //! What the socket tests share: an emulator, a client pointed at it, and fast retries.
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use cce_upgrade::emulator::{Emulator, EmulatorConfig};
@@ -30,4 +31,12 @@ pub fn client_with_retry(emulator: &Emulator, retry: RetryConfig) -> Client {
         .retry(retry)
         .build()
         .expect("client builds")
+}
+
+/// An address on loopback where nothing listens: connecting to it is refused.
+pub async fn closed_port() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("a free port");
+    listener.local_addr().expect("bound")
 }
