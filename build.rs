@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 const SPEC: &str = "openapi/cce-upgrade.yaml";
+const SPEC_DIR: &str = "openapi";
 
 /// Schemas replaced by hand-written types: schema name → Rust path and the traits it implements.
 const REPLACEMENTS: &[(&str, &str, &[&str])] = &[
@@ -42,7 +43,7 @@ const REPLACEMENTS: &[(&str, &str, &[&str])] = &[
 ];
 
 fn main() {
-    println!("cargo:rerun-if-changed={SPEC}");
+    println!("cargo:rerun-if-changed={SPEC_DIR}");
     println!("cargo:rerun-if-changed=build.rs");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     if let Err(message) = generate(Path::new(SPEC), &out_dir) {
@@ -52,12 +53,15 @@ fn main() {
 }
 
 fn generate(spec_path: &Path, out_dir: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(spec_path).map_err(|e| format!("cannot read: {e}"))?;
-    // Parse twice: once into the OpenAPI model, whose errors carry a line and column, to reject
-    // a spec that is not OpenAPI 3.0; then as plain data, to adapt it.
-    serde_yaml::from_str::<openapiv3::OpenAPI>(&text)
+    let mut doc = assemble(spec_path)?;
+    // Parse the assembled document into the OpenAPI model, to reject one that is not OpenAPI 3.0.
+    serde_json::from_value::<openapiv3::OpenAPI>(doc.clone())
         .map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
-    let mut doc: Value = serde_yaml::from_str(&text).map_err(|e| format!("not valid YAML: {e}"))?;
+    write(
+        out_dir,
+        "openapi.json",
+        &serde_json::to_string(&doc).map_err(|e| e.to_string())?,
+    )?;
     let original = doc.clone();
 
     strip_header_parameters(&mut doc)?;
@@ -117,6 +121,86 @@ fn generate(spec_path: &Path, out_dir: &Path) -> Result<(), String> {
     write(out_dir, "codegen.rs", &prettyplease::unparse(&file))?;
     write_operation_docs(&original, out_dir)?;
     write(out_dir, "enums.rs", &render_enums(&enums))
+}
+
+/// Reads the root document and merges into it every other `*.yaml` of its folder (in name
+/// order): their `paths` and `components` maps. A name defined twice is an error naming both files.
+fn assemble(root: &Path) -> Result<Value, String> {
+    let read = |path: &Path| -> Result<Value, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        serde_yaml::from_str(&text).map_err(|e| format!("{}: not valid YAML: {e}", path.display()))
+    };
+    let mut doc = read(root)?;
+    let dir = root.parent().unwrap_or(Path::new("."));
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml") && p != root)
+        .collect();
+    parts.sort();
+    let mut owner: std::collections::BTreeMap<String, String> = Default::default();
+    for part in parts {
+        let name = part.display().to_string();
+        let value = read(&part)?;
+        let Value::Object(map) = value else {
+            return Err(format!("{name}: not a mapping"));
+        };
+        for (key, section) in map {
+            let targets: Vec<(String, Value)> = match key.as_str() {
+                "paths" => vec![("/paths".to_owned(), section)],
+                "components" => match section {
+                    Value::Object(kinds) => kinds
+                        .into_iter()
+                        .map(|(kind, v)| (format!("/components/{kind}"), v))
+                        .collect(),
+                    _ => return Err(format!("{name}: `components` is not a mapping")),
+                },
+                other => {
+                    return Err(format!(
+                        "{name}: top-level `{other}`; a part holds only `paths` and `components`"
+                    ));
+                }
+            };
+            for (pointer, section) in targets {
+                let Value::Object(entries) = section else {
+                    continue;
+                };
+                if doc.pointer(&pointer).is_none_or(Value::is_null) {
+                    let (parent, leaf) = pointer.rsplit_once('/').expect("has a slash");
+                    let parent = if parent.is_empty() {
+                        Some(&mut doc)
+                    } else {
+                        if doc.pointer(parent).is_none() {
+                            doc["components"] = Value::Object(Default::default());
+                        }
+                        doc.pointer_mut(parent)
+                    };
+                    if let Some(Value::Object(p)) = parent {
+                        p.insert(leaf.to_owned(), Value::Object(Default::default()));
+                    }
+                }
+                let Some(Value::Object(target)) = doc.pointer_mut(&pointer) else {
+                    return Err(format!("{SPEC}: `{pointer}` is not a mapping"));
+                };
+                for (k, v) in entries {
+                    let id = format!("{pointer}/{k}");
+                    if let Some(first) = owner
+                        .get(&id)
+                        .cloned()
+                        .or_else(|| target.contains_key(&k).then(|| SPEC.to_owned()))
+                    {
+                        return Err(format!(
+                            "{name}: `{k}` ({pointer}) is already defined in {first}"
+                        ));
+                    }
+                    owner.insert(id, name.clone());
+                    target.insert(k, v);
+                }
+            }
+        }
+    }
+    Ok(doc)
 }
 
 /// Writes `docs/{operationId}.md` for each operation: its summary, description, method and path,

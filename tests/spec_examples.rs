@@ -26,8 +26,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 static SPEC: LazyLock<Value> = LazyLock::new(|| {
-    serde_yaml::from_str(include_str!("../openapi/cce-upgrade.yaml"))
-        .expect("openapi/cce-upgrade.yaml is YAML")
+    // The spec as build.rs assembled it from openapi/*.yaml.
+    serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/openapi.json")))
+        .expect("build.rs writes the assembled spec")
 });
 
 /// A page's example body, copied verbatim from `/work/shared/seeds` into `tests/data/examples/`.

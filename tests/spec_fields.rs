@@ -17,8 +17,9 @@ use std::sync::LazyLock;
 use serde_json::Value;
 
 static SPEC: LazyLock<Value> = LazyLock::new(|| {
-    serde_yaml::from_str(include_str!("../openapi/cce-upgrade.yaml"))
-        .expect("openapi/cce-upgrade.yaml is YAML")
+    // The spec as build.rs assembled it from openapi/*.yaml.
+    serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/openapi.json")))
+        .expect("build.rs writes the assembled spec")
 });
 
 /// A type as the pages' type column writes it.
