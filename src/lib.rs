@@ -8,6 +8,7 @@ pub mod error;
 mod generated;
 mod model;
 pub mod region;
+mod requests;
 mod response;
 pub mod retry;
 pub mod secret;

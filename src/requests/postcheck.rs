@@ -1,0 +1,1 @@
+//! Conveniences for the types of `openapi/postcheck.yaml`.
