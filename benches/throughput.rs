@@ -25,7 +25,7 @@
 //!   server work on both sides.
 //! - **in isolation**: (a) `signing::sign` on a prepared show-task request, (b)
 //!   `serde_json::from_slice::<UpgradeTask>` of the body the emulator sends, (c) building the
-//!   request as the generated code does (`format!` of the URL with `encode_path`, then
+//!   request as the generated code does (`format!` of the URL with its ids percent-encoded, then
 //!   `.get(url).header(..).headers(..).build()`); each timed in batches with `black_box`, mean and
 //!   median of the batches, in µs per op; and their sum, against the 10 µs target. These are
 //!   hot-loop figures: in a real call the same code runs with caches the network stack and the
@@ -47,7 +47,7 @@ use cce_upgrade::Client;
 use cce_upgrade::emulator::{Emulator, EmulatorConfig};
 use cce_upgrade::signing::{SigningParams, sign};
 use cce_upgrade::types::{CreateUpgradeWorkFlowRequestBody, UpgradeTask};
-use progenitor_client::encode_path;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Request, StatusCode};
 
@@ -187,9 +187,9 @@ fn build_like_generated(
     let url = format!(
         "{}/api/v3/projects/{}/clusters/{}/operation/upgrade/tasks/{}",
         endpoint,
-        encode_path(&project.to_string()),
-        encode_path(&cluster.to_string()),
-        encode_path(&task.to_string()),
+        utf8_percent_encode(&project.to_string(), NON_ALPHANUMERIC).to_string(),
+        utf8_percent_encode(&cluster.to_string(), NON_ALPHANUMERIC).to_string(),
+        utf8_percent_encode(&task.to_string(), NON_ALPHANUMERIC).to_string(),
     );
     let mut header_map = HeaderMap::with_capacity(1);
     header_map.append(

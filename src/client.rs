@@ -1,41 +1,28 @@
-//! The client: configuration, the per-request hooks (signing, retries), and the operations.
+//! The client: configuration, the project id, and sending a request.
 //!
-//! The generated client (from `openapi/cce-upgrade.yaml`) builds each request. Its hooks hand it
-//! to this module:
-//! - `pre` removes the `api-version` header the generator adds, sets `User-Agent`,
-//!   `Content-Type`, `X-Project-Id` and the per-attempt timeout, then signs the fully built
-//!   request (or sets `X-Auth-Token` for token credentials);
-//! - `exec` sends it, retrying as [`RetryConfig`] allows and signing every retry afresh, and
-//!   buffers the answer so that nothing of it (status, request id, raw body) is lost when it
-//!   cannot be decoded.
-//!
-//! The public [`Client`] wraps each operation: it validates the input, fills in the project id
-//! (configured, or looked up once in IAM), records a `tracing` span, and maps every failure to
-//! one [`Error`].
+//! The operations themselves are generated from the spec (`build.rs`) and run through
+//! `src/call.rs`, which builds each request and hands it here:
+//! - [`Shared::prepare`] sets `User-Agent`, `X-Project-Id` and the per-attempt timeout;
+//! - [`Shared::authorize`] signs the fully built request (or sets `X-Auth-Token` for token
+//!   credentials);
+//! - [`Shared::send`] sends it, retrying as [`RetryConfig`] allows and signing every retry
+//!   afresh, and buffers the answer so that nothing of it (status, request id, raw body) is lost
+//!   when it cannot be decoded.
 
 use std::fmt;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use progenitor_client::{ClientHooks, ClientInfo, OperationInfo, ResponseValue};
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tracing::Instrument;
 
 use crate::credentials::{self, CredentialSource, Credentials, Env};
 use crate::error::{Error, ErrorKind, ServiceError};
-use crate::generated;
 use crate::region::{Region, check_endpoint};
-use crate::response::Response;
 use crate::retry::{self, RetryConfig};
 use crate::signing::{self, SigningParams};
-use crate::types::{
-    CreateUpgradeWorkFlowRequestBody, ErrorBody, PostCheckTask, PostcheckClusterRequestBody,
-    UpgradeNodePool, UpgradeNodePoolResponse, UpgradeTask, UpgradeWorkFlow, UpgradeWorkFlowList,
-};
-use crate::validate;
 
 /// The default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,15 +37,15 @@ const X_REQUEST_ID: &str = "x-request-id";
 
 tokio::task_local! {
     /// What the hooks saw of the call being made, for the error mapping afterwards.
-    static CALL: Arc<Mutex<CallRecord>>;
+    pub(crate) static CALL: Arc<Mutex<CallRecord>>;
 }
 
 #[derive(Default)]
-struct CallRecord {
-    attempts: u32,
-    status: Option<StatusCode>,
-    request_id: Option<String>,
-    body: Bytes,
+pub(crate) struct CallRecord {
+    pub(crate) attempts: u32,
+    pub(crate) status: Option<StatusCode>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) body: Bytes,
 }
 
 impl CallRecord {
@@ -83,18 +70,15 @@ impl CallRecord {
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    raw: generated::Client,
+    shared: Arc<Shared>,
 }
 
-/// The state the generated client carries to its hooks.
-#[derive(Clone)]
-pub(crate) struct Runtime(Arc<Shared>);
-
-struct Shared {
-    credentials: Credentials,
+/// What clones of a client share: configuration, connections, the project id.
+pub(crate) struct Shared {
+    pub(crate) credentials: Credentials,
     credential_source: CredentialSource,
     region: Option<Region>,
-    endpoint: String,
+    pub(crate) endpoint: String,
     iam_endpoint: Option<String>,
     project_id: tokio::sync::OnceCell<String>,
     retry: RetryConfig,
@@ -102,9 +86,9 @@ struct Shared {
     http: reqwest::Client,
 }
 
-impl fmt::Debug for Runtime {
+impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.0;
+        let s = &self.shared;
         f.debug_struct("Client")
             .field("endpoint", &s.endpoint)
             .field("region", &s.region.as_ref().map(Region::as_str))
@@ -117,40 +101,12 @@ impl fmt::Debug for Runtime {
     }
 }
 
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.raw.inner(), f)
-    }
-}
-
-impl ClientHooks<Runtime> for generated::Client {
-    async fn pre<E>(
-        &self,
-        request: &mut reqwest::Request,
-        _info: &OperationInfo,
-    ) -> Result<(), progenitor_client::Error<E>> {
-        let shared = &self.inner().0;
-        shared.prepare(request);
-        shared
-            .authorize(request)
-            .map_err(|e| progenitor_client::Error::Custom(e.to_string()))
-    }
-
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        self.inner().0.send(request, info.operation_id).await
-    }
-}
-
 impl Shared {
     /// Headers every request carries, and the per-attempt timeout.
-    fn prepare(&self, request: &mut reqwest::Request) {
+    pub(crate) fn prepare(&self, request: &mut reqwest::Request) {
         let headers = request.headers_mut();
-        headers.remove("api-version");
         headers.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        // The official SDKs send it on every request, also without a body.
         if !headers.contains_key(header::CONTENT_TYPE) {
             headers.insert(
                 header::CONTENT_TYPE,
@@ -168,7 +124,10 @@ impl Shared {
     }
 
     /// Signs the request as it is now, at the current time (or sets the IAM token).
-    fn authorize(&self, request: &mut reqwest::Request) -> Result<(), signing::SigningError> {
+    pub(crate) fn authorize(
+        &self,
+        request: &mut reqwest::Request,
+    ) -> Result<(), signing::SigningError> {
         request.headers_mut().remove(header::AUTHORIZATION);
         request.headers_mut().remove(X_SDK_DATE);
         match self.credentials.signing_parts() {
@@ -193,7 +152,7 @@ impl Shared {
     }
 
     /// Sends a prepared, signed request; retries as configured; returns the buffered answer.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         request: reqwest::Request,
         operation: &'static str,
@@ -287,53 +246,7 @@ impl Shared {
         }
     }
 
-    fn map_error(
-        &self,
-        error: progenitor_client::Error<ErrorBody>,
-        record: &CallRecord,
-        write: bool,
-    ) -> Error {
-        use progenitor_client::Error as P;
-        let answered_error = record.status.filter(|s| !s.is_success());
-        let service = |status| {
-            let service =
-                ServiceError::from_parts(status, record.request_id(), record.body.clone());
-            Error::service(service, &self.credentials.secrets())
-        };
-        match error {
-            P::ErrorResponse(response) => service(response.status()),
-            // An error status whose body is not the documented JSON (an HTML 502 page, ...).
-            P::UnexpectedResponse(_) | P::InvalidResponsePayload(..)
-                if answered_error.is_some() =>
-            {
-                service(answered_error.expect("checked"))
-            }
-            P::InvalidResponsePayload(body, cause) => Error::decode(
-                record.status.unwrap_or(StatusCode::OK),
-                record.request_id(),
-                &body,
-                cause,
-            ),
-            P::UnexpectedResponse(response) => Error::decode(
-                response.status(),
-                record.request_id(),
-                &record.body,
-                format!(
-                    "HTTP {} is not a documented answer of this operation",
-                    response.status()
-                ),
-            ),
-            P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
-                self.transport_error(e, write)
-            }
-            P::Custom(message) => {
-                Error::configuration(format!("cannot sign the request: {message}"))
-            }
-            P::InvalidRequest(message) => Error::invalid_input("request", message),
-        }
-    }
-
-    fn transport_error(&self, e: reqwest::Error, write: bool) -> Error {
+    pub(crate) fn transport_error(&self, e: reqwest::Error, write: bool) -> Error {
         // The server the request went to: the CCE endpoint, or IAM for the project id lookup.
         let server = e.url().map_or_else(
             || self.endpoint.clone(),
@@ -447,15 +360,8 @@ fn request_id_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok())
 }
 
-/// Rebuilds a buffered answer for the generated code. A success with an empty body (the
-/// node-pool sync may answer so) reads as `{}`.
-fn rebuild(status: StatusCode, mut headers: HeaderMap, body: Bytes) -> reqwest::Response {
-    let body = if status.is_success() && body.iter().all(u8::is_ascii_whitespace) {
-        headers.remove(header::CONTENT_LENGTH);
-        Bytes::from_static(b"{}")
-    } else {
-        body
-    };
+/// Rebuilds a buffered answer (its body is also kept in the call record).
+fn rebuild(status: StatusCode, headers: HeaderMap, body: Bytes) -> reqwest::Response {
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = headers;
@@ -468,8 +374,8 @@ impl Client {
         ClientBuilder::default()
     }
 
-    fn shared(&self) -> &Shared {
-        &self.raw.inner().0
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// The CCE endpoint requests go to.
@@ -497,169 +403,6 @@ impl Client {
             .await
             .map(String::as_str)
     }
-
-    /// Runs one generated operation inside the call context: span, record, error mapping.
-    async fn call<'a, T, F, Fut>(
-        &'a self,
-        operation: &'static str,
-        write: bool,
-        send: F,
-    ) -> Result<Response<T>, Error>
-    where
-        F: FnOnce(&'a generated::Client, &'a str) -> Fut,
-        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<ErrorBody>>>,
-    {
-        let project_id = self
-            .project_id()
-            .await
-            .map_err(|e| e.with_operation(operation))?;
-        let record = Arc::new(Mutex::new(CallRecord::default()));
-        let span = tracing::info_span!(
-            "cce_upgrade",
-            operation,
-            attempts = tracing::field::Empty,
-            status = tracing::field::Empty,
-            request_id = tracing::field::Empty,
-            latency_ms = tracing::field::Empty,
-        );
-        let started = Instant::now();
-        let result = CALL
-            .scope(record.clone(), send(&self.raw, project_id))
-            .instrument(span.clone())
-            .await;
-        let record = std::mem::take(&mut *record.lock().expect("not poisoned"));
-        span.record("attempts", record.attempts);
-        span.record("latency_ms", started.elapsed().as_millis() as u64);
-        if let Some(status) = record.status {
-            span.record("status", status.as_u16());
-        }
-        if let Some(id) = record.request_id() {
-            span.record("request_id", id.as_str());
-        }
-        match result {
-            Ok(value) => {
-                let status = value.status();
-                let headers = value.headers().clone();
-                span.in_scope(|| tracing::info!(status = status.as_u16(), "done"));
-                Ok(Response::new(
-                    value.into_inner(),
-                    status,
-                    headers,
-                    record.attempts,
-                ))
-            }
-            Err(e) => {
-                let error = self
-                    .shared()
-                    .map_error(e, &record, write)
-                    .with_operation(operation)
-                    .with_attempts(record.attempts);
-                span.in_scope(|| tracing::warn!(error = %error, "failed"));
-                Err(error)
-            }
-        }
-    }
-
-    #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/CreateUpgradeWorkFlow.md"))]
-    ///
-    /// `body.spec.targetVersion` must be set ([`CreateUpgradeWorkFlowRequestBody::new`] does it);
-    /// the request is checked before it is sent. It is never re-sent once it may have reached
-    /// the service: a lost answer is [`ErrorKind::OutcomeUnknown`] — list the workflows to see
-    /// whether it was created.
-    pub async fn create_upgrade_work_flow(
-        &self,
-        cluster_id: &str,
-        body: &CreateUpgradeWorkFlowRequestBody,
-    ) -> Result<Response<UpgradeWorkFlow>, Error> {
-        const OP: &str = "CreateUpgradeWorkFlow";
-        check(OP, || {
-            validate::id("cluster_id", cluster_id)?;
-            validate::create_upgrade_work_flow(body)
-        })?;
-        self.call(OP, true, |raw, project| {
-            raw.create_upgrade_work_flow(project, cluster_id, body)
-        })
-        .await
-    }
-
-    #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/ShowUpgradeClusterTask.md"))]
-    ///
-    /// To follow a task until it ends, use [`Client::wait_for_upgrade_task`].
-    pub async fn show_upgrade_cluster_task(
-        &self,
-        cluster_id: &str,
-        task_id: &str,
-    ) -> Result<Response<UpgradeTask>, Error> {
-        const OP: &str = "ShowUpgradeClusterTask";
-        check(OP, || {
-            validate::id("cluster_id", cluster_id)?;
-            validate::id("task_id", task_id)
-        })?;
-        self.call(OP, false, |raw, project| {
-            raw.show_upgrade_cluster_task(project, cluster_id, task_id)
-        })
-        .await
-    }
-
-    #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/ListAutopilotUpgradeWorkFlows.md"))]
-    ///
-    /// `items` is read whether the service sends one object or an array:
-    /// [`UpgradeWorkFlowList::workflows`] is always a list.
-    pub async fn list_autopilot_upgrade_work_flows(
-        &self,
-        cluster_id: &str,
-    ) -> Result<Response<UpgradeWorkFlowList>, Error> {
-        const OP: &str = "ListAutopilotUpgradeWorkFlows";
-        check(OP, || validate::id("cluster_id", cluster_id))?;
-        self.call(OP, false, |raw, project| {
-            raw.list_autopilot_upgrade_work_flows(project, cluster_id)
-        })
-        .await
-    }
-
-    #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/CreateAutopilotPostCheck.md"))]
-    pub async fn create_autopilot_post_check(
-        &self,
-        cluster_id: &str,
-        body: &PostcheckClusterRequestBody,
-    ) -> Result<Response<PostCheckTask>, Error> {
-        const OP: &str = "CreateAutopilotPostCheck";
-        check(OP, || {
-            validate::id("cluster_id", cluster_id)?;
-            validate::create_post_check(body)
-        })?;
-        self.call(OP, true, |raw, project| {
-            raw.create_autopilot_post_check(project, cluster_id, body)
-        })
-        .await
-    }
-
-    #[doc = include_str!(concat!(env!("OUT_DIR"), "/docs/UpgradeNodePool.md"))]
-    ///
-    /// Checked before sending: `spec.maxUnavailable` 1–20, the scripts base64 and at most 10240
-    /// characters together, a login with `sshKey` or `userPassword`. The node password is never
-    /// printed (`Debug` redacts it).
-    pub async fn upgrade_node_pool(
-        &self,
-        cluster_id: &str,
-        nodepool_id: &str,
-        body: &UpgradeNodePool,
-    ) -> Result<Response<UpgradeNodePoolResponse>, Error> {
-        const OP: &str = "UpgradeNodePool";
-        check(OP, || {
-            validate::id("cluster_id", cluster_id)?;
-            validate::id("nodepool_id", nodepool_id)?;
-            validate::upgrade_node_pool(body)
-        })?;
-        self.call(OP, true, |raw, project| {
-            raw.upgrade_node_pool(project, cluster_id, nodepool_id, body)
-        })
-        .await
-    }
-}
-
-fn check(operation: &'static str, f: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
-    f().map_err(|e| e.with_operation(operation))
 }
 
 /// Configures a [`Client`]; [`ClientBuilder::build`] checks it and names what is missing.
@@ -817,20 +560,18 @@ impl ClientBuilder {
         if let Some(id) = project_id {
             let _ = cell.set(id);
         }
-        let runtime = Runtime(Arc::new(Shared {
+        let shared = Arc::new(Shared {
             credentials,
             credential_source,
             region: self.region,
-            endpoint: endpoint.clone(),
+            endpoint,
             iam_endpoint,
             project_id: cell,
             retry: self.retry.unwrap_or_default(),
             request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
-            http: http.clone(),
-        }));
-        Ok(Client {
-            raw: generated::Client::new_with_client(&endpoint, http, runtime),
-        })
+            http,
+        });
+        Ok(Client { shared })
     }
 }
 

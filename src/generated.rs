@@ -1,6 +1,11 @@
-//! The client and types generated at build time from `openapi/cce-upgrade.yaml` (see `build.rs`).
-//! Private: the crate re-exports the types as [`crate::types`] and wraps the operations in
-//! [`crate::Client`].
+//! The code generated at build time from the spec in `openapi/` (see `build.rs`): the types
+//! (re-exported as [`crate::types`]), and each operation's method on [`crate::Client`] with its
+//! description for the call path (`src/call.rs`).
 #![allow(missing_docs, unused, clippy::all, clippy::pedantic, rustdoc::all)]
 
-include!(concat!(env!("OUT_DIR"), "/codegen.rs"));
+/// The request and response types.
+pub mod types {
+    include!(concat!(env!("OUT_DIR"), "/types.rs"));
+}
+
+include!(concat!(env!("OUT_DIR"), "/operations.rs"));

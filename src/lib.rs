@@ -2,6 +2,8 @@
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod call;
+mod checks;
 mod client;
 pub mod credentials;
 pub mod error;
@@ -14,7 +16,6 @@ pub mod retry;
 pub mod secret;
 pub mod signing;
 mod timestamp;
-pub mod validate;
 pub mod waiter;
 
 #[cfg(feature = "emulator")]
@@ -29,13 +30,15 @@ pub use retry::RetryConfig;
 pub use secret::SecretString;
 pub use timestamp::{ParseTimestampError, Timestamp, parse_go_time};
 
-/// Request and response types of the five operations, generated from `openapi/cce-upgrade.yaml`,
-/// and the hand-written types they use (forward-compatible enums, lenient shapes).
+/// Request and response types of the operations, generated from the spec in `openapi/`, the
+/// `<OperationId>Query` structs of the operations that take query parameters, and the
+/// hand-written types they use (forward-compatible enums, lenient shapes).
 ///
 /// Unknown fields in responses are ignored, enum values the SDK does not know are kept in an
 /// `Unknown(String)` variant, and `null` where a list or map is expected reads as empty: a
 /// service that grew since this SDK was built never fails a call.
 pub mod types {
+    pub use crate::generated::queries::*;
     pub use crate::generated::types::*;
     pub use crate::model::*;
 }

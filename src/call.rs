@@ -1,0 +1,273 @@
+//! The one call path every operation takes.
+//!
+//! `build.rs` emits, for each operation of the spec, a method on [`Client`] and an
+//! [`Operation`]: its id, HTTP method, path template, the checks of its path parameters and
+//! body, and what its answer is. The method hands that description and its arguments to
+//! [`Client::execute`], which checks the input, fills in the project id, builds, signs and sends
+//! the request (retrying as the method allows), and [`Answer`] decodes what came back. Nothing
+//! here is about one operation.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use crate::checks::{self, Check, Rule};
+use crate::client::{CALL, CallRecord, Client};
+use crate::error::{Error, ServiceError};
+use crate::response::Response;
+use crate::retry;
+
+/// One operation of the spec, as `build.rs` describes it.
+#[derive(Debug)]
+pub(crate) struct Operation {
+    /// The spec's `operationId`.
+    pub(crate) id: &'static str,
+    pub(crate) method: reqwest::Method,
+    /// The path template, with `{project_id}` and the other path parameters in braces.
+    pub(crate) path: &'static str,
+    /// The path parameters other than `project_id`, in path order, with their checks.
+    pub(crate) params: &'static [(&'static str, &'static [Check])],
+    /// The checks of the request body, when it has one.
+    pub(crate) body: Option<&'static [Rule]>,
+}
+
+/// What the caller passes: path parameter values (in `Operation::params` order), query pairs,
+/// and the body as JSON.
+pub(crate) struct Input<'a> {
+    pub(crate) params: &'a [&'a str],
+    pub(crate) query: Vec<(&'static str, String)>,
+    pub(crate) body: Option<Result<serde_json::Value, serde_json::Error>>,
+}
+
+/// A successful (2xx) answer, not yet decoded.
+pub(crate) struct Answer {
+    operation: &'static str,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    attempts: u32,
+    secrets: Vec<String>,
+}
+
+impl Client {
+    /// Checks the input, sends the request and returns a 2xx answer; any other outcome is an
+    /// [`Error`] naming the operation.
+    pub(crate) async fn execute(
+        &self,
+        op: &'static Operation,
+        input: Input<'_>,
+    ) -> Result<Answer, Error> {
+        let (url_path, body, secrets) = prepare(op, &input).map_err(|e| e.with_operation(op.id))?;
+        let project_id = self
+            .project_id()
+            .await
+            .map_err(|e| e.with_operation(op.id))?;
+        let shared = self.shared();
+        let path = url_path.replace("{project_id}", &encode_segment(project_id));
+        let mut url = reqwest::Url::parse(&format!("{}{path}", shared.endpoint))
+            .map_err(|e| Error::configuration(format!("bad endpoint {}: {e}", shared.endpoint)))
+            .map_err(|e| e.with_operation(op.id))?;
+        if !input.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&input.query);
+        }
+        let mut request = reqwest::Request::new(op.method.clone(), url);
+        if let Some(body) = body {
+            request.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            *request.body_mut() = Some(body.into());
+        }
+        shared.prepare(&mut request);
+        shared
+            .authorize(&mut request)
+            .map_err(|e| Error::configuration(format!("cannot sign the request: {e}")))
+            .map_err(|e| e.with_operation(op.id))?;
+
+        let write = retry::is_write(request.method());
+        let record = Arc::new(Mutex::new(CallRecord::default()));
+        let span = tracing::info_span!(
+            "cce_upgrade",
+            operation = op.id,
+            attempts = tracing::field::Empty,
+            status = tracing::field::Empty,
+            request_id = tracing::field::Empty,
+            latency_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let sent = CALL
+            .scope(record.clone(), shared.send(request, op.id))
+            .instrument(span.clone())
+            .await;
+        let record = std::mem::take(&mut *record.lock().expect("not poisoned"));
+        span.record("attempts", record.attempts);
+        span.record("latency_ms", started.elapsed().as_millis() as u64);
+        if let Some(status) = record.status {
+            span.record("status", status.as_u16());
+        }
+        if let Some(id) = &record.request_id {
+            span.record("request_id", id.as_str());
+        }
+        let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let result = match sent {
+            Err(e) => Err(shared.transport_error(e, write)),
+            Ok(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                if status.is_success() {
+                    Ok(Answer {
+                        operation: op.id,
+                        status,
+                        headers,
+                        body: record.body.clone(),
+                        attempts: record.attempts,
+                        secrets,
+                    })
+                } else {
+                    let mut all = shared.credentials.secrets();
+                    all.extend(secret_refs.iter().copied());
+                    let service =
+                        ServiceError::from_parts(status, record.request_id.clone(), record.body);
+                    Err(Error::service(service, &all))
+                }
+            }
+        };
+        match result {
+            Ok(answer) => {
+                span.in_scope(|| tracing::info!(status = answer.status.as_u16(), "done"));
+                Ok(answer)
+            }
+            Err(e) => {
+                let e = e.with_operation(op.id).with_attempts(record.attempts);
+                span.in_scope(|| tracing::warn!(error = %e, "failed"));
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Checks the path parameters and the body; returns the path with them filled in (but for the
+/// project id), the body to send and the secrets it carries.
+fn prepare(
+    op: &'static Operation,
+    input: &Input<'_>,
+) -> Result<(String, Option<Vec<u8>>, Vec<String>), Error> {
+    debug_assert_eq!(op.params.len(), input.params.len());
+    let mut path = op.path.to_owned();
+    let mut named = Vec::with_capacity(op.params.len());
+    for ((name, checks), value) in op.params.iter().zip(input.params) {
+        checks::check_param(name, checks, value)?;
+        path = path.replace(&format!("{{{name}}}"), &encode_segment(value));
+        named.push((*name, *value));
+    }
+    let (body, secrets) = match (&input.body, op.body) {
+        (Some(Ok(json)), rules) => {
+            let mut json = json.clone();
+            let secrets = match rules {
+                Some(rules) => checks::check_body(rules, &mut json, &named)?,
+                None => Vec::new(),
+            };
+            let bytes = serde_json::to_vec(&json)
+                .map_err(|e| Error::invalid_input("body", format!("cannot be serialized: {e}")))?;
+            (Some(bytes), secrets)
+        }
+        (Some(Err(e)), _) => {
+            return Err(Error::invalid_input(
+                "body",
+                format!("cannot be serialized: {e}"),
+            ));
+        }
+        (None, _) => (None, Vec::new()),
+    };
+    Ok((path, body, secrets))
+}
+
+/// Percent-encodes one path segment: everything but the unreserved characters, so an id can
+/// never become another path (`\` is `%5C`, `?` is `%3F`).
+pub(crate) fn encode_segment(value: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(value, SEGMENT).to_string()
+}
+
+impl Answer {
+    fn decode_error(&self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+        let request_id = self
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Error::decode(self.status, request_id, &self.body, cause)
+            .with_operation(self.operation)
+            .with_attempts(self.attempts)
+    }
+
+    fn log_failure(&self, e: &Error) {
+        tracing::warn!(operation = self.operation, error = %e, "failed");
+    }
+
+    fn finish<T>(self, value: T) -> Response<T> {
+        Response::new(value, self.status, self.headers, self.attempts)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.body.iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// A JSON answer of the documented schema; an empty body is an error.
+    pub(crate) fn json<T: DeserializeOwned>(self) -> Result<Response<T>, Error> {
+        if self.is_empty() {
+            let e = self.decode_error(
+                "the answer is empty, but the API documents a JSON body for this operation",
+            );
+            self.log_failure(&e);
+            return Err(e);
+        }
+        self.decode(|body| serde_json::from_slice(body))
+    }
+
+    /// A JSON answer that may also come empty (`x-empty-body`): empty reads as `{}`.
+    pub(crate) fn json_or_empty<T: DeserializeOwned>(self) -> Result<Response<T>, Error> {
+        if self.is_empty() {
+            return self.decode(|_| serde_json::from_slice(b"{}"));
+        }
+        self.decode(|body| serde_json::from_slice(body))
+    }
+
+    /// A plain-text answer.
+    pub(crate) fn text(self) -> Result<Response<String>, Error> {
+        self.decode(|body| {
+            std::str::from_utf8(body)
+                .map(str::to_owned)
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+        })
+    }
+
+    /// An answer documented without a body: whatever came is ignored.
+    pub(crate) fn empty(self) -> Result<Response<()>, Error> {
+        Ok(self.finish(()))
+    }
+
+    fn decode<T, E>(self, f: impl FnOnce(&[u8]) -> Result<T, E>) -> Result<Response<T>, Error>
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match f(&self.body) {
+            Ok(value) => Ok(self.finish(value)),
+            Err(cause) => {
+                let _ = &self.secrets;
+                let e = self.decode_error(cause);
+                self.log_failure(&e);
+                Err(e)
+            }
+        }
+    }
+}
