@@ -19,11 +19,11 @@ use std::time::{Duration, UNIX_EPOCH};
 use cce_upgrade::parse_go_time;
 use cce_upgrade::signing::{SigningParams, parse_sdk_date, sign};
 use cce_upgrade::types::{
-    CreateUpgradeWorkFlowRequestBody, ErrorBody, LenientBool, LineStatus, Metadata, Point,
-    PointRef, PointStatus, PointStatusPhase, PostCheckPhase, PostCheckTask,
+    ApiVersionV3, CreateUpgradeWorkFlowRequestBody, ErrorBody, LenientBool, LineStatus, Metadata,
+    Point, PointRef, PointStatus, PointStatusPhase, PostCheckPhase, PostCheckTask,
     PostcheckClusterRequestBody, UpgradeNodePool, UpgradeNodePoolResponse, UpgradeTask,
     UpgradeTaskPhase, UpgradeTaskType, UpgradeWorkFlow, UpgradeWorkFlowList, WorkFlowItems,
-    WorkFlowPhase, WorkFlowResponseSpec, WorkFlowStatus,
+    WorkFlowPhase, WorkFlowResponseSpec, WorkFlowStatus, WorkFlowTaskKind,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -537,8 +537,9 @@ fn workflow() -> impl Strategy<Value = UpgradeWorkFlow> {
             line_statuses,
         });
     (
-        opt_text(),
-        opt_text(),
+        // The fixed `kind` and `apiVersion` are forward-compatible enums: any text decodes.
+        opt_text().prop_map(|t| t.map(WorkFlowTaskKind::from)),
+        opt_text().prop_map(|t| t.map(ApiVersionV3::from)),
         prop::option::of(metadata),
         prop::option::of(spec),
         prop::option::of(status),

@@ -19,7 +19,7 @@ use cce_upgrade::types::{
     PointStatusPhase, PostCheckPhase, PostCheckTask, PostCheckTaskKind,
     PostcheckClusterRequestBody, PostcheckSpec, UpgradeNodePool, UpgradeNodePoolResponse,
     UpgradeTask, UpgradeTaskPhase, UpgradeTaskType, UpgradeWorkFlow, UpgradeWorkFlowList,
-    WorkFlowPhase, WorkFlowTaskKind,
+    UpgradeWorkFlowListKind, WorkFlowPhase, WorkFlowTaskKind,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -392,8 +392,8 @@ fn create_response_reads_field_by_field() {
     let workflow: UpgradeWorkFlow = decode("CreateUpgradeWorkFlow 201", &example);
     assert_eq!(encode(&workflow), example, "encodes back to the example");
 
-    assert_eq!(workflow.kind.as_deref(), Some("WorkFlowTask"));
-    assert_eq!(workflow.api_version.as_deref(), Some("v3"));
+    assert_eq!(workflow.kind, Some(WorkFlowTaskKind::WorkFlowTask));
+    assert_eq!(workflow.api_version, Some(ApiVersionV3::V3));
     let metadata = workflow.metadata.as_ref().expect("metadata");
     assert_eq!(
         metadata.uid.as_deref(),
@@ -558,14 +558,14 @@ fn list_response_reads_field_by_field() {
     as_array["items"] = json!([example["items"]]);
     assert_eq!(encode(&list), as_array, "encodes back to the example");
 
-    assert_eq!(list.kind.as_deref(), Some("List"));
-    assert_eq!(list.api_version.as_deref(), Some("v3"));
+    assert_eq!(list.kind, Some(UpgradeWorkFlowListKind::List));
+    assert_eq!(list.api_version, Some(ApiVersionV3::V3));
     assert_eq!(list.workflows().len(), 1);
     let workflow = &list.workflows()[0];
     assert_eq!(list.newest(), Some(workflow));
 
-    assert_eq!(workflow.kind.as_deref(), Some("WorkFlowTask"));
-    assert_eq!(workflow.api_version.as_deref(), Some("v3"));
+    assert_eq!(workflow.kind, Some(WorkFlowTaskKind::WorkFlowTask));
+    assert_eq!(workflow.api_version, Some(ApiVersionV3::V3));
     let metadata = workflow.metadata.as_ref().expect("metadata");
     assert_eq!(
         metadata.uid.as_deref(),
