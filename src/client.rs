@@ -32,7 +32,7 @@ use crate::response::Response;
 use crate::retry::{self, RetryConfig};
 use crate::signing::{self, SigningParams};
 use crate::types::{
-    CreateUpgradeWorkFlowRequestBody, ErrorBody, PostCheckTask, PostcheckClusterRequestBody,
+    CreateUpgradeWorkFlowRequestBody, ErrorBody, PostCheckClusterRequestBody, PostCheckTask,
     UpgradeNodePool, UpgradeNodePoolResponse, UpgradeTask, UpgradeWorkFlow, UpgradeWorkFlowList,
 };
 use crate::validate;
@@ -621,7 +621,7 @@ impl Client {
     pub async fn create_autopilot_post_check(
         &self,
         cluster_id: &str,
-        body: &PostcheckClusterRequestBody,
+        body: &PostCheckClusterRequestBody,
     ) -> Result<Response<PostCheckTask>, Error> {
         const OP: &str = "CreateAutopilotPostCheck";
         check(OP, || {

@@ -5,8 +5,8 @@
 
 use crate::error::Error;
 use crate::types::{
-    ApiVersionV3, CreateUpgradeWorkFlowRequestBody, NodeTemplate, PostCheckTaskKind,
-    PostcheckClusterRequestBody, UpgradeNodePool, WorkFlowTaskKind,
+    ApiVersionV3, CreateUpgradeWorkFlowRequestBody, NodeTemplate, PostCheckClusterRequestBody,
+    PostCheckTaskKind, UpgradeNodePool, WorkFlowTaskKind,
 };
 
 /// The most characters `preInstall` and `postInstall` may have together.
@@ -52,7 +52,7 @@ pub(crate) fn create_upgrade_work_flow(
     Ok(())
 }
 
-pub(crate) fn create_post_check(body: &PostcheckClusterRequestBody) -> Result<(), Error> {
+pub(crate) fn create_post_check(body: &PostCheckClusterRequestBody) -> Result<(), Error> {
     fixed("kind", &body.kind, &PostCheckTaskKind::PostCheckTask)?;
     fixed("apiVersion", &body.api_version, &ApiVersionV3::V3)
 }
