@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use crate::generated::types::{
     CreateUpgradeWorkFlowRequestBody, NodePoolUpgradeSpec, NodeTemplate, NodeTemplateLifeCycle,
-    NodeTemplateLogin, NodeTemplateLoginUserPassword, Point, PointStatus, PostCheckTask,
-    PostcheckClusterRequestBody, PostcheckSpec, UpgradeNodePool, UpgradeTask, UpgradeWorkFlow,
-    UpgradeWorkFlowList, WorkFlowSpec,
+    NodeTemplateLogin, NodeTemplateLoginUserPassword, Point, PointStatus,
+    PostCheckClusterRequestBody, PostCheckSpec, PostCheckTask, UpgradeNodePool, UpgradeTask,
+    UpgradeWorkFlow, UpgradeWorkFlowList, WorkFlowSpec,
 };
 use crate::secret::SecretString;
 use crate::timestamp::{Timestamp, parse_go_time};
@@ -208,17 +208,34 @@ impl CreateUpgradeWorkFlowRequestBody {
     }
 }
 
-impl PostcheckClusterRequestBody {
+impl PostCheckClusterRequestBody {
     /// A post-upgrade check request for the given versions, with `kind` and `apiVersion` at
     /// their fixed values.
-    pub fn new(spec: PostcheckSpec) -> Self {
-        PostcheckClusterRequestBody {
+    pub fn new(spec: PostCheckSpec) -> Self {
+        PostCheckClusterRequestBody {
             api_version: ApiVersionV3::default(),
             kind: PostCheckTaskKind::default(),
             spec,
         }
     }
 }
+
+/// The former name of [`PostCheckClusterRequestBody`].
+#[deprecated(note = "renamed to `PostCheckClusterRequestBody`")]
+pub type PostcheckClusterRequestBody = PostCheckClusterRequestBody;
+
+/// The former name of [`PostCheckSpec`].
+#[deprecated(note = "renamed to `PostCheckSpec`")]
+pub type PostcheckSpec = PostCheckSpec;
+
+/// The former name of [`PostCheckClusterResponseMetadata`](crate::types::PostCheckClusterResponseMetadata).
+#[deprecated(note = "renamed to `PostCheckClusterResponseMetadata`")]
+pub type PostcheckClusterResponseMetadata =
+    crate::generated::types::PostCheckClusterResponseMetadata;
+
+/// The former name of [`PostCheckClusterResponseStatus`](crate::types::PostCheckClusterResponseStatus).
+#[deprecated(note = "renamed to `PostCheckClusterResponseStatus`")]
+pub type PostcheckClusterResponseStatus = crate::generated::types::PostCheckClusterResponseStatus;
 
 impl UpgradeNodePool {
     /// A request to sync the node pool `nodepool_id`, `max_unavailable` nodes at a time (1–20).

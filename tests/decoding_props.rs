@@ -19,11 +19,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use cce_upgrade::parse_go_time;
 use cce_upgrade::signing::{SigningParams, parse_sdk_date, sign};
 use cce_upgrade::types::{
-    ApiVersionV3, CreateUpgradeWorkFlowRequestBody, ErrorBody, LenientBool, LineStatus, Metadata,
-    Point, PointRef, PointStatus, PointStatusPhase, PostCheckPhase, PostCheckTask,
-    PostcheckClusterRequestBody, UpgradeNodePool, UpgradeNodePoolResponse, UpgradeTask,
-    UpgradeTaskPhase, UpgradeTaskType, UpgradeWorkFlow, UpgradeWorkFlowList, WorkFlowItems,
-    WorkFlowPhase, WorkFlowResponseSpec, WorkFlowStatus, WorkFlowTaskKind,
+    ApiVersionV3, CreateUpgradeWorkFlowRequestBody, ErrorBody, LenientBool, LineStatus, Metadata, Point, PointRef, PointStatus, PointStatusPhase, PostCheckClusterRequestBody, PostCheckPhase, PostCheckTask, UpgradeNodePool, UpgradeNodePoolResponse, UpgradeTask, UpgradeTaskPhase, UpgradeTaskType, UpgradeWorkFlow, UpgradeWorkFlowList, WorkFlowItems, WorkFlowPhase, WorkFlowResponseSpec, WorkFlowStatus, WorkFlowTaskKind,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -372,7 +368,7 @@ fn decode_everything(json: &Value) -> Result<(), TestCaseError> {
     decode_as::<UpgradeNodePoolResponse>(json, ignore)?;
     decode_as::<ErrorBody>(json, ignore)?;
     decode_as::<CreateUpgradeWorkFlowRequestBody>(json, ignore)?;
-    decode_as::<PostcheckClusterRequestBody>(json, ignore)?;
+    decode_as::<PostCheckClusterRequestBody>(json, ignore)?;
     decode_as::<UpgradeNodePool>(json, |body| {
         let _ = format!("{body:?}");
     })?;

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 use cce_upgrade::emulator::{Emulator, EmulatorConfig, ReceivedRequest};
 use cce_upgrade::signing::{SigningParams, parse_sdk_date, sign};
 use cce_upgrade::types::{
-    CreateUpgradeWorkFlowRequestBody, NodeTemplate, PostCheckPhase, PostcheckClusterRequestBody,
-    PostcheckSpec, UpgradeNodePool, UpgradeTaskPhase, WorkFlowPhase,
+    CreateUpgradeWorkFlowRequestBody, NodeTemplate, PostCheckClusterRequestBody, PostCheckPhase,
+    PostCheckSpec, UpgradeNodePool, UpgradeTaskPhase, WorkFlowPhase,
 };
 use cce_upgrade::{Client, Credentials, Env, ErrorKind};
 use serde_json::{Value, json};
@@ -549,12 +549,12 @@ async fn post_check_fails_before_the_upgrade_finished_and_succeeds_after() {
     let emulator = start(EmulatorConfig::default().pace(Duration::from_millis(40))).await;
     let client = client(&emulator);
     let cluster = emulator.autopilot_cluster_id();
-    let spec = PostcheckSpec {
+    let spec = PostCheckSpec {
         cluster_id: Some(cluster.to_owned()),
         cluster_version: Some(DEMO_VERSION.to_owned()),
         target_version: Some(TARGET.to_owned()),
     };
-    let body = PostcheckClusterRequestBody::new(spec);
+    let body = PostCheckClusterRequestBody::new(spec);
     let expected = json!({
         "apiVersion": "v3",
         "kind": "PostCheckTask",
@@ -609,7 +609,7 @@ async fn post_check_fails_before_the_upgrade_finished_and_succeeds_after() {
     let minimal = client
         .create_autopilot_post_check(
             cluster,
-            &PostcheckClusterRequestBody::new(PostcheckSpec::default()),
+            &PostCheckClusterRequestBody::new(PostCheckSpec::default()),
         )
         .await
         .unwrap();
@@ -638,7 +638,7 @@ async fn post_check_of_a_cce_cluster_is_a_404_naming_the_api_prefix() {
         UpgradeTaskPhase::Success
     );
 
-    let body = PostcheckClusterRequestBody::new(PostcheckSpec::default());
+    let body = PostCheckClusterRequestBody::new(PostCheckSpec::default());
     let e = client
         .create_autopilot_post_check(cluster, &body)
         .await
@@ -846,7 +846,7 @@ async fn odd_cluster_ids_work_end_to_end() {
     let check = client
         .create_autopilot_post_check(
             ap,
-            &PostcheckClusterRequestBody::new(PostcheckSpec::default()),
+            &PostCheckClusterRequestBody::new(PostCheckSpec::default()),
         )
         .await
         .expect("checked");

@@ -16,10 +16,7 @@ use std::sync::LazyLock;
 use cce_upgrade::parse_go_time;
 use cce_upgrade::types::{
     ApiVersionV3, CreateUpgradeWorkFlowRequestBody, LenientBool, NodeTemplate, Point, PointRef,
-    PointStatusPhase, PostCheckPhase, PostCheckTask, PostCheckTaskKind,
-    PostcheckClusterRequestBody, PostcheckSpec, UpgradeNodePool, UpgradeNodePoolResponse,
-    UpgradeTask, UpgradeTaskPhase, UpgradeTaskType, UpgradeWorkFlow, UpgradeWorkFlowList,
-    UpgradeWorkFlowListKind, WorkFlowPhase, WorkFlowTaskKind,
+    PointStatusPhase, PostCheckClusterRequestBody, PostCheckPhase, PostCheckSpec, PostCheckTask, PostCheckTaskKind, UpgradeNodePool, UpgradeNodePoolResponse, UpgradeTask, UpgradeTaskKind, UpgradeTaskPhase, UpgradeTaskType, UpgradeWorkFlow, UpgradeWorkFlowList, UpgradeWorkFlowListKind, WorkFlowPhase, WorkFlowTaskKind,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -213,7 +210,7 @@ fn examples_use_the_schemas_the_typed_api_decodes() {
         (CREATE_RESPONSE, "UpgradeWorkFlow"),
         (SHOW_TASK_RESPONSE, "UpgradeTask"),
         (LIST_RESPONSE, "UpgradeWorkFlowList"),
-        (POST_CHECK_REQUEST, "PostcheckClusterRequestBody"),
+        (POST_CHECK_REQUEST, "PostCheckClusterRequestBody"),
         (POST_CHECK_RESPONSE, "PostCheckTask"),
         (NODE_POOL_SELF_BUILT, "UpgradeNodePool"),
     ] {
@@ -253,7 +250,7 @@ fn request_examples_round_trip_through_the_typed_bodies() {
         );
     }
     round_trip::<CreateUpgradeWorkFlowRequestBody>(CREATE_REQUEST);
-    round_trip::<PostcheckClusterRequestBody>(POST_CHECK_REQUEST);
+    round_trip::<PostCheckClusterRequestBody>(POST_CHECK_REQUEST);
     round_trip::<UpgradeNodePool>(NODE_POOL_SELF_BUILT);
     round_trip::<UpgradeNodePool>(NODE_POOL_DEFAULT);
 }
@@ -265,7 +262,7 @@ fn typed_constructors_build_the_page_requests() {
     assert_eq!(create.api_version, ApiVersionV3::V3);
     assert_eq!(encode(&create), spec_example(CREATE_REQUEST));
 
-    let post_check = PostcheckClusterRequestBody::new(PostcheckSpec {
+    let post_check = PostCheckClusterRequestBody::new(PostCheckSpec {
         cluster_id: Some("8978deaa-1743-11ee-8e46-0255ac10004c".into()),
         cluster_version: Some("v1.15.11-r1".into()),
         target_version: Some("v1.19.16-r80".into()),
@@ -295,7 +292,7 @@ fn typed_constructors_build_the_page_requests() {
         create
     );
     assert_eq!(
-        decode::<PostcheckClusterRequestBody>(
+        decode::<PostCheckClusterRequestBody>(
             "post-check request",
             &spec_example(POST_CHECK_REQUEST)
         ),
@@ -502,8 +499,8 @@ fn show_task_response_reads_field_by_field() {
     let task: UpgradeTask = decode("ShowUpgradeClusterTask 200", &example);
     assert_eq!(encode(&task), example, "encodes back to the example");
 
-    assert_eq!(task.kind.as_deref(), Some("UpgradeTask"));
-    assert_eq!(task.api_version.as_deref(), Some("v3"));
+    assert_eq!(task.kind, Some(UpgradeTaskKind::UpgradeTask));
+    assert_eq!(task.api_version, Some(ApiVersionV3::V3));
 
     let metadata = task.metadata.as_ref().expect("metadata");
     assert_eq!(

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use cce_upgrade::types::{
-    CreateUpgradeWorkFlowRequestBody, PostcheckClusterRequestBody, PostcheckSpec, UpgradeNodePool,
+    CreateUpgradeWorkFlowRequestBody, PostCheckClusterRequestBody, PostCheckSpec, UpgradeNodePool,
     UpgradeTask, UpgradeTaskType, UpgradeWorkFlow,
 };
 use cce_upgrade::{Client, Error};
@@ -243,7 +243,7 @@ async fn autopilot(
     let check = client
         .create_autopilot_post_check(
             cluster,
-            &PostcheckClusterRequestBody::new(PostcheckSpec {
+            &PostCheckClusterRequestBody::new(PostCheckSpec {
                 cluster_id: Some(cluster.to_owned()),
                 cluster_version: spec.cluster_version,
                 target_version: spec.target_version,
