@@ -12,9 +12,10 @@
 //!   `UpgradeWorkFlowItems`) and the node password (`NodePassword`) are replaced by
 //!   hand-written types in `src/model.rs` and `src/secret.rs`;
 //! - collection fields (arrays and maps) read `null` as empty;
-//! - value constraints (`minimum`, `maxLength`, ...) stay documentation for the generator: the
-//!   client checks them itself before sending (`src/validate.rs`), with errors that name the
-//!   field, instead of the generator's constrained newtypes that would also reject responses.
+//! - value constraints (`minimum`, `maxLength`, ...) and exactly-one-of rules (`oneOf` of
+//!   `required`) stay documentation for the generator: the client checks them itself before
+//!   sending (`src/validate.rs`), with errors that name the field, instead of the generator's
+//!   constrained newtypes (or enums) that would also reject responses.
 //!
 //! A broken spec stops the build with a message that names the file and what is wrong.
 
@@ -66,6 +67,7 @@ fn generate(spec_path: &Path, out_dir: &Path) -> Result<(), String> {
 
     strip_header_parameters(&mut doc)?;
     strip_value_constraints(&mut doc);
+    strip_one_of_required(&mut doc);
     let enums = collect_enums(&doc)?;
     check_no_inline_enums(&doc, "", &enums)?;
 
@@ -322,6 +324,30 @@ fn strip_value_constraints(value: &mut Value) {
             map.values_mut().for_each(strip_value_constraints);
         }
         Value::Array(items) => items.iter_mut().for_each(strip_value_constraints),
+        _ => {}
+    }
+}
+
+/// Removes the "exactly one of these fields" rules (`oneOf` whose alternatives only list
+/// `required` fields, see `openapi/README.md`): like the value constraints they are checked by
+/// the client before sending, and the generator would otherwise turn the object into an enum of
+/// one variant per alternative.
+fn strip_one_of_required(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let rule_only = map.get("oneOf").and_then(Value::as_array).is_some_and(|alts| {
+                !alts.is_empty()
+                    && alts.iter().all(|alt| {
+                        alt.as_object()
+                            .is_some_and(|o| o.keys().all(|k| k == "required"))
+                    })
+            });
+            if rule_only && map.contains_key("properties") {
+                map.remove("oneOf");
+            }
+            map.values_mut().for_each(strip_one_of_required);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_one_of_required),
         _ => {}
     }
 }
