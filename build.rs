@@ -335,13 +335,16 @@ fn strip_value_constraints(value: &mut Value) {
 fn strip_one_of_required(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            let rule_only = map.get("oneOf").and_then(Value::as_array).is_some_and(|alts| {
-                !alts.is_empty()
-                    && alts.iter().all(|alt| {
-                        alt.as_object()
-                            .is_some_and(|o| o.keys().all(|k| k == "required"))
-                    })
-            });
+            let rule_only = map
+                .get("oneOf")
+                .and_then(Value::as_array)
+                .is_some_and(|alts| {
+                    !alts.is_empty()
+                        && alts.iter().all(|alt| {
+                            alt.as_object()
+                                .is_some_and(|o| o.len() == 1 && o.contains_key("required"))
+                        })
+                });
             if rule_only && map.contains_key("properties") {
                 map.remove("oneOf");
             }
