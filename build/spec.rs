@@ -94,15 +94,17 @@ pub fn assemble(root: &Path) -> Result<Value, String> {
 /// - value constraints and the `x-` rules (checked before sending by the generated checks,
 ///   instead of progenitor's constrained newtypes that would also reject answers);
 /// - `oneOf` alternatives that only name required fields (an "exactly one of" rule);
-/// - `required` in every schema an answer uses, so a field the service leaves out never fails a
-///   call (requests are still checked against `required`).
+/// - `required` in every schema only answers use, so a field the service leaves out never fails
+///   a call. A schema that request bodies use too keeps it: its Rust fields stay plain values,
+///   which is what a caller building a request wants.
 pub fn adapt_for_types(doc: &Value) -> Result<Value, String> {
     let mut doc = doc.clone();
     strip_header_parameters(&mut doc)?;
     strip_value_constraints(&mut doc);
-    let answered = schemas_used_by_answers(&doc);
+    let answered = schemas_used_by(&doc, "responses");
+    let requested = schemas_used_by(&doc, "requestBody");
     if let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas") {
-        for name in &answered {
+        for name in answered.difference(&requested) {
             if let Some(schema) = schemas.get_mut(name) {
                 strip_required(schema);
             }
@@ -133,12 +135,13 @@ fn strip_required(value: &mut Value) {
     }
 }
 
-/// Names of the component schemas reachable from any operation's answers.
-fn schemas_used_by_answers(doc: &Value) -> BTreeSet<String> {
+/// Names of the component schemas reachable from the operations' `part` (`responses` or
+/// `requestBody`).
+fn schemas_used_by(doc: &Value, part: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     let mut todo: Vec<String> = Vec::new();
     for (_, _, op) in operations(doc) {
-        if let Some(responses) = op.get("responses") {
+        if let Some(responses) = op.get(part) {
             collect_refs(responses, &mut todo);
         }
     }

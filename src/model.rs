@@ -242,11 +242,17 @@ impl UpgradeNodePool {
     /// Narrow it with [`UpgradeNodePool::node_ids`] and [`UpgradeNodePool::node_template`].
     pub fn new(nodepool_id: impl Into<String>, max_unavailable: i32) -> Self {
         UpgradeNodePool {
+            api_version: None,
+            kind: None,
+            metadata: None,
             spec: NodePoolUpgradeSpec {
+                force: None,
                 max_unavailable,
                 node_ids: Vec::new(),
                 node_pool_id: nodepool_id.into(),
                 node_template: None,
+                retry_times: None,
+                skipped_nodes: Vec::new(),
             },
         }
     }
@@ -272,7 +278,9 @@ impl NodeTemplate {
             login: NodeTemplateLogin {
                 ssh_key: Some(ssh_key.into()),
                 user_password: None,
+                ..NodeTemplateLogin::default()
             },
+            volume_config: None,
         }
     }
 
@@ -287,17 +295,17 @@ impl NodeTemplate {
                     password: password.into(),
                     username: username.into(),
                 }),
+                ..NodeTemplateLogin::default()
             },
+            volume_config: None,
         }
     }
 
     /// Scripts run before and after installation, already base64-encoded
     /// (`echo -n "script" | base64`); together at most 10240 characters.
     pub fn scripts(mut self, pre_install: Option<String>, post_install: Option<String>) -> Self {
-        self.life_cycle = NodeTemplateLifeCycle {
-            pre_install,
-            post_install,
-        };
+        self.life_cycle.pre_install = pre_install;
+        self.life_cycle.post_install = post_install;
         self
     }
 }

@@ -393,6 +393,7 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
     let no_login = NodeTemplate {
         life_cycle: NodeTemplateLifeCycle::default(),
         login: NodeTemplateLogin::default(),
+        volume_config: None,
     };
 
     let pool_cases: Vec<(&str, UpgradeNodePool, &str)> = vec![

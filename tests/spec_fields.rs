@@ -403,11 +403,85 @@ mod pages {
     ];
 
     /// Spec properties no page row shows, each with where it comes from.
-    pub const NOT_ON_THE_PAGES: &[(&str, &str)] = &[(
-        "#/components/schemas/UpgradeNodePoolResponse/properties/jobid",
-        "page 004 documents no response body; the seeds README: the official SDKs read an \
-         optional { \"jobid\": ... }",
-    )];
+    pub const NOT_ON_THE_PAGES: &[(&str, &str)] = &[
+        (
+            "#/components/schemas/UpgradeNodePoolResponse/properties/jobid",
+            "page 004 documents no response body; the seeds README: the official SDKs read an \
+             optional { \"jobid\": ... }",
+        ),
+        (
+            "#/components/schemas/UpgradeNodePool/properties/kind",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/UpgradeNodePool/properties/apiVersion",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/UpgradeNodePool/properties/metadata",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodePoolMetadata/properties/name",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodePoolMetadata/properties/uid",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodePoolMetadata/properties/annotations",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodePoolMetadata/properties/updateTimestamp",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodePoolMetadata/properties/creationTimestamp",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodePoolMetadata/properties/resourceVersion",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodePoolUpgradeSpec/properties/force",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodePoolUpgradeSpec/properties/retryTimes",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodePoolUpgradeSpec/properties/skippedNodes",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodeTemplate/properties/volumeConfig",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodeTemplateVolumeConfig/properties/volumeResetPolicy",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodeTemplateLifeCycle/properties/waitPostInstallFinish",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodeTemplateLogin/properties/removeSSHKey",
+            FROM_THE_FAMILY,
+        ),
+        (
+            "#/components/schemas/NodeTemplateLogin/properties/removeUserPassword",
+            FROM_THE_FAMILY,
+        ),
+    ];
+
+    /// Why the UpgradeNodePool fields page 004 leaves out are in the spec.
+    const FROM_THE_FAMILY: &str = "UpgradeNodePool in /work/shared/api/upgrade-family.json (the \
+        official SDK's model); the seeds README: the family adds what page 004 leaves out";
 
     /// `oneOf` schemas that accept either of the forms the pages and the SDKs disagree on.
     pub const LENIENT: &[&str] = &["LenientBool", "PointRef", "UpgradeWorkFlowItems"];
@@ -460,6 +534,10 @@ fn expand(node: &Node) -> Vec<Node> {
         let mut composite = false;
         for key in ["allOf", "oneOf", "anyOf"] {
             if let Some(list) = n.schema.get(key).and_then(Value::as_array) {
+                if is_required_rule(list) {
+                    // "exactly one of these fields" (openapi/README.md): a rule, not a shape.
+                    continue;
+                }
                 composite = true;
                 for (i, member) in list.iter().enumerate() {
                     stack.push(Node {
@@ -474,6 +552,16 @@ fn expand(node: &Node) -> Vec<Node> {
         }
     }
     out
+}
+
+/// Whether `oneOf` alternatives only name required fields: the README's "exactly one of these
+/// fields" rule (`oneOf: [{required: [a]}, {required: [b]}]`), not alternative shapes.
+fn is_required_rule(alternatives: &[Value]) -> bool {
+    !alternatives.is_empty()
+        && alternatives.iter().all(|alt| {
+            alt.as_object()
+                .is_some_and(|o| o.len() == 1 && o.contains_key("required"))
+        })
 }
 
 fn property(parent: &Node, name: &str) -> Option<Node> {
@@ -1165,7 +1253,13 @@ fn lenient_one_of_schemas_are_the_documented_disagreements() {
     let schemas = SPEC["components"]["schemas"].as_object().expect("schemas");
     let with_alternatives: BTreeSet<&str> = schemas
         .iter()
-        .filter(|(_, s)| s.get("oneOf").is_some() || s.get("anyOf").is_some())
+        .filter(|(_, s)| {
+            let rule = s
+                .get("oneOf")
+                .and_then(Value::as_array)
+                .is_some_and(|alts| is_required_rule(alts));
+            (s.get("oneOf").is_some() && !rule) || s.get("anyOf").is_some()
+        })
         .map(|(name, _)| name.as_str())
         .collect();
     assert_eq!(
@@ -1186,4 +1280,21 @@ fn lenient_one_of_schemas_are_the_documented_disagreements() {
     accepts_all("PointRef", &[Ty::String, Ty::Object]);
     accepts_all("LenientBool", &[Ty::String, Ty::Boolean]);
     accepts_all("UpgradeWorkFlowItems", &[Ty::Object, Ty::Array]);
+}
+
+#[test]
+fn node_login_is_exactly_one_of_key_pair_and_password() {
+    // Page 004, Login: "密钥对和密码登录方式二者必选其一" (one of the two login methods is required),
+    // while each of sshKey and userPassword is optional on its own.
+    let login = &SPEC["components"]["schemas"]["NodeTemplateLogin"];
+    assert_eq!(
+        login["oneOf"],
+        serde_json::json!([{"required": ["sshKey"]}, {"required": ["userPassword"]}]),
+        "NodeTemplateLogin must state the exactly-one rule as openapi/README.md writes it"
+    );
+    let required = login.get("required").and_then(Value::as_array);
+    assert!(
+        required.is_none_or(|r| !r.iter().any(|f| f == "sshKey" || f == "userPassword")),
+        "neither login method is required on its own"
+    );
 }

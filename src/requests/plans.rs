@@ -29,7 +29,7 @@ impl UpgradePlanList {
 impl UpgradePlan {
     /// The plan's id (`metadata.uid`), the `upgrade_plan_id` that postpones it.
     pub fn uid(&self) -> Option<&str> {
-        self.metadata.uid.as_deref()
+        self.metadata.as_ref()?.uid.as_deref()
     }
 }
 

@@ -43,7 +43,7 @@ impl UpgradeClusterRequestBody {
             .and_then(|rolling| rolling.scope);
         strategy.in_place_rolling_update = Some(InPlaceRollingUpdate {
             scope,
-            user_defined_step: Some(max_nodes),
+            user_defined_step: max_nodes,
         });
         self
     }
@@ -76,7 +76,7 @@ impl ClusterUpgradeAction {
             node_pool_order: HashMap::new(),
             strategy: UpgradeStrategy {
                 in_place_rolling_update: None,
-                type_: Some(UpgradeStrategyType::default()),
+                type_: UpgradeStrategyType::default(),
             },
             target_version: target_version.into(),
         }
