@@ -255,8 +255,7 @@ impl Shared {
                         .then(|| self.retry.delay(attempt + 1, None))
                 }
             };
-            if let Some(wait) = wait.filter(|w| started.elapsed() + *w < self.retry.total_budget())
-            {
+            if let Some(wait) = wait.filter(|w| self.retry.fits_budget(started.elapsed(), *w)) {
                 let reason = match &answer {
                     Ok((status, headers, _)) => {
                         format!(
