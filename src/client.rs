@@ -58,6 +58,8 @@ struct CallRecord {
     attempts: u32,
     status: Option<StatusCode>,
     request_id: Option<String>,
+    /// Where a 3xx answer pointed (sanitized), which is not followed.
+    location: Option<String>,
     body: Bytes,
 }
 
@@ -200,6 +202,7 @@ impl Shared {
     ) -> reqwest::Result<reqwest::Response> {
         let record = CALL.try_with(Arc::clone).ok();
         let write = retry::is_write(request.method());
+        let url = request.url().clone();
         let started = Instant::now();
         let mut original = Some(request);
         let mut attempt = 0u32;
@@ -280,6 +283,9 @@ impl Shared {
                 let mut r = record.lock().expect("not poisoned");
                 r.status = Some(status);
                 r.request_id = request_id_of(&headers).map(str::to_owned);
+                r.location = status
+                    .is_redirection()
+                    .then(|| redirect_target(&url, &headers));
                 r.body = body.clone();
             }
             return Ok(rebuild(status, headers, body));
@@ -296,7 +302,8 @@ impl Shared {
         let answered_error = record.status.filter(|s| !s.is_success());
         let service = |status| {
             let service =
-                ServiceError::from_parts(status, record.request_id(), record.body.clone());
+                ServiceError::from_parts(status, record.request_id(), record.body.clone())
+                    .with_location(record.location.clone());
             Error::service(service, &self.credentials.secrets())
         };
         match error {
@@ -403,7 +410,8 @@ impl Shared {
         let status = response.status();
         if !status.is_success() {
             let service =
-                ServiceError::from_parts(status, record.request_id(), record.body.clone());
+                ServiceError::from_parts(status, record.request_id(), record.body.clone())
+                    .with_location(record.location.clone());
             return Err(error(Error::service(service, &self.credentials.secrets())));
         }
         #[derive(serde::Deserialize)]
@@ -440,6 +448,31 @@ impl Shared {
             )))),
         }
     }
+}
+
+/// Where a redirect pointed, for the error message: the `Location` resolved against the request
+/// URL, without userinfo, query or fragment (they may carry secrets), at most 256 characters.
+fn redirect_target(url: &reqwest::Url, headers: &HeaderMap) -> String {
+    let Some(location) = headers.get(header::LOCATION) else {
+        return "nowhere (no Location header)".to_owned();
+    };
+    let Some(mut target) = location.to_str().ok().and_then(|l| url.join(l).ok()) else {
+        return "an unreadable Location".to_owned();
+    };
+    let _ = target.set_username("");
+    let _ = target.set_password(None);
+    target.set_query(None);
+    target.set_fragment(None);
+    let mut target = target.to_string();
+    if target.len() > 256 {
+        let mut end = 256;
+        while !target.is_char_boundary(end) {
+            end -= 1;
+        }
+        target.truncate(end);
+        target.push('…');
+    }
+    target
 }
 
 fn request_id_of(headers: &HeaderMap) -> Option<&str> {
@@ -745,6 +778,12 @@ impl ClientBuilder {
 
     /// Your own `reqwest::Client` (proxies, TLS roots, ...). The connect timeout is then yours;
     /// the per-attempt timeout is still set on each request.
+    ///
+    /// It must not follow redirects: build it with
+    /// `.redirect(reqwest::redirect::Policy::none())`. The API never redirects; a client that
+    /// follows one sends the signature or `X-Auth-Token`, the security token and a write's body
+    /// (node passwords included) to wherever the redirect points, and may send a write again.
+    /// The default client follows none and reports a 3xx answer as an error naming its target.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -839,6 +878,8 @@ fn default_http_client(connect_timeout: Duration) -> Result<reqwest::Client, Err
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
+        // The API never redirects; following one would hand credentials and bodies to its target.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::configuration(format!("cannot build the HTTP client: {e}")))
 }

@@ -83,6 +83,7 @@ pub struct ServiceError {
     error_code: Option<String>,
     error_msg: Option<String>,
     request_id: Option<String>,
+    location: Option<String>,
     body: Bytes,
 }
 
@@ -98,8 +99,15 @@ impl ServiceError {
             error_code,
             error_msg,
             request_id: request_id.or(body_request_id),
+            location: None,
             body,
         }
+    }
+
+    /// For a 3xx answer: where it pointed (already stripped of userinfo, query and fragment).
+    pub(crate) fn with_location(mut self, location: Option<String>) -> Self {
+        self.location = location;
+        self
     }
 
     /// The HTTP status.
@@ -120,6 +128,12 @@ impl ServiceError {
     /// The `X-Request-Id` of the answer: quote it to Huawei Cloud support.
     pub fn request_id(&self) -> Option<&str> {
         self.request_id.as_deref()
+    }
+
+    /// For a redirect (3xx), which is never followed: where it pointed, without userinfo, query
+    /// or fragment.
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
     }
 
     /// The raw body, as received.
@@ -146,6 +160,7 @@ impl fmt::Debug for ServiceError {
             .field("error_code", &self.error_code)
             .field("error_msg", &self.error_msg)
             .field("request_id", &self.request_id)
+            .field("location", &self.location)
             .field("body", &snippet(&self.body))
             .finish()
     }
@@ -261,6 +276,13 @@ impl Error {
             _ => ErrorKind::Service,
         };
         let mut message = format!("HTTP {status}");
+        if status.is_redirection() {
+            message.push_str(&format!(
+                ": redirected to {}; the API never redirects, so it was not followed \
+                 (check the endpoint)",
+                one_line(service.location.as_deref().unwrap_or("an unknown place"))
+            ));
+        }
         // Display is one line: a gateway message may echo a multi-line canonical request.
         let (code, msg) = (
             service.error_code.as_deref().map(one_line),
@@ -324,6 +346,7 @@ impl Error {
             error_code: None,
             error_msg: None,
             request_id,
+            location: None,
             body: Bytes::copy_from_slice(body),
         });
         e.inner.source = Some(cause);

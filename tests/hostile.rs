@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use cce_upgrade::ErrorKind;
 use cce_upgrade::emulator::EmulatorConfig;
+use cce_upgrade::types::CreateUpgradeWorkFlowRequestBody;
 
 mod common;
 use common::scripted::{Scripted, answer};
@@ -58,4 +59,61 @@ async fn a_waiter_without_limits_does_not_overflow() {
         .await
         .unwrap_err();
     assert_eq!(e.status().map(|s| s.as_u16()), Some(404), "{e}");
+}
+
+#[tokio::test]
+async fn redirects_are_never_followed_and_say_where_they_pointed() {
+    let elsewhere = Scripted::start(|_, _| answer("200 OK", &[], b"{}")).await;
+    for status in [
+        "301 Moved Permanently",
+        "302 Found",
+        "303 See Other",
+        "307 Temporary Redirect",
+        "308 Permanent Redirect",
+    ] {
+        let target = format!(
+            "{}/v3/stolen?token=QUERYSECRET#FRAGSECRET",
+            elsewhere
+                .url
+                .replace("http://", "http://user:USERINFOSECRET@")
+        );
+        let server = Scripted::start(move |_, _| {
+            answer(
+                status,
+                &[("Location", &target), ("X-Request-Id", "req-3xx")],
+                b"",
+            )
+        })
+        .await;
+        let client = client_for(&server.url);
+        let e = client
+            .create_upgrade_work_flow(CLUSTER, &CreateUpgradeWorkFlowRequestBody::new("v1.29"))
+            .await
+            .unwrap_err();
+        assert_eq!(server.count(), 1, "{status}: the write is sent once");
+        assert_eq!(
+            e.status().map(|s| s.as_u16().to_string()),
+            Some(status[..3].to_owned())
+        );
+        assert_eq!(e.request_id(), Some("req-3xx"));
+        let shown = format!("{e} {e:?}");
+        let host = elsewhere.url.trim_start_matches("http://");
+        assert!(shown.contains(&format!("{host}/v3/stolen")), "{shown}");
+        assert!(shown.contains("redirect"), "{shown}");
+        for secret in ["QUERYSECRET", "FRAGSECRET", "USERINFOSECRET"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+    // The same URL again: one write, not eleven.
+    let server = Scripted::start(|_, seen| {
+        answer("307 Temporary Redirect", &[("Location", &seen.target)], b"")
+    })
+    .await;
+    let client = client_for(&server.url);
+    let e = client
+        .create_upgrade_work_flow(CLUSTER, &CreateUpgradeWorkFlowRequestBody::new("v1.29"))
+        .await
+        .unwrap_err();
+    assert_eq!(server.count(), 1, "{e}");
+    assert_eq!(elsewhere.count(), 0, "nothing reaches a redirect's target");
 }
