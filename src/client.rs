@@ -25,7 +25,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tracing::Instrument;
 
 use crate::credentials::{self, CredentialSource, Credentials, Env};
-use crate::error::{Error, ErrorKind, ServiceError};
+use crate::error::{Error, ErrorKind, ResponseTooLarge, ServiceError};
 use crate::generated;
 use crate::region::{Region, check_endpoint};
 use crate::response::Response;
@@ -41,6 +41,9 @@ use crate::validate;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default time one attempt may take, from sending to the end of the answer.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default largest answer body read: 10 MiB, far above the largest documented answer (a
+/// workflow list).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 10 * 1024 * 1024;
 
 const USER_AGENT: &str = concat!("cce-upgrade-rust/", env!("CARGO_PKG_VERSION"));
 const X_PROJECT_ID: HeaderName = HeaderName::from_static("x-project-id");
@@ -60,6 +63,8 @@ struct CallRecord {
     request_id: Option<String>,
     /// Where a 3xx answer pointed (sanitized), which is not followed.
     location: Option<String>,
+    /// Set when the answer was over the size limit (it was not read to the end).
+    too_large: Option<ResponseTooLarge>,
     body: Bytes,
 }
 
@@ -101,6 +106,7 @@ struct Shared {
     project_id: tokio::sync::OnceCell<String>,
     retry: RetryConfig,
     request_timeout: Duration,
+    max_response_bytes: u64,
     http: reqwest::Client,
 }
 
@@ -115,6 +121,7 @@ impl fmt::Debug for Runtime {
             .field("credential_source", &s.credential_source)
             .field("retry", &s.retry)
             .field("request_timeout", &s.request_timeout)
+            .field("max_response_bytes", &s.max_response_bytes)
             .finish()
     }
 }
@@ -224,10 +231,36 @@ impl Shared {
             let can_retry = original.is_some() && attempt < self.retry.attempts();
             let sent_at = Instant::now();
             let answer = match self.http.execute(request).await {
-                Ok(response) => {
+                Ok(mut response) => {
                     let status = response.status();
-                    let headers = response.headers().clone();
-                    response.bytes().await.map(|body| (status, headers, body))
+                    let headers = std::mem::take(response.headers_mut());
+                    match read_capped(&mut response, self.max_response_bytes).await {
+                        Ok(Ok(body)) => Ok((status, headers, body)),
+                        // Over the limit: not read further, not sent again.
+                        Ok(Err(declared)) => {
+                            let too_large = ResponseTooLarge {
+                                status,
+                                request_id: request_id_of(&headers).map(str::to_owned),
+                                limit: self.max_response_bytes,
+                                declared,
+                            };
+                            tracing::warn!(
+                                operation,
+                                attempt,
+                                status = status.as_u16(),
+                                "{too_large}"
+                            );
+                            if let Some(record) = &record {
+                                let mut r = record.lock().expect("not poisoned");
+                                r.attempts = attempt;
+                                r.status = Some(status);
+                                r.request_id = too_large.request_id.clone();
+                                r.too_large = Some(too_large.clone());
+                            }
+                            return Ok(refused(status, headers, too_large));
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
                 Err(e) => Err(e),
             };
@@ -237,7 +270,7 @@ impl Shared {
             let latency_ms = sent_at.elapsed().as_millis() as u64;
             let wait = match &answer {
                 Ok((status, headers, body)) => {
-                    let request_id = request_id_of(headers).unwrap_or("");
+                    let request_id = bounded(request_id_of(headers).unwrap_or(""));
                     tracing::debug!(
                         operation,
                         attempt,
@@ -263,7 +296,7 @@ impl Shared {
                     Ok((status, headers, _)) => {
                         format!(
                             "HTTP {status}, request id {}",
-                            request_id_of(headers).unwrap_or("-")
+                            bounded(request_id_of(headers).unwrap_or("-"))
                         )
                     }
                     Err(e) => e.to_string(),
@@ -299,6 +332,9 @@ impl Shared {
         write: bool,
     ) -> Error {
         use progenitor_client::Error as P;
+        if let Some(too_large) = &record.too_large {
+            return Error::response_too_large(too_large);
+        }
         let answered_error = record.status.filter(|s| !s.is_success());
         let service = |status| {
             let service =
@@ -319,6 +355,7 @@ impl Shared {
                 record.request_id(),
                 &body,
                 cause,
+                &self.credentials.secrets(),
             ),
             P::UnexpectedResponse(response) => Error::decode(
                 response.status(),
@@ -328,23 +365,37 @@ impl Shared {
                     "HTTP {} is not a documented answer of this operation",
                     response.status()
                 ),
+                &self.credentials.secrets(),
             ),
             P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
                 self.transport_error(e, write)
             }
-            P::Custom(message) => {
-                Error::configuration(format!("cannot sign the request: {message}"))
-            }
+            // The `pre` hook's signing error, which already says "cannot sign the request".
+            P::Custom(message) => Error::configuration(message),
             P::InvalidRequest(message) => Error::invalid_input("request", message),
         }
     }
 
     fn transport_error(&self, e: reqwest::Error, write: bool) -> Error {
+        if let Some(too_large) = find_cause::<ResponseTooLarge>(&e) {
+            return Error::response_too_large(too_large);
+        }
         // The server the request went to: the CCE endpoint, or IAM for the project id lookup.
         let server = e.url().map_or_else(
             || self.endpoint.clone(),
             |u| u.origin().ascii_serialization(),
         );
+        // The server answered, but not with HTTP this client can read: that is no lost
+        // connection.
+        let unreadable = find_cause::<hyper::Error>(&e)
+            .filter(|h| h.is_parse())
+            .map(|h| {
+                if h.is_parse_too_large() {
+                    "the answer's headers were too large"
+                } else {
+                    "the answer was malformed (not valid HTTP)"
+                }
+            });
         if e.is_connect() {
             Error::transport(
                 ErrorKind::Connect,
@@ -357,7 +408,9 @@ impl Shared {
                 format!(
                     "the request was sent but its answer was lost ({}); it may have been acted on, so \
                      it was not sent again: list the cluster's upgrade workflows to see whether it took effect",
-                    if e.is_timeout() {
+                    if let Some(what) = unreadable {
+                        what
+                    } else if e.is_timeout() {
                         "timed out"
                     } else {
                         "connection lost"
@@ -365,6 +418,8 @@ impl Shared {
                 ),
                 e,
             )
+        } else if let Some(what) = unreadable {
+            Error::transport(ErrorKind::Decode, format!("{what}, from {server}"), e)
         } else if e.is_timeout() {
             Error::transport(
                 ErrorKind::TimedOut,
@@ -397,7 +452,7 @@ impl Shared {
         let mut request = reqwest::Request::new(reqwest::Method::GET, url);
         self.prepare(&mut request);
         self.authorize(&mut request)
-            .map_err(|e| Error::configuration(format!("cannot sign the IAM request: {e}")))?;
+            .map_err(|e| Error::configuration(format!("IAM project id lookup: {e}")))?;
         let record = Arc::new(Mutex::new(CallRecord::default()));
         let span = tracing::info_span!("cce_upgrade", operation = OPERATION);
         let answer = CALL
@@ -407,6 +462,9 @@ impl Shared {
         let record = std::mem::take(&mut *record.lock().expect("not poisoned"));
         let error = |e: Error| e.with_operation(OPERATION).with_attempts(record.attempts);
         let response = answer.map_err(|e| error(self.transport_error(e, false)))?;
+        if let Some(too_large) = &record.too_large {
+            return Err(error(Error::response_too_large(too_large)));
+        }
         let status = response.status();
         if !status.is_success() {
             let service =
@@ -425,8 +483,15 @@ impl Shared {
             #[serde(default)]
             name: Option<String>,
         }
-        let projects: Projects = serde_json::from_slice(&record.body)
-            .map_err(|e| error(Error::decode(status, record.request_id(), &record.body, e)))?;
+        let projects: Projects = serde_json::from_slice(&record.body).map_err(|e| {
+            error(Error::decode(
+                status,
+                record.request_id(),
+                &record.body,
+                e,
+                &self.credentials.secrets(),
+            ))
+        })?;
         match projects.projects.as_slice() {
             [one] => {
                 tracing::debug!(project_id = %one.id, region = %region, "project id looked up in IAM");
@@ -473,6 +538,74 @@ fn redirect_target(url: &reqwest::Url, headers: &HeaderMap) -> String {
         target.push('…');
     }
     target
+}
+
+/// Reads the body up to `limit` bytes: `Ok(Err(declared))` when it is over, without reading it
+/// when its `Content-Length` says so (`declared`), else stopping at the limit.
+async fn read_capped(
+    response: &mut reqwest::Response,
+    limit: u64,
+) -> reqwest::Result<Result<Bytes, Option<u64>>> {
+    if let Some(length) = response.content_length().filter(|&l| l > limit) {
+        return Ok(Err(Some(length)));
+    }
+    let expected = response.content_length().unwrap_or(0).min(limit);
+    let mut body = bytes::BytesMut::with_capacity(usize::try_from(expected).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Ok(Err(None));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Ok(body.freeze()))
+}
+
+/// An answer whose body, when read, fails with `too_large`: whatever reads it (the generated
+/// code, for any status) gets the error, never an empty or partial body.
+fn refused(
+    status: StatusCode,
+    mut headers: HeaderMap,
+    too_large: ResponseTooLarge,
+) -> reqwest::Response {
+    struct Refused(Option<ResponseTooLarge>);
+    impl http_body::Body for Refused {
+        type Data = Bytes;
+        type Error = ResponseTooLarge;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, ResponseTooLarge>>> {
+            std::task::Poll::Ready(self.0.take().map(Err))
+        }
+    }
+    headers.remove(header::CONTENT_LENGTH);
+    let mut response = http::Response::new(reqwest::Body::wrap(Refused(Some(too_large))));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    reqwest::Response::from(response)
+}
+
+/// The first error of type `T` in the chain of `e`.
+fn find_cause<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// At most 256 bytes of a header value, for log lines.
+fn bounded(value: &str) -> &str {
+    let mut end = value.len().min(256);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
 }
 
 fn request_id_of(headers: &HeaderMap) -> Option<&str> {
@@ -721,6 +854,7 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     connect_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
+    max_response_bytes: Option<u64>,
     retry: Option<RetryConfig>,
 }
 
@@ -801,6 +935,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest answer body read (default [`DEFAULT_MAX_RESPONSE_BYTES`], 10 MiB). A larger
+    /// answer is an [`ErrorKind::ResponseTooLarge`] error, not sent again: one whose
+    /// `Content-Length` is over the limit is not read at all, any other stops being read there.
+    pub fn max_response_bytes(mut self, limit: u64) -> Self {
+        self.max_response_bytes = Some(limit);
+        self
+    }
+
     /// How to retry ([`RetryConfig::disabled`] turns retries off).
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = Some(retry);
@@ -864,6 +1006,9 @@ impl ClientBuilder {
             project_id: cell,
             retry: self.retry.unwrap_or_default(),
             request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+            max_response_bytes: self
+                .max_response_bytes
+                .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
             http: http.clone(),
         }));
         Ok(Client {

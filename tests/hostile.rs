@@ -10,7 +10,7 @@ use cce_upgrade::emulator::EmulatorConfig;
 use cce_upgrade::types::CreateUpgradeWorkFlowRequestBody;
 
 mod common;
-use common::scripted::{Scripted, answer};
+use common::scripted::{Reply, Scripted, answer};
 use common::{client_for, start_with};
 
 const CLUSTER: &str = "c0ffee00-0000-0000-0000-000000000001";
@@ -116,4 +116,136 @@ async fn redirects_are_never_followed_and_say_where_they_pointed() {
         .unwrap_err();
     assert_eq!(server.count(), 1, "{e}");
     assert_eq!(elsewhere.count(), 0, "nothing reaches a redirect's target");
+}
+
+fn small_cap_client(url: &str, limit: u64) -> cce_upgrade::Client {
+    cce_upgrade::Client::builder()
+        .endpoint(url)
+        .credentials(cce_upgrade::Credentials::new(
+            "AK-HOSTILE",
+            "SK-HOSTILE-SECRET",
+        ))
+        .project_id("0123456789abcdef0123456789abcdef")
+        .retry(common::quick_retry())
+        .max_response_bytes(limit)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_answer_announcing_more_than_the_cap_is_not_read_nor_retried() {
+    for status in ["200 OK", "503 Service Unavailable"] {
+        // It announces 100 MiB and would send them; the client must not wait for them.
+        let server = Scripted::start(move |_, _| Reply::Endless {
+            head: format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nX-Request-Id: req-big\r\n\r\n",
+                100 << 20
+            )
+            .into_bytes(),
+            chunk: vec![b' '; 64 * 1024],
+            limit: 100 << 20,
+        })
+        .await;
+        let client = client_for(&server.url);
+        let e = client
+            .list_autopilot_upgrade_work_flows(CLUSTER)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ResponseTooLarge, "{e}");
+        assert_eq!(
+            e.status().map(|s| s.as_u16()),
+            Some(status[..3].parse().unwrap())
+        );
+        assert_eq!(e.request_id(), Some("req-big"));
+        assert_eq!(server.count(), 1, "not retried");
+        let line = e.to_string();
+        assert!(
+            line.contains("104857600") && line.contains("max_response_bytes"),
+            "{line}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_chunked_answer_stops_being_read_at_the_cap() {
+    let mut chunk = format!("{:x}\r\n", 16 * 1024).into_bytes();
+    chunk.extend_from_slice(&[b'a'; 16 * 1024]);
+    chunk.extend_from_slice(b"\r\n");
+    let server = Scripted::start(move |_, _| Reply::Endless {
+        head: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Request-Id: req-chunked\r\n\r\n"
+            .to_vec(),
+        chunk: chunk.clone(),
+        limit: 1 << 30,
+    })
+    .await;
+    let client = small_cap_client(&server.url, 1 << 20);
+    let e = client
+        .list_autopilot_upgrade_work_flows(CLUSTER)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ResponseTooLarge, "{e}");
+    assert_eq!(e.request_id(), Some("req-chunked"));
+    assert_eq!(server.count(), 1, "not retried");
+    assert!(
+        server.written() < 256 << 20,
+        "the client stopped reading: {} bytes sent",
+        server.written()
+    );
+}
+
+#[tokio::test]
+async fn an_answer_at_the_cap_is_read() {
+    let body = br#"{"items":[]}"#;
+    let server = Scripted::start(move |_, _| answer("200 OK", &[], body)).await;
+    let client = small_cap_client(&server.url, body.len() as u64);
+    let list = client
+        .list_autopilot_upgrade_work_flows(CLUSTER)
+        .await
+        .unwrap();
+    assert!(list.workflows().is_empty());
+}
+
+#[tokio::test]
+async fn huge_error_bodies_and_request_ids_are_kept_as_bounded_snippets() {
+    let id = "r".repeat(64 * 1024);
+    let body = format!(
+        r#"{{"error_code":"CCE.01400001","error_msg":"{}"}}"#,
+        "m".repeat(1 << 20)
+    );
+    let server = Scripted::start(move |_, _| {
+        answer("400 Bad Request", &[("X-Request-Id", &id)], body.as_bytes())
+    })
+    .await;
+    let client = client_for(&server.url);
+    let e = client
+        .create_upgrade_work_flow(CLUSTER, &CreateUpgradeWorkFlowRequestBody::new("v1.29"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Service, "{e}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(400));
+    let service = e.service_error().unwrap();
+    assert!(service.request_id().unwrap().starts_with("rrrr"));
+    assert!(service.request_id().unwrap().len() <= cce_upgrade::MAX_ERROR_HEADER + 3);
+    assert!(service.error_msg().unwrap().len() <= cce_upgrade::MAX_ERROR_SNIPPET + 3);
+    assert!(service.body().len() <= cce_upgrade::MAX_ERROR_SNIPPET + 3);
+    assert!(e.to_string().len() < 3 * cce_upgrade::MAX_ERROR_SNIPPET);
+}
+
+#[tokio::test]
+async fn huge_answer_headers_are_reported_as_such() {
+    let server = Scripted::start(|_, _| {
+        let mut raw = b"HTTP/1.1 200 OK\r\nX-Padding: ".to_vec();
+        raw.extend(std::iter::repeat_n(b'p', 1 << 20));
+        raw.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\n{}");
+        Reply::Raw(raw)
+    })
+    .await;
+    let client = client_for(&server.url);
+    let e = client
+        .list_autopilot_upgrade_work_flows(CLUSTER)
+        .await
+        .unwrap_err();
+    let line = e.to_string();
+    assert!(line.contains("headers were too large"), "{line}");
+    assert!(!line.contains("connection"), "{line}");
 }
