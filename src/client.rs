@@ -855,6 +855,7 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
     max_response_bytes: Option<u64>,
+    allow_plain_http: bool,
     retry: Option<RetryConfig>,
 }
 
@@ -943,6 +944,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Allows plain `http://` endpoints (CCE and IAM) to hosts other than this machine (default
+    /// off: `http://` only to 127.0.0.0/8, `::1` or `localhost`). Requests are then sent
+    /// unencrypted; the signature still protects them from change, not from being read.
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
     /// How to retry ([`RetryConfig::disabled`] turns retries off).
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = Some(retry);
@@ -954,10 +963,14 @@ impl ClientBuilder {
     /// `http(s)://` URL.
     pub fn build(self) -> Result<Client, Error> {
         let env = self.env.unwrap_or_default();
+        let plain = self.allow_plain_http;
+        if let Some(region) = &self.region {
+            region.check()?;
+        }
         let endpoint = match (&self.endpoint, &self.region) {
-            (Some(url), _) => check_endpoint(url)
+            (Some(url), _) => check_endpoint(url, plain)
                 .map_err(|why| Error::configuration(format!("endpoint {url:?}: {why}")))?,
-            (None, Some(region)) => region.cce_endpoint(&env)?,
+            (None, Some(region)) => region.cce_endpoint_with(&env, plain)?,
             (None, None) => {
                 return Err(Error::configuration(
                     "no region or endpoint: call .region(\"cn-north-4\") (or .endpoint(\"https://...\"))",
@@ -977,10 +990,10 @@ impl ClientBuilder {
             .filter(|p| !p.trim().is_empty());
         let iam_endpoint = match (&self.iam_endpoint, &self.region) {
             (Some(url), _) => Some(
-                check_endpoint(url)
+                check_endpoint(url, plain)
                     .map_err(|why| Error::configuration(format!("IAM endpoint {url:?}: {why}")))?,
             ),
-            (None, Some(region)) => Some(region.iam_endpoint(&env)?),
+            (None, Some(region)) => Some(region.iam_endpoint_with(&env, plain)?),
             (None, None) => None,
         };
         if project_id.is_none() && (self.region.is_none() || iam_endpoint.is_none()) {

@@ -249,3 +249,47 @@ async fn huge_answer_headers_are_reported_as_such() {
     assert!(line.contains("headers were too large"), "{line}");
     assert!(!line.contains("connection"), "{line}");
 }
+
+#[tokio::test]
+async fn careless_endpoints_and_regions_are_refused_naming_the_fix() {
+    let server = Scripted::start(|_, _| answer("200 OK", &[], br#"{"projects":[]}"#)).await;
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let builder = || {
+        cce_upgrade::Client::builder().credentials(cce_upgrade::Credentials::new("AK", "SK-SECRET"))
+    };
+    // A region that would make the IAM host the scripted server.
+    let e = builder().region(format!("x@{addr}/")).build().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Configuration);
+    assert!(
+        e.to_string().contains("region") && e.to_string().contains("cn-north-4"),
+        "{e}"
+    );
+    assert_eq!(server.count(), 0);
+    for (endpoint, says) in [
+        ("http://cce.example.com", "allow_plain_http"),
+        ("https://cce.example.com/?x=1", "?query"),
+        ("https://cce.example.com/#f", "#fragment"),
+        ("https://u:p@cce.example.com", "user:password@"),
+    ] {
+        for iam in [false, true] {
+            let b = builder().region("cn-north-4").project_id("p");
+            let b = if iam {
+                b.endpoint("https://cce.example.com").iam_endpoint(endpoint)
+            } else {
+                b.endpoint(endpoint)
+            };
+            let e = b.build().unwrap_err().to_string();
+            let field = if iam { "IAM endpoint" } else { "endpoint" };
+            assert!(e.contains(says) && e.contains(field), "{e}");
+        }
+    }
+    assert!(
+        builder()
+            .region("cn-north-4")
+            .project_id("p")
+            .endpoint("http://cce.example.com")
+            .allow_plain_http(true)
+            .build()
+            .is_ok()
+    );
+}
