@@ -104,6 +104,10 @@ struct Shared {
     endpoint: String,
     iam_endpoint: Option<String>,
     project_id: tokio::sync::OnceCell<String>,
+    /// One IAM lookup at a time; the last failure, for the callers that waited on it.
+    lookup: tokio::sync::Mutex<Option<Error>>,
+    /// How many lookups have ended, so a waiter can tell that one ended while it waited.
+    lookups_ended: std::sync::atomic::AtomicU64,
     retry: RetryConfig,
     request_timeout: Duration,
     max_response_bytes: u64,
@@ -114,7 +118,11 @@ impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.0;
         f.debug_struct("Client")
-            .field("endpoint", &s.endpoint)
+            .field("endpoint", &redact_userinfo(&s.endpoint))
+            .field(
+                "iam_endpoint",
+                &s.iam_endpoint.as_deref().map(redact_userinfo),
+            )
             .field("region", &s.region.as_ref().map(Region::as_str))
             .field("project_id", &s.project_id.get())
             .field("credentials", &s.credentials)
@@ -435,6 +443,39 @@ impl Shared {
         }
     }
 
+    /// The project id: configured, or looked up in IAM once. Concurrent callers share one lookup
+    /// and its outcome, success or failure; a call after a failed lookup tries again.
+    async fn project_id(&self) -> Result<&str, Error> {
+        use std::sync::atomic::Ordering;
+        if let Some(id) = self.project_id.get() {
+            return Ok(id);
+        }
+        let seen = self.lookups_ended.load(Ordering::SeqCst);
+        let mut last_failure = self.lookup.lock().await;
+        if let Some(id) = self.project_id.get() {
+            return Ok(id);
+        }
+        if let Some(e) = last_failure
+            .as_ref()
+            .filter(|_| self.lookups_ended.load(Ordering::SeqCst) != seen)
+        {
+            return Err(e.duplicate());
+        }
+        // If this future is dropped mid-lookup, the lock is released and the next waiter looks up.
+        let result = self.lookup_project_id().await;
+        self.lookups_ended.fetch_add(1, Ordering::SeqCst);
+        match result {
+            Ok(id) => {
+                *last_failure = None;
+                Ok(self.project_id.get_or_init(|| async { id }).await)
+            }
+            Err(e) => {
+                *last_failure = Some(e.duplicate());
+                Err(e)
+            }
+        }
+    }
+
     /// Looks the project id up in IAM: `GET /v3/projects?name={region}`, signed the same way.
     async fn lookup_project_id(&self) -> Result<String, Error> {
         let (Some(region), Some(iam)) = (&self.region, &self.iam_endpoint) else {
@@ -513,6 +554,24 @@ impl Shared {
             )))),
         }
     }
+}
+
+/// The URL with any `user:password@` replaced, for Debug output (a builder holds what the
+/// caller gave, before it is checked).
+fn redact_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        if let Some(at) = authority.rfind('@') {
+            return format!(
+                "{}://** redacted **@{}",
+                &url[..scheme_end],
+                &rest[at + 1..]
+            )
+            .into();
+        }
+    }
+    url.into()
 }
 
 /// Where a redirect pointed, for the error message: the `Location` resolved against the request
@@ -655,12 +714,7 @@ impl Client {
     /// The project id: the configured one, or the one IAM has for the region (looked up once,
     /// on first use, then remembered).
     pub async fn project_id(&self) -> Result<&str, Error> {
-        let shared = self.shared();
-        shared
-            .project_id
-            .get_or_try_init(|| shared.lookup_project_id())
-            .await
-            .map(String::as_str)
+        self.shared().project_id().await
     }
 
     /// Runs one generated operation inside the call context: span, record, error mapping.
@@ -863,8 +917,11 @@ impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
-            .field("iam_endpoint", &self.iam_endpoint)
+            .field("endpoint", &self.endpoint.as_deref().map(redact_userinfo))
+            .field(
+                "iam_endpoint",
+                &self.iam_endpoint.as_deref().map(redact_userinfo),
+            )
             .field("credentials", &self.credentials)
             .field("project_id", &self.project_id)
             .field("retry", &self.retry)
@@ -1017,6 +1074,8 @@ impl ClientBuilder {
             endpoint: endpoint.clone(),
             iam_endpoint,
             project_id: cell,
+            lookup: tokio::sync::Mutex::new(None),
+            lookups_ended: std::sync::atomic::AtomicU64::new(0),
             retry: self.retry.unwrap_or_default(),
             request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
             max_response_bytes: self
@@ -1053,5 +1112,36 @@ impl crate::emulator::Emulator {
             .iam_endpoint(self.endpoint())
             .credentials(Credentials::new(self.access_key(), self.secret_key()))
             .project_id(self.project_id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_userinfo_of_an_endpoint() {
+        let builder = Client::builder()
+            .endpoint("https://user:PASSWORD123@cce.example.com/x")
+            .iam_endpoint("http://PASSWORD123@127.0.0.1:1");
+        let shown = format!("{builder:?} {builder:#?}");
+        assert!(!shown.contains("PASSWORD123"), "{shown}");
+        assert!(
+            shown.contains("https://** redacted **@cce.example.com/x"),
+            "{shown}"
+        );
+        assert_eq!(
+            redact_userinfo("https://cce.example.com/a@b"),
+            "https://cce.example.com/a@b"
+        );
+        assert_eq!(redact_userinfo("not a url @ all"), "not a url @ all");
+        let client = Client::builder()
+            .endpoint("https://cce.example.com")
+            .credentials(Credentials::new("AK", "SK-SECRET"))
+            .project_id("p")
+            .build()
+            .unwrap();
+        let shown = format!("{client:?}");
+        assert!(shown.contains("https://cce.example.com") && !shown.contains("SK-SECRET"));
     }
 }

@@ -305,8 +305,7 @@ fn floor_char_boundary(text: &str, at: usize) -> usize {
 fn redact_token_lines(out: &mut String) {
     const NAME: &str = "x-security-token:";
     let mut from = 0;
-    while let Some(at) = out[from..]
-        .as_bytes()
+    while let Some(at) = out.as_bytes()[from..]
         .windows(NAME.len())
         .position(|w| w.eq_ignore_ascii_case(NAME.as_bytes()))
     {
@@ -593,6 +592,32 @@ impl Error {
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.inner.attempts = attempts;
         self
+    }
+
+    /// A copy to hand to each caller that shared one attempt (the project id lookup): the same
+    /// kind, message, service error and attempts; the cause is kept as its text.
+    pub(crate) fn duplicate(&self) -> Error {
+        let i = &self.inner;
+        Error {
+            inner: Box::new(Inner {
+                kind: i.kind,
+                operation: i.operation,
+                message: i.message.clone(),
+                field: i.field.clone(),
+                service: i.service.clone(),
+                attempts: i.attempts,
+                last_state: None,
+                source: i.source.as_ref().map(|s| {
+                    let mut text = s.to_string();
+                    let mut next = s.source();
+                    while let Some(cause) = next {
+                        text.push_str(&format!(": {cause}"));
+                        next = cause.source();
+                    }
+                    Box::new(RedactedCause(text)) as BoxError
+                }),
+            }),
+        }
     }
 
     /// What went wrong, broadly.

@@ -293,3 +293,49 @@ async fn careless_endpoints_and_regions_are_refused_naming_the_fix() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn concurrent_callers_share_one_project_id_lookup_and_its_failure() {
+    let server = Scripted::start(|_, _| {
+        answer(
+            "503 Service Unavailable",
+            &[("X-Request-Id", "iam-503")],
+            br#"{"error_code":"IAM.0001","error_msg":"unavailable"}"#,
+        )
+    })
+    .await;
+    let retry = common::quick_retry();
+    let client = cce_upgrade::Client::builder()
+        .region("cn-north-4")
+        .endpoint(&server.url)
+        .iam_endpoint(&server.url)
+        .credentials(cce_upgrade::Credentials::new("AK", "SK-SECRET"))
+        .retry(retry.clone())
+        .build()
+        .unwrap();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let client = client.clone();
+        calls.spawn(async move { client.project_id().await.map(str::to_owned) });
+    }
+    let errors: Vec<String> = calls
+        .join_all()
+        .await
+        .into_iter()
+        .map(|r| {
+            let e = r.unwrap_err();
+            assert_eq!(e.status().map(|s| s.as_u16()), Some(503));
+            assert_eq!(e.request_id(), Some("iam-503"));
+            e.to_string()
+        })
+        .collect();
+    assert_eq!(
+        server.count(),
+        retry.attempts() as usize,
+        "one lookup for all 50"
+    );
+    assert!(errors.iter().all(|e| *e == errors[0]), "{errors:?}");
+    // A later call tries again.
+    assert!(client.project_id().await.is_err());
+    assert_eq!(server.count(), 2 * retry.attempts() as usize);
+}
