@@ -51,6 +51,7 @@ pub(crate) struct Answer {
     headers: HeaderMap,
     body: Bytes,
     attempts: u32,
+    /// The credentials' and the request's secrets, redacted from any error.
     secrets: Vec<String>,
 }
 
@@ -113,8 +114,12 @@ impl Client {
         if let Some(id) = &record.request_id {
             span.record("request_id", id.as_str());
         }
-        let secret_refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let mut all_secrets = shared.credentials.secrets();
+        all_secrets.extend(secrets.iter().map(String::as_str));
         let result = match sent {
+            _ if record.too_large.is_some() => Err(Error::response_too_large(
+                record.too_large.as_ref().expect("checked"),
+            )),
             Err(e) => Err(shared.transport_error(e, write)),
             Ok(response) => {
                 let status = response.status();
@@ -126,14 +131,14 @@ impl Client {
                         headers,
                         body: record.body.clone(),
                         attempts: record.attempts,
-                        secrets,
+                        secrets: all_secrets.iter().map(|s| (*s).to_owned()).collect(),
                     })
                 } else {
-                    let mut all = shared.credentials.secrets();
-                    all.extend(secret_refs.iter().copied());
+                    // Any other status, a 3xx included: redirects are never followed.
                     let service =
-                        ServiceError::from_parts(status, record.request_id.clone(), record.body);
-                    Err(Error::service(service, &all))
+                        ServiceError::from_parts(status, record.request_id.clone(), record.body)
+                            .with_location(record.location.clone());
+                    Err(Error::service(service, &all_secrets))
                 }
             }
         };
@@ -205,7 +210,8 @@ impl Answer {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        Error::decode(self.status, request_id, &self.body, cause)
+        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        Error::decode(self.status, request_id, &self.body, cause, &secrets)
             .with_operation(self.operation)
             .with_attempts(self.attempts)
     }
@@ -263,7 +269,6 @@ impl Answer {
         match f(&self.body) {
             Ok(value) => Ok(self.finish(value)),
             Err(cause) => {
-                let _ = &self.secrets;
                 let e = self.decode_error(cause);
                 self.log_failure(&e);
                 Err(e)

@@ -19,7 +19,7 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tracing::Instrument;
 
 use crate::credentials::{self, CredentialSource, Credentials, Env};
-use crate::error::{Error, ErrorKind, ServiceError};
+use crate::error::{Error, ErrorKind, ResponseTooLarge, ServiceError};
 use crate::region::{Region, check_endpoint};
 use crate::retry::{self, RetryConfig};
 use crate::signing::{self, SigningParams};
@@ -28,6 +28,9 @@ use crate::signing::{self, SigningParams};
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default time one attempt may take, from sending to the end of the answer.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default largest answer body read: 10 MiB, far above the largest documented answer (a
+/// workflow list).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 10 * 1024 * 1024;
 
 const USER_AGENT: &str = concat!("cce-upgrade-rust/", env!("CARGO_PKG_VERSION"));
 const X_PROJECT_ID: HeaderName = HeaderName::from_static("x-project-id");
@@ -45,6 +48,10 @@ pub(crate) struct CallRecord {
     pub(crate) attempts: u32,
     pub(crate) status: Option<StatusCode>,
     pub(crate) request_id: Option<String>,
+    /// Where a 3xx answer pointed (sanitized), which is not followed.
+    pub(crate) location: Option<String>,
+    /// Set when the answer was over the size limit (it was not read to the end).
+    pub(crate) too_large: Option<ResponseTooLarge>,
     pub(crate) body: Bytes,
 }
 
@@ -81,8 +88,13 @@ pub(crate) struct Shared {
     pub(crate) endpoint: String,
     iam_endpoint: Option<String>,
     project_id: tokio::sync::OnceCell<String>,
+    /// One IAM lookup at a time; the last failure, for the callers that waited on it.
+    lookup: tokio::sync::Mutex<Option<Error>>,
+    /// How many lookups have ended, so a waiter can tell that one ended while it waited.
+    lookups_ended: std::sync::atomic::AtomicU64,
     retry: RetryConfig,
     request_timeout: Duration,
+    max_response_bytes: u64,
     http: reqwest::Client,
 }
 
@@ -90,13 +102,18 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.shared;
         f.debug_struct("Client")
-            .field("endpoint", &s.endpoint)
+            .field("endpoint", &redact_userinfo(&s.endpoint))
+            .field(
+                "iam_endpoint",
+                &s.iam_endpoint.as_deref().map(redact_userinfo),
+            )
             .field("region", &s.region.as_ref().map(Region::as_str))
             .field("project_id", &s.project_id.get())
             .field("credentials", &s.credentials)
             .field("credential_source", &s.credential_source)
             .field("retry", &s.retry)
             .field("request_timeout", &s.request_timeout)
+            .field("max_response_bytes", &s.max_response_bytes)
             .finish()
     }
 }
@@ -159,6 +176,7 @@ impl Shared {
     ) -> reqwest::Result<reqwest::Response> {
         let record = CALL.try_with(Arc::clone).ok();
         let write = retry::is_write(request.method());
+        let url = request.url().clone();
         let started = Instant::now();
         let mut original = Some(request);
         let mut attempt = 0u32;
@@ -180,10 +198,36 @@ impl Shared {
             let can_retry = original.is_some() && attempt < self.retry.attempts();
             let sent_at = Instant::now();
             let answer = match self.http.execute(request).await {
-                Ok(response) => {
+                Ok(mut response) => {
                     let status = response.status();
-                    let headers = response.headers().clone();
-                    response.bytes().await.map(|body| (status, headers, body))
+                    let headers = std::mem::take(response.headers_mut());
+                    match read_capped(&mut response, self.max_response_bytes).await {
+                        Ok(Ok(body)) => Ok((status, headers, body)),
+                        // Over the limit: not read further, not sent again.
+                        Ok(Err(declared)) => {
+                            let too_large = ResponseTooLarge {
+                                status,
+                                request_id: request_id_of(&headers).map(str::to_owned),
+                                limit: self.max_response_bytes,
+                                declared,
+                            };
+                            tracing::warn!(
+                                operation,
+                                attempt,
+                                status = status.as_u16(),
+                                "{too_large}"
+                            );
+                            if let Some(record) = &record {
+                                let mut r = record.lock().expect("not poisoned");
+                                r.attempts = attempt;
+                                r.status = Some(status);
+                                r.request_id = too_large.request_id.clone();
+                                r.too_large = Some(too_large.clone());
+                            }
+                            return Ok(refused(status, headers, too_large));
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
                 Err(e) => Err(e),
             };
@@ -193,7 +237,7 @@ impl Shared {
             let latency_ms = sent_at.elapsed().as_millis() as u64;
             let wait = match &answer {
                 Ok((status, headers, body)) => {
-                    let request_id = request_id_of(headers).unwrap_or("");
+                    let request_id = bounded(request_id_of(headers).unwrap_or(""));
                     tracing::debug!(
                         operation,
                         attempt,
@@ -214,13 +258,12 @@ impl Shared {
                         .then(|| self.retry.delay(attempt + 1, None))
                 }
             };
-            if let Some(wait) = wait.filter(|w| started.elapsed() + *w < self.retry.total_budget())
-            {
+            if let Some(wait) = wait.filter(|w| self.retry.fits_budget(started.elapsed(), *w)) {
                 let reason = match &answer {
                     Ok((status, headers, _)) => {
                         format!(
                             "HTTP {status}, request id {}",
-                            request_id_of(headers).unwrap_or("-")
+                            bounded(request_id_of(headers).unwrap_or("-"))
                         )
                     }
                     Err(e) => e.to_string(),
@@ -240,6 +283,9 @@ impl Shared {
                 let mut r = record.lock().expect("not poisoned");
                 r.status = Some(status);
                 r.request_id = request_id_of(&headers).map(str::to_owned);
+                r.location = status
+                    .is_redirection()
+                    .then(|| redirect_target(&url, &headers));
                 r.body = body.clone();
             }
             return Ok(rebuild(status, headers, body));
@@ -247,11 +293,25 @@ impl Shared {
     }
 
     pub(crate) fn transport_error(&self, e: reqwest::Error, write: bool) -> Error {
+        if let Some(too_large) = find_cause::<ResponseTooLarge>(&e) {
+            return Error::response_too_large(too_large);
+        }
         // The server the request went to: the CCE endpoint, or IAM for the project id lookup.
         let server = e.url().map_or_else(
             || self.endpoint.clone(),
             |u| u.origin().ascii_serialization(),
         );
+        // The server answered, but not with HTTP this client can read: that is no lost
+        // connection.
+        let unreadable = find_cause::<hyper::Error>(&e)
+            .filter(|h| h.is_parse())
+            .map(|h| {
+                if h.is_parse_too_large() {
+                    "the answer's headers were too large"
+                } else {
+                    "the answer was malformed (not valid HTTP)"
+                }
+            });
         if e.is_connect() {
             Error::transport(
                 ErrorKind::Connect,
@@ -264,7 +324,9 @@ impl Shared {
                 format!(
                     "the request was sent but its answer was lost ({}); it may have been acted on, so \
                      it was not sent again: list the cluster's upgrade workflows to see whether it took effect",
-                    if e.is_timeout() {
+                    if let Some(what) = unreadable {
+                        what
+                    } else if e.is_timeout() {
                         "timed out"
                     } else {
                         "connection lost"
@@ -272,6 +334,8 @@ impl Shared {
                 ),
                 e,
             )
+        } else if let Some(what) = unreadable {
+            Error::transport(ErrorKind::Decode, format!("{what}, from {server}"), e)
         } else if e.is_timeout() {
             Error::transport(
                 ErrorKind::TimedOut,
@@ -284,6 +348,39 @@ impl Shared {
                 format!("the connection to {server} failed"),
                 e,
             )
+        }
+    }
+
+    /// The project id: configured, or looked up in IAM once. Concurrent callers share one lookup
+    /// and its outcome, success or failure; a call after a failed lookup tries again.
+    async fn project_id(&self) -> Result<&str, Error> {
+        use std::sync::atomic::Ordering;
+        if let Some(id) = self.project_id.get() {
+            return Ok(id);
+        }
+        let seen = self.lookups_ended.load(Ordering::SeqCst);
+        let mut last_failure = self.lookup.lock().await;
+        if let Some(id) = self.project_id.get() {
+            return Ok(id);
+        }
+        if let Some(e) = last_failure
+            .as_ref()
+            .filter(|_| self.lookups_ended.load(Ordering::SeqCst) != seen)
+        {
+            return Err(e.duplicate());
+        }
+        // If this future is dropped mid-lookup, the lock is released and the next waiter looks up.
+        let result = self.lookup_project_id().await;
+        self.lookups_ended.fetch_add(1, Ordering::SeqCst);
+        match result {
+            Ok(id) => {
+                *last_failure = None;
+                Ok(self.project_id.get_or_init(|| async { id }).await)
+            }
+            Err(e) => {
+                *last_failure = Some(e.duplicate());
+                Err(e)
+            }
         }
     }
 
@@ -304,7 +401,7 @@ impl Shared {
         let mut request = reqwest::Request::new(reqwest::Method::GET, url);
         self.prepare(&mut request);
         self.authorize(&mut request)
-            .map_err(|e| Error::configuration(format!("cannot sign the IAM request: {e}")))?;
+            .map_err(|e| Error::configuration(format!("IAM project id lookup: {e}")))?;
         let record = Arc::new(Mutex::new(CallRecord::default()));
         let span = tracing::info_span!("cce_upgrade", operation = OPERATION);
         let answer = CALL
@@ -314,10 +411,14 @@ impl Shared {
         let record = std::mem::take(&mut *record.lock().expect("not poisoned"));
         let error = |e: Error| e.with_operation(OPERATION).with_attempts(record.attempts);
         let response = answer.map_err(|e| error(self.transport_error(e, false)))?;
+        if let Some(too_large) = &record.too_large {
+            return Err(error(Error::response_too_large(too_large)));
+        }
         let status = response.status();
         if !status.is_success() {
             let service =
-                ServiceError::from_parts(status, record.request_id(), record.body.clone());
+                ServiceError::from_parts(status, record.request_id(), record.body.clone())
+                    .with_location(record.location.clone());
             return Err(error(Error::service(service, &self.credentials.secrets())));
         }
         #[derive(serde::Deserialize)]
@@ -331,8 +432,15 @@ impl Shared {
             #[serde(default)]
             name: Option<String>,
         }
-        let projects: Projects = serde_json::from_slice(&record.body)
-            .map_err(|e| error(Error::decode(status, record.request_id(), &record.body, e)))?;
+        let projects: Projects = serde_json::from_slice(&record.body).map_err(|e| {
+            error(Error::decode(
+                status,
+                record.request_id(),
+                &record.body,
+                e,
+                &self.credentials.secrets(),
+            ))
+        })?;
         match projects.projects.as_slice() {
             [one] => {
                 tracing::debug!(project_id = %one.id, region = %region, "project id looked up in IAM");
@@ -354,6 +462,117 @@ impl Shared {
             )))),
         }
     }
+}
+
+/// The URL with any `user:password@` replaced, for Debug output (a builder holds what the
+/// caller gave, before it is checked).
+fn redact_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        if let Some(at) = authority.rfind('@') {
+            return format!(
+                "{}://** redacted **@{}",
+                &url[..scheme_end],
+                &rest[at + 1..]
+            )
+            .into();
+        }
+    }
+    url.into()
+}
+
+/// Where a redirect pointed, for the error message: the `Location` resolved against the request
+/// URL, without userinfo, query or fragment (they may carry secrets), at most 256 characters.
+fn redirect_target(url: &reqwest::Url, headers: &HeaderMap) -> String {
+    let Some(location) = headers.get(header::LOCATION) else {
+        return "nowhere (no Location header)".to_owned();
+    };
+    let Some(mut target) = location.to_str().ok().and_then(|l| url.join(l).ok()) else {
+        return "an unreadable Location".to_owned();
+    };
+    let _ = target.set_username("");
+    let _ = target.set_password(None);
+    target.set_query(None);
+    target.set_fragment(None);
+    let mut target = target.to_string();
+    if target.len() > 256 {
+        let mut end = 256;
+        while !target.is_char_boundary(end) {
+            end -= 1;
+        }
+        target.truncate(end);
+        target.push('…');
+    }
+    target
+}
+
+/// Reads the body up to `limit` bytes: `Ok(Err(declared))` when it is over, without reading it
+/// when its `Content-Length` says so (`declared`), else stopping at the limit.
+async fn read_capped(
+    response: &mut reqwest::Response,
+    limit: u64,
+) -> reqwest::Result<Result<Bytes, Option<u64>>> {
+    if let Some(length) = response.content_length().filter(|&l| l > limit) {
+        return Ok(Err(Some(length)));
+    }
+    let expected = response.content_length().unwrap_or(0).min(limit);
+    let mut body = bytes::BytesMut::with_capacity(usize::try_from(expected).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Ok(Err(None));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Ok(body.freeze()))
+}
+
+/// An answer whose body, when read, fails with `too_large`: whatever reads it (the generated
+/// code, for any status) gets the error, never an empty or partial body.
+fn refused(
+    status: StatusCode,
+    mut headers: HeaderMap,
+    too_large: ResponseTooLarge,
+) -> reqwest::Response {
+    struct Refused(Option<ResponseTooLarge>);
+    impl http_body::Body for Refused {
+        type Data = Bytes;
+        type Error = ResponseTooLarge;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, ResponseTooLarge>>> {
+            std::task::Poll::Ready(self.0.take().map(Err))
+        }
+    }
+    headers.remove(header::CONTENT_LENGTH);
+    let mut response = http::Response::new(reqwest::Body::wrap(Refused(Some(too_large))));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    reqwest::Response::from(response)
+}
+
+/// The first error of type `T` in the chain of `e`.
+fn find_cause<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// At most 256 bytes of a header value, for log lines.
+fn bounded(value: &str) -> &str {
+    let mut end = value.len().min(256);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
 }
 
 fn request_id_of(headers: &HeaderMap) -> Option<&str> {
@@ -396,12 +615,7 @@ impl Client {
     /// The project id: the configured one, or the one IAM has for the region (looked up once,
     /// on first use, then remembered).
     pub async fn project_id(&self) -> Result<&str, Error> {
-        let shared = self.shared();
-        shared
-            .project_id
-            .get_or_try_init(|| shared.lookup_project_id())
-            .await
-            .map(String::as_str)
+        self.shared().project_id().await
     }
 }
 
@@ -432,6 +646,8 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     connect_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
+    max_response_bytes: Option<u64>,
+    allow_plain_http: bool,
     retry: Option<RetryConfig>,
 }
 
@@ -439,8 +655,11 @@ impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
-            .field("iam_endpoint", &self.iam_endpoint)
+            .field("endpoint", &self.endpoint.as_deref().map(redact_userinfo))
+            .field(
+                "iam_endpoint",
+                &self.iam_endpoint.as_deref().map(redact_userinfo),
+            )
             .field("credentials", &self.credentials)
             .field("project_id", &self.project_id)
             .field("retry", &self.retry)
@@ -489,6 +708,12 @@ impl ClientBuilder {
 
     /// Your own `reqwest::Client` (proxies, TLS roots, ...). The connect timeout is then yours;
     /// the per-attempt timeout is still set on each request.
+    ///
+    /// It must not follow redirects: build it with
+    /// `.redirect(reqwest::redirect::Policy::none())`. The API never redirects; a client that
+    /// follows one sends the signature or `X-Auth-Token`, the security token and a write's body
+    /// (node passwords included) to wherever the redirect points, and may send a write again.
+    /// The default client follows none and reports a 3xx answer as an error naming its target.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -506,6 +731,22 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest answer body read (default [`DEFAULT_MAX_RESPONSE_BYTES`], 10 MiB). A larger
+    /// answer is an [`ErrorKind::ResponseTooLarge`] error, not sent again: one whose
+    /// `Content-Length` is over the limit is not read at all, any other stops being read there.
+    pub fn max_response_bytes(mut self, limit: u64) -> Self {
+        self.max_response_bytes = Some(limit);
+        self
+    }
+
+    /// Allows plain `http://` endpoints (CCE and IAM) to hosts other than this machine (default
+    /// off: `http://` only to 127.0.0.0/8, `::1` or `localhost`). Requests are then sent
+    /// unencrypted; the signature still protects them from change, not from being read.
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
     /// How to retry ([`RetryConfig::disabled`] turns retries off).
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = Some(retry);
@@ -517,10 +758,14 @@ impl ClientBuilder {
     /// `http(s)://` URL.
     pub fn build(self) -> Result<Client, Error> {
         let env = self.env.unwrap_or_default();
+        let plain = self.allow_plain_http;
+        if let Some(region) = &self.region {
+            region.check()?;
+        }
         let endpoint = match (&self.endpoint, &self.region) {
-            (Some(url), _) => check_endpoint(url)
+            (Some(url), _) => check_endpoint(url, plain)
                 .map_err(|why| Error::configuration(format!("endpoint {url:?}: {why}")))?,
-            (None, Some(region)) => region.cce_endpoint(&env)?,
+            (None, Some(region)) => region.cce_endpoint_with(&env, plain)?,
             (None, None) => {
                 return Err(Error::configuration(
                     "no region or endpoint: call .region(\"cn-north-4\") (or .endpoint(\"https://...\"))",
@@ -540,10 +785,10 @@ impl ClientBuilder {
             .filter(|p| !p.trim().is_empty());
         let iam_endpoint = match (&self.iam_endpoint, &self.region) {
             (Some(url), _) => Some(
-                check_endpoint(url)
+                check_endpoint(url, plain)
                     .map_err(|why| Error::configuration(format!("IAM endpoint {url:?}: {why}")))?,
             ),
-            (None, Some(region)) => Some(region.iam_endpoint(&env)?),
+            (None, Some(region)) => Some(region.iam_endpoint_with(&env, plain)?),
             (None, None) => None,
         };
         if project_id.is_none() && (self.region.is_none() || iam_endpoint.is_none()) {
@@ -567,8 +812,13 @@ impl ClientBuilder {
             endpoint,
             iam_endpoint,
             project_id: cell,
+            lookup: tokio::sync::Mutex::new(None),
+            lookups_ended: std::sync::atomic::AtomicU64::new(0),
             retry: self.retry.unwrap_or_default(),
             request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+            max_response_bytes: self
+                .max_response_bytes
+                .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
             http,
         });
         Ok(Client { shared })
@@ -581,6 +831,8 @@ fn default_http_client(connect_timeout: Duration) -> Result<reqwest::Client, Err
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .connect_timeout(connect_timeout)
+        // The API never redirects; following one would hand credentials and bodies to its target.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::configuration(format!("cannot build the HTTP client: {e}")))
 }
@@ -596,5 +848,36 @@ impl crate::emulator::Emulator {
             .iam_endpoint(self.endpoint())
             .credentials(Credentials::new(self.access_key(), self.secret_key()))
             .project_id(self.project_id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_userinfo_of_an_endpoint() {
+        let builder = Client::builder()
+            .endpoint("https://user:PASSWORD123@cce.example.com/x")
+            .iam_endpoint("http://PASSWORD123@127.0.0.1:1");
+        let shown = format!("{builder:?} {builder:#?}");
+        assert!(!shown.contains("PASSWORD123"), "{shown}");
+        assert!(
+            shown.contains("https://** redacted **@cce.example.com/x"),
+            "{shown}"
+        );
+        assert_eq!(
+            redact_userinfo("https://cce.example.com/a@b"),
+            "https://cce.example.com/a@b"
+        );
+        assert_eq!(redact_userinfo("not a url @ all"), "not a url @ all");
+        let client = Client::builder()
+            .endpoint("https://cce.example.com")
+            .credentials(Credentials::new("AK", "SK-SECRET"))
+            .project_id("p")
+            .build()
+            .unwrap();
+        let shown = format!("{client:?}");
+        assert!(shown.contains("https://cce.example.com") && !shown.contains("SK-SECRET"));
     }
 }

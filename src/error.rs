@@ -53,7 +53,15 @@ pub enum ErrorKind {
     WaitTimedOut,
     /// What a waiter follows is not there: the service's list has no workflow with that id.
     NotFound,
+    /// The answer was larger than [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)
+    /// allows; it was not read to the end, and the request was not sent again.
+    ResponseTooLarge,
 }
+
+/// The most of a body, or of the service's `error_msg`, that an error keeps.
+pub const MAX_ERROR_SNIPPET: usize = 4096;
+/// The most of a header value (such as `X-Request-Id`) or an `error_code` that an error keeps.
+pub const MAX_ERROR_HEADER: usize = 256;
 
 /// The error returned by every fallible operation of this crate.
 pub struct Error {
@@ -83,6 +91,7 @@ pub struct ServiceError {
     error_code: Option<String>,
     error_msg: Option<String>,
     request_id: Option<String>,
+    location: Option<String>,
     body: Bytes,
 }
 
@@ -98,8 +107,15 @@ impl ServiceError {
             error_code,
             error_msg,
             request_id: request_id.or(body_request_id),
+            location: None,
             body,
         }
+    }
+
+    /// For a 3xx answer: where it pointed (already stripped of userinfo, query and fragment).
+    pub(crate) fn with_location(mut self, location: Option<String>) -> Self {
+        self.location = location;
+        self
     }
 
     /// The HTTP status.
@@ -122,20 +138,34 @@ impl ServiceError {
         self.request_id.as_deref()
     }
 
-    /// The raw body, as received.
+    /// For a redirect (3xx), which is never followed: where it pointed, without userinfo, query
+    /// or fragment.
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
+    }
+
+    /// The start of the body, as text: at most [`MAX_ERROR_SNIPPET`] bytes, with every secret
+    /// the request carried replaced by `** redacted **`.
     pub fn body(&self) -> &Bytes {
         &self.body
     }
 
-    fn redact(&mut self, secrets: &[&str]) {
-        if let Some(msg) = &mut self.error_msg {
-            *msg = redact_text(msg, secrets);
-        }
-        let text = String::from_utf8_lossy(&self.body);
-        let clean = redact_text(&text, secrets);
-        if clean != text {
-            self.body = Bytes::from(clean);
-        }
+    /// Bounds every part to its maximum length and redacts the secrets from all of them.
+    fn bound_and_redact(&mut self, secrets: &[&str]) {
+        let clean = Redactor::new(secrets);
+        let bound = |text: &mut Option<String>, max| {
+            if let Some(t) = text {
+                *t = clean.bounded(t, max);
+            }
+        };
+        bound(&mut self.error_code, MAX_ERROR_HEADER);
+        bound(&mut self.error_msg, MAX_ERROR_SNIPPET);
+        bound(&mut self.request_id, MAX_ERROR_HEADER);
+        bound(&mut self.location, MAX_ERROR_HEADER);
+        // One lossy view of the first bytes; the full body is never copied.
+        let window = &self.body[..self.body.len().min(MAX_ERROR_SNIPPET + clean.longest)];
+        let snippet = clean.bounded(&String::from_utf8_lossy(window), MAX_ERROR_SNIPPET);
+        self.body = Bytes::from(snippet);
     }
 }
 
@@ -146,6 +176,7 @@ impl fmt::Debug for ServiceError {
             .field("error_code", &self.error_code)
             .field("error_msg", &self.error_msg)
             .field("request_id", &self.request_id)
+            .field("location", &self.location)
             .field("body", &snippet(&self.body))
             .finish()
     }
@@ -204,23 +235,157 @@ fn one_line(text: &str) -> String {
     out
 }
 
-/// Replaces every secret, and any `x-security-token:` line a gateway echoes back, with a marker.
-pub(crate) fn redact_text(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_owned();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        if out.contains(secret) {
-            out = out.replace(secret, "** redacted **");
-        }
+const REDACTED: &str = "** redacted **";
+
+/// Scrubs the secrets a request carried out of text an answer brought back.
+struct Redactor<'a> {
+    /// Non-empty secrets, longest first, so that a secret containing another is replaced whole.
+    secrets: Vec<&'a str>,
+    longest: usize,
+}
+
+impl<'a> Redactor<'a> {
+    fn new(secrets: &[&'a str]) -> Self {
+        let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        let longest = secrets.first().map_or(0, |s| s.len());
+        Redactor { secrets, longest }
     }
-    if let Some(at) = out.to_ascii_lowercase().find("x-security-token:") {
-        let start = at + "x-security-token:".len();
+
+    fn contains_secret(&self, text: &str) -> bool {
+        self.secrets.iter().any(|s| text.contains(s))
+    }
+
+    /// The text cut to about `max` bytes (a secret that starts before the cut is taken whole,
+    /// so no part of one survives), with every secret and any `x-security-token:` value that a
+    /// gateway echoes replaced by `** redacted **`, and `…` where it was cut.
+    fn bounded(&self, text: &str, max: usize) -> String {
+        let mut cut = floor_char_boundary(text, max);
+        let cut_extended = |cut: usize| {
+            self.secrets
+                .iter()
+                .filter_map(|s| {
+                    let from = cut.saturating_sub(s.len() - 1);
+                    let from = floor_char_boundary(text, from);
+                    text[from..floor_char_boundary(text, cut + s.len())]
+                        .match_indices(s)
+                        .map(|(at, _)| from + at + s.len())
+                        .find(|&end| end > cut)
+                })
+                .max()
+        };
+        while let Some(end) = cut_extended(cut) {
+            cut = end;
+        }
+        let mut out = text[..cut].to_owned();
+        for secret in &self.secrets {
+            if out.contains(secret) {
+                out = out.replace(secret, REDACTED);
+            }
+        }
+        redact_token_lines(&mut out);
+        if cut < text.len() {
+            out.push('…');
+        }
+        out
+    }
+}
+
+/// The largest char boundary of `text` at or below `at`.
+fn floor_char_boundary(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// Replaces the value of every `x-security-token:` line a gateway echoes in a canonical request.
+fn redact_token_lines(out: &mut String) {
+    const NAME: &str = "x-security-token:";
+    let mut from = 0;
+    while let Some(at) = out.as_bytes()[from..]
+        .windows(NAME.len())
+        .position(|w| w.eq_ignore_ascii_case(NAME.as_bytes()))
+    {
+        let start = from + at + NAME.len();
         let end = out[start..]
             .find(['\n', '\\', '"'])
             .map_or(out.len(), |e| start + e);
-        out.replace_range(start..end, "** redacted **");
+        out.replace_range(start..end, REDACTED);
+        from = start + REDACTED.len();
     }
-    out
 }
+
+/// The secrets a request carried replaced in any text: a test helper and the core of redaction.
+#[cfg(test)]
+pub(crate) fn redact_text(text: &str, secrets: &[&str]) -> String {
+    Redactor::new(secrets).bounded(text, usize::MAX)
+}
+
+/// A cause whose text held a secret: only its redacted text is kept.
+#[derive(Debug)]
+struct RedactedCause(String);
+
+impl fmt::Display for RedactedCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedactedCause {}
+
+/// The cause as is, unless its text or its chain's shows a secret: then one error with the
+/// redacted text of the whole chain.
+fn redact_cause(cause: BoxError, clean: &Redactor<'_>) -> BoxError {
+    let mut chain = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&*cause);
+    while let Some(e) = next {
+        chain.push(e.to_string());
+        next = e.source();
+    }
+    if chain.iter().any(|t| clean.contains_secret(t)) {
+        let text = clean.bounded(&chain.join(": "), MAX_ERROR_SNIPPET);
+        Box::new(RedactedCause(text))
+    } else {
+        cause
+    }
+}
+
+/// An answer over the size limit, as the body of the answer handed on (reading it fails with
+/// this) and as the record of the call.
+#[derive(Clone, Debug)]
+pub(crate) struct ResponseTooLarge {
+    pub(crate) status: StatusCode,
+    pub(crate) request_id: Option<String>,
+    pub(crate) limit: u64,
+    /// The `Content-Length` it announced, when that was over the limit (nothing was read then).
+    pub(crate) declared: Option<u64>,
+}
+
+impl fmt::Display for ResponseTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.declared {
+            Some(length) => write!(
+                f,
+                "its Content-Length of {length} bytes is over the limit of {} bytes, so it was not read",
+                self.limit
+            )?,
+            None => write!(
+                f,
+                "its body grew past the limit of {} bytes, so reading stopped there",
+                self.limit
+            )?,
+        }
+        f.write_str(
+            "; it was not sent again. If the answer is legitimate, raise \
+             ClientBuilder::max_response_bytes",
+        )
+    }
+}
+
+impl std::error::Error for ResponseTooLarge {}
 
 impl Error {
     fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
@@ -249,8 +414,11 @@ impl Error {
         Error::new(ErrorKind::Configuration, message)
     }
 
+    /// The error for an answer with an error status. Every part is bounded and every string of
+    /// `secrets` (credentials, and the node passwords the request carried) is redacted from all
+    /// that the error keeps or prints.
     pub(crate) fn service(mut service: ServiceError, secrets: &[&str]) -> Self {
-        service.redact(secrets);
+        service.bound_and_redact(secrets);
         let status = service.status;
         let kind = match status.as_u16() {
             401 => ErrorKind::Authentication,
@@ -261,6 +429,13 @@ impl Error {
             _ => ErrorKind::Service,
         };
         let mut message = format!("HTTP {status}");
+        if status.is_redirection() {
+            message.push_str(&format!(
+                ": redirected to {}; the API never redirects, so it was not followed \
+                 (check the endpoint)",
+                one_line(service.location.as_deref().unwrap_or("an unknown place"))
+            ));
+        }
         // Display is one line: a gateway message may echo a multi-line canonical request.
         let (code, msg) = (
             service.error_code.as_deref().map(one_line),
@@ -301,32 +476,67 @@ impl Error {
         e
     }
 
+    /// The error for an answer that could not be decoded. As [`Error::service`], it keeps a
+    /// bounded snippet of the body and redacts `secrets` from everything, the cause included.
     pub(crate) fn decode(
         status: StatusCode,
         request_id: Option<String>,
         body: &[u8],
         cause: impl Into<BoxError>,
+        secrets: &[&str],
     ) -> Self {
-        let cause = cause.into();
-        let id = request_id
+        let clean = Redactor::new(secrets);
+        let cause = redact_cause(cause.into(), &clean);
+        let mut service = ServiceError {
+            status,
+            error_code: None,
+            error_msg: None,
+            request_id,
+            location: None,
+            body: Bytes::copy_from_slice(
+                &body[..body.len().min(MAX_ERROR_SNIPPET + clean.longest)],
+            ),
+        };
+        service.bound_and_redact(secrets);
+        let id = service
+            .request_id
             .as_deref()
             .map(|id| format!(", request id {id}"))
             .unwrap_or_default();
         let mut e = Error::new(
             ErrorKind::Decode,
             format!(
-                "could not decode the HTTP {status} response ({cause}{id}); body: `{}`",
-                snippet(body)
+                "could not decode the HTTP {status} response ({}{id}); body: `{}`",
+                one_line(&clean.bounded(&cause.to_string(), 512)),
+                snippet(&service.body)
             ),
         );
-        e.inner.service = Some(ServiceError {
-            status,
+        e.inner.service = Some(service);
+        e.inner.source = Some(cause);
+        e
+    }
+
+    /// The error for an answer over the size limit; it keeps status and request id.
+    pub(crate) fn response_too_large(too_large: &ResponseTooLarge) -> Self {
+        let mut service = ServiceError {
+            status: too_large.status,
             error_code: None,
             error_msg: None,
-            request_id,
-            body: Bytes::copy_from_slice(body),
-        });
-        e.inner.source = Some(cause);
+            request_id: too_large.request_id.clone(),
+            location: None,
+            body: Bytes::new(),
+        };
+        service.bound_and_redact(&[]);
+        let id = service
+            .request_id
+            .as_deref()
+            .map(|id| format!(", request id {id}"))
+            .unwrap_or_default();
+        let mut e = Error::new(
+            ErrorKind::ResponseTooLarge,
+            format!("the HTTP {} answer{id}: {too_large}", too_large.status),
+        );
+        e.inner.service = Some(service);
         e
     }
 
@@ -382,6 +592,32 @@ impl Error {
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.inner.attempts = attempts;
         self
+    }
+
+    /// A copy to hand to each caller that shared one attempt (the project id lookup): the same
+    /// kind, message, service error and attempts; the cause is kept as its text.
+    pub(crate) fn duplicate(&self) -> Error {
+        let i = &self.inner;
+        Error {
+            inner: Box::new(Inner {
+                kind: i.kind,
+                operation: i.operation,
+                message: i.message.clone(),
+                field: i.field.clone(),
+                service: i.service.clone(),
+                attempts: i.attempts,
+                last_state: None,
+                source: i.source.as_ref().map(|s| {
+                    let mut text = s.to_string();
+                    let mut next = s.source();
+                    while let Some(cause) = next {
+                        text.push_str(&format!(": {cause}"));
+                        next = cause.source();
+                    }
+                    Box::new(RedactedCause(text)) as BoxError
+                }),
+            }),
+        }
     }
 
     /// What went wrong, broadly.
@@ -580,5 +816,120 @@ mod tests {
             clean,
             "canonicalRequest: GET\nx-security-token:** redacted **\nx-sdk-date:1"
         );
+    }
+
+    /// Everything an error shows or hands out, for the leak checks.
+    fn everything(e: &Error) -> String {
+        let mut all = format!("{e}\n{e:?}\n{e:#?}\n");
+        if let Some(s) = e.service_error() {
+            all.push_str(&format!(
+                "{:?} {:?} {:?} {:?} {}\n",
+                s.error_code(),
+                s.error_msg(),
+                s.request_id(),
+                s.location(),
+                String::from_utf8_lossy(s.body())
+            ));
+        }
+        let mut source = std::error::Error::source(e);
+        while let Some(cause) = source {
+            all.push_str(&format!("{cause} {cause:?}\n"));
+            source = cause.source();
+        }
+        all
+    }
+
+    #[test]
+    fn a_secret_the_server_echoes_is_never_shown() {
+        let password = "Node-Pa55word!";
+        let token = "tok3n";
+        // A body that repeats the request in every field, the password straddling the 4 KiB cut.
+        let pad = "x".repeat(MAX_ERROR_SNIPPET - 5);
+        let body = format!(
+            r#"{{"error_code":"{password}","error_msg":"bad body: {{\"userPassword\":\"{password}\"}} {token}","request_id":"{password}","pad":"{pad}{password}{password}"}}"#
+        );
+        let e = Error::service(
+            ServiceError::from_parts(StatusCode::BAD_REQUEST, None, Bytes::from(body.clone())),
+            &["", password, token],
+        );
+        let all = everything(&e);
+        assert!(!all.contains(password), "{all}");
+        assert!(!all.contains("Pa55"), "no part of it either: {all}");
+        assert!(!all.contains(token), "short secrets too: {all}");
+        assert!(all.contains("** redacted **"));
+        // The empty "secret" redacts nothing.
+        assert!(e.to_string().contains("bad body"), "{e}");
+        assert!(e.service_error().unwrap().body().len() <= MAX_ERROR_SNIPPET + 3 + 64);
+
+        // A decode error: the body snippet and the cause (serde echoes the value) are redacted.
+        let cause = serde_json::from_str::<u32>(&format!("\"{password}\"")).unwrap_err();
+        assert!(
+            cause.to_string().contains(password),
+            "the cause does echo it"
+        );
+        let e = Error::decode(
+            StatusCode::OK,
+            Some(format!("id-{password}")),
+            body.as_bytes(),
+            cause,
+            &[password],
+        );
+        let all = everything(&e);
+        assert!(!all.contains(password), "{all}");
+        assert!(
+            std::error::Error::source(&e).is_some(),
+            "the cause is kept, redacted"
+        );
+    }
+
+    #[test]
+    fn errors_keep_only_bounded_snippets() {
+        let huge_msg = "m".repeat(1 << 20);
+        let body = format!(
+            r#"{{"error_code":"{}","error_msg":"{huge_msg}"}}"#,
+            "C".repeat(1 << 16)
+        );
+        let id = "r".repeat(64 * 1024);
+        let e = Error::service(
+            ServiceError::from_parts(StatusCode::BAD_REQUEST, Some(id), Bytes::from(body)),
+            &[],
+        );
+        let s = e.service_error().unwrap();
+        assert!(s.request_id().unwrap().len() <= MAX_ERROR_HEADER + 3);
+        assert!(s.error_code().unwrap().len() <= MAX_ERROR_HEADER + 3);
+        assert!(s.error_msg().unwrap().len() <= MAX_ERROR_SNIPPET + 3);
+        assert!(s.body().len() <= MAX_ERROR_SNIPPET + 3);
+        assert!(
+            e.to_string().len() < 2 * MAX_ERROR_SNIPPET,
+            "{}",
+            e.to_string().len()
+        );
+        assert!(format!("{e:?}").len() < 4 * MAX_ERROR_SNIPPET);
+        let e = Error::decode(
+            StatusCode::OK,
+            Some("r".repeat(64 * 1024)),
+            "b".repeat(1 << 20).as_bytes(),
+            "bad",
+            &[],
+        );
+        assert!(e.request_id().unwrap().len() <= MAX_ERROR_HEADER + 3);
+        assert!(e.service_error().unwrap().body().len() <= MAX_ERROR_SNIPPET + 3);
+        assert!(e.to_string().len() < 2 * MAX_ERROR_SNIPPET);
+    }
+
+    #[test]
+    fn the_cut_never_leaves_part_of_a_secret() {
+        let clean = Redactor::new(&["abcdef", "cdefgh"]);
+        for at in 0..12 {
+            let text = format!("{}abcdefgh-tail", "-".repeat(at));
+            for max in 0..text.len() + 2 {
+                let out = clean.bounded(&text, max);
+                for part in ["abc", "def", "efgh", "cdef"] {
+                    assert!(!out.contains(part), "{max} {text:?} -> {out:?}");
+                }
+            }
+        }
+        // Multi-byte text is cut on a char boundary.
+        assert_eq!(Redactor::new(&[]).bounded("ééé", 3), "é…");
     }
 }

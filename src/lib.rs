@@ -21,9 +21,12 @@ pub mod waiter;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 
-pub use client::{Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
+pub use client::{
+    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_REQUEST_TIMEOUT,
+};
 pub use credentials::{CredentialSource, Credentials, Env};
-pub use error::{Error, ErrorKind, ServiceError};
+pub use error::{Error, ErrorKind, MAX_ERROR_HEADER, MAX_ERROR_SNIPPET, ServiceError};
 pub use region::Region;
 pub use response::Response;
 pub use retry::RetryConfig;

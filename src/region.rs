@@ -69,6 +69,27 @@ impl Region {
         &self.0
     }
 
+    /// Checks that the id looks like a region id (`^[a-z0-9]+(-[a-z0-9]+)*$`, e.g. `cn-north-4`):
+    /// it becomes part of host names and of the IAM query, so nothing else may get through.
+    pub fn check(&self) -> Result<(), Error> {
+        let id = self.as_str();
+        let valid = !id.is_empty()
+            && id.split('-').all(|part| {
+                !part.is_empty()
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
+        if valid {
+            Ok(())
+        } else {
+            Err(Error::configuration(format!(
+                "region {id:?} is not a region id: use lower-case letters, digits and single \
+                 dashes, such as `cn-north-4` or `ap-southeast-1`"
+            )))
+        }
+    }
+
     /// Whether the SDK has a built-in endpoint for this region.
     pub fn is_known(&self) -> bool {
         KNOWN_REGIONS.contains(&self.as_str())
@@ -83,10 +104,20 @@ impl Region {
     }
 
     /// The CCE endpoint: `HUAWEICLOUD_SDK_REGION_CCE_<REGION>` if set, else the built-in one.
+    /// Plain `http://` is accepted only to a loopback host.
     pub fn cce_endpoint(&self, env: &Env) -> Result<String, Error> {
+        self.cce_endpoint_with(env, false)
+    }
+
+    pub(crate) fn cce_endpoint_with(
+        &self,
+        env: &Env,
+        allow_plain_http: bool,
+    ) -> Result<String, Error> {
+        self.check()?;
         if let Some(url) = env.get(&self.override_variable()) {
             let first = url.split(',').next().unwrap_or_default().trim().to_owned();
-            return check_endpoint(&first).map_err(|why| {
+            return check_endpoint(&first, allow_plain_http).map_err(|why| {
                 Error::configuration(format!("{}={url:?}: {why}", self.override_variable()))
             });
         }
@@ -103,9 +134,19 @@ impl Region {
 
     /// The IAM endpoint used to look up the project id: `HUAWEICLOUD_SDK_IAM_ENDPOINT` if set,
     /// else `https://iam.{region}.myhuaweicloud.com`.
+    /// Plain `http://` is accepted only to a loopback host.
     pub fn iam_endpoint(&self, env: &Env) -> Result<String, Error> {
+        self.iam_endpoint_with(env, false)
+    }
+
+    pub(crate) fn iam_endpoint_with(
+        &self,
+        env: &Env,
+        allow_plain_http: bool,
+    ) -> Result<String, Error> {
+        self.check()?;
         match env.get("HUAWEICLOUD_SDK_IAM_ENDPOINT") {
-            Some(url) => check_endpoint(url.trim()).map_err(|why| {
+            Some(url) => check_endpoint(url.trim(), allow_plain_http).map_err(|why| {
                 Error::configuration(format!("HUAWEICLOUD_SDK_IAM_ENDPOINT={url:?}: {why}"))
             }),
             None => Ok(format!("https://iam.{}.{}", self.as_str(), self.domain())),
@@ -139,9 +180,10 @@ impl From<String> for Region {
     }
 }
 
-/// An endpoint must be an absolute `http://` or `https://` URL with a host; returns it without a
-/// trailing `/`.
-pub(crate) fn check_endpoint(url: &str) -> Result<String, String> {
+/// An endpoint must be an absolute `https://` URL with a host (`http://` only to a loopback
+/// host, unless `allow_plain_http`), without userinfo, query or fragment, which would change or
+/// leak from every request; returns it without a trailing `/`.
+pub(crate) fn check_endpoint(url: &str, allow_plain_http: bool) -> Result<String, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!(
@@ -149,8 +191,31 @@ pub(crate) fn check_endpoint(url: &str) -> Result<String, String> {
             parsed.scheme()
         ));
     }
-    if parsed.host_str().is_none_or(str::is_empty) {
+    let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
         return Err("the URL has no host".into());
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("remove the `user:password@` part: credentials do not go into the URL".into());
+    }
+    if parsed.query().is_some() {
+        return Err("remove the `?query`: an endpoint is scheme, host, port and path only".into());
+    }
+    if parsed.fragment().is_some() {
+        return Err(
+            "remove the `#fragment`: an endpoint is scheme, host, port and path only".into(),
+        );
+    }
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if parsed.scheme() == "http" && !loopback && !allow_plain_http {
+        return Err(format!(
+            "plain http:// to `{host}`, which is not this machine, would send requests \
+             unencrypted: use https://, or call ClientBuilder::allow_plain_http(true) if you mean it"
+        ));
     }
     Ok(url.trim_end_matches('/').to_owned())
 }
@@ -208,6 +273,63 @@ mod tests {
             Region::new("cn-north-4").iam_endpoint(&env).unwrap(),
             "http://127.0.0.1:1"
         );
+    }
+
+    #[test]
+    fn endpoints_are_https_or_loopback_and_carry_nothing_else() {
+        for ok in [
+            "https://cce.example.com",
+            "https://cce.example.com:8443/base/",
+            "http://127.0.0.1:9999",
+            "http://127.3.2.1",
+            "http://[::1]:80",
+            "http://localhost:1",
+            "http://LOCALHOST",
+        ] {
+            assert!(check_endpoint(ok, false).is_ok(), "{ok}");
+        }
+        for (bad, says) in [
+            ("http://cce.example.com", "allow_plain_http"),
+            ("http://10.0.0.1", "allow_plain_http"),
+            ("http://[::2]", "allow_plain_http"),
+            ("http://localhost.example.com", "allow_plain_http"),
+            ("https://cce.example.com/?a=b", "?query"),
+            ("https://cce.example.com/#x", "#fragment"),
+            ("https://user:pw@cce.example.com", "user:password@"),
+            ("https://user@cce.example.com", "user:password@"),
+            ("ftp://cce.example.com", "scheme"),
+            ("cce.example.com", "not a URL"),
+        ] {
+            let why = check_endpoint(bad, false).unwrap_err();
+            assert!(why.contains(says), "{bad}: {why}");
+        }
+        assert!(check_endpoint("http://cce.example.com", true).is_ok());
+        assert!(check_endpoint("http://cce.example.com/?q", true).is_err());
+    }
+
+    #[test]
+    fn region_ids_are_validated_before_they_reach_a_host_name() {
+        let env = Env::from_vars::<_, String, String>([]);
+        for ok in ["cn-north-4", "ap-southeast-1", "eu-west-101", "x1"] {
+            assert!(Region::new(ok).check().is_ok(), "{ok}");
+        }
+        for bad in [
+            "x@127.0.0.1:8080/",
+            "",
+            "-cn",
+            "cn-",
+            "cn--north",
+            "CN-NORTH-4",
+            "cn.north",
+            "cn-north-4/",
+            "cn north",
+        ] {
+            let region = Region::new(bad);
+            let e = region.check().unwrap_err().to_string();
+            assert!(e.contains("region") && e.contains("cn-north-4"), "{e}");
+            assert!(region.iam_endpoint(&env).is_err(), "{bad}");
+            assert!(region.cce_endpoint(&env).is_err(), "{bad}");
+        }
     }
 
     #[test]

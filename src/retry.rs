@@ -7,13 +7,19 @@
 //! lost is never re-sent (see [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown)).
 //!
 //! Waits grow exponentially with full jitter (a random wait between zero and the cap), honour a
-//! `Retry-After` header, and stop at a maximum number of attempts or a total time budget.
+//! `Retry-After` header (seconds or an HTTP date, bounded by [`MAX_RETRY_AFTER`]), and stop at a
+//! maximum number of attempts or a total time budget. No value from a server or a caller makes
+//! this arithmetic overflow: it saturates.
 
-use std::hash::{BuildHasher, Hasher};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// The longest `Retry-After` that is read as sent; a longer one (up to `u64::MAX` seconds, or a
+/// date centuries ahead) counts as this long, which is past any sensible budget and so ends the
+/// retries.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// How requests are retried. [`RetryConfig::default`] is 3 attempts within 60 seconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,7 +96,16 @@ impl RetryConfig {
             .initial_backoff
             .saturating_mul(1 << exp)
             .min(self.max_backoff);
-        cap.mul_f64(random_unit())
+        // Full jitter: uniform in [0, cap], in nanoseconds (a cap beyond u64 nanoseconds, 584
+        // years, is that long).
+        let cap_nanos = u64::try_from(cap.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(fastrand::u64(..=cap_nanos))
+    }
+
+    /// Whether a retry that waits `wait` after `elapsed` of the call still ends within the
+    /// budget. Saturates: a huge `Retry-After` simply does not fit.
+    pub(crate) fn fits_budget(&self, elapsed: Duration, wait: Duration) -> bool {
+        elapsed.saturating_add(wait) < self.budget
     }
 }
 
@@ -116,21 +131,22 @@ pub(crate) fn retryable_status(status: StatusCode, write: bool, body: &[u8]) -> 
     }
 }
 
-/// The `Retry-After` header in seconds (an HTTP date is ignored: backoff applies then).
+/// The `Retry-After` header: delay-seconds, or an HTTP date (a date in the past is no wait),
+/// bounded by [`MAX_RETRY_AFTER`]. Anything else is ignored: backoff applies then.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    value.parse::<u64>().ok().map(Duration::from_secs)
+    retry_after_at(headers, SystemTime::now())
 }
 
-/// A random number in [0, 1), from the standard library's randomly seeded hasher.
-fn random_unit() -> f64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos() as u64),
-    );
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+fn retry_after_at(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let at = httpdate::parse_http_date(value).ok()?;
+            at.duration_since(now).unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -188,15 +204,59 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_in_seconds() {
-        let mut h = HeaderMap::new();
-        assert_eq!(retry_after(&h), None);
-        h.insert(RETRY_AFTER, "3".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        h.insert(
-            RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+    fn retry_after_in_seconds_or_as_a_date_bounded() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        let read = |value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(RETRY_AFTER, value.parse().unwrap());
+            retry_after_at(&h, now)
+        };
+        assert_eq!(retry_after_at(&HeaderMap::new(), now), None);
+        assert_eq!(read("3"), Some(Duration::from_secs(3)));
+        assert_eq!(read(" 0 "), Some(Duration::ZERO));
+        assert_eq!(read("18446744073709551615"), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            read("99999999999999999999999"),
+            None,
+            "not a u64, not a date"
         );
-        assert_eq!(retry_after(&h), None);
+        assert_eq!(read("-1"), None);
+        assert_eq!(
+            read("Wed, 21 Oct 2015 07:28:07 GMT"),
+            Some(Duration::from_secs(7))
+        );
+        // The obsolete forms HTTP still allows.
+        assert_eq!(
+            read("Wednesday, 21-Oct-15 07:28:07 GMT"),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            read("Wed Oct 21 07:28:07 2015"),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(read("Wed, 21 Oct 2015 07:27:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(read("Fri, 31 Dec 9999 23:59:59 GMT"), Some(MAX_RETRY_AFTER));
+        assert_eq!(read("tomorrow"), None);
+    }
+
+    #[test]
+    fn no_configuration_or_answer_overflows() {
+        let huge = RetryConfig::default()
+            .initial_backoff(Duration::MAX)
+            .max_backoff(Duration::MAX)
+            .budget(Duration::MAX);
+        for next in [0, 1, 2, 3, 40, u32::MAX] {
+            let _ = huge.delay(next, None);
+            assert_eq!(
+                huge.delay(next, Some(Duration::MAX)),
+                Duration::MAX,
+                "a caller's Retry-After passes through"
+            );
+        }
+        assert!(!huge.fits_budget(Duration::MAX, Duration::MAX));
+        let cfg = RetryConfig::default();
+        assert!(!cfg.fits_budget(Duration::from_secs(1), Duration::MAX));
+        assert!(cfg.fits_budget(Duration::from_secs(1), Duration::from_secs(1)));
+        assert!(!cfg.fits_budget(Duration::from_secs(59), Duration::from_secs(1)));
     }
 }

@@ -41,6 +41,19 @@ struct Pacing {
     max: Duration,
 }
 
+impl Pacing {
+    /// When the wait ends; `None` when the timeout reaches past what the clock can represent
+    /// (`Duration::MAX`): no deadline then.
+    fn deadline(&self, now: Instant) -> Option<Instant> {
+        now.checked_add(self.timeout)
+    }
+
+    /// The interval after `interval`: 1.5 times longer, up to `max`; saturates.
+    fn next(&self, interval: Duration) -> Duration {
+        interval.saturating_add(interval / 2).min(self.max)
+    }
+}
+
 impl Default for Pacing {
     fn default() -> Self {
         Pacing {
@@ -71,7 +84,8 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
-    let deadline = Instant::now() + pacing.timeout;
+    let deadline = pacing.deadline(Instant::now());
+    let before_deadline = |now: Instant| deadline.is_none_or(|d| now < d);
     let mut interval = pacing.initial;
     let mut last: Option<T> = None;
     loop {
@@ -91,21 +105,22 @@ where
                 }
                 last = Some(state);
             }
-            Err(e) if e.is_transient() && Instant::now() < deadline => {
+            Err(e) if e.is_transient() && before_deadline(Instant::now()) => {
                 tracing::info!(error = %e, "poll failed; trying again");
             }
             Err(e) => return Err(attach(e, last)),
         }
         let now = Instant::now();
-        if now >= deadline {
+        if !before_deadline(now) {
             let e = Error::wait_timed_out(format!(
                 "{what} did not end within {:?}; it may still be running",
                 pacing.timeout
             ));
             return Err(attach(e, last));
         }
-        tokio::time::sleep(interval.min(deadline - now)).await;
-        interval = interval.mul_f64(1.5).min(pacing.max);
+        let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
+        tokio::time::sleep(interval.min(left)).await;
+        interval = pacing.next(interval);
     }
 }
 
@@ -138,7 +153,7 @@ impl<'a, T> Waiter<'a, T> {
         }
     }
 
-    /// The overall deadline (default 3 hours).
+    /// The overall deadline (default 3 hours); `Duration::MAX` waits without one.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.pacing.timeout = timeout;
         self
@@ -285,5 +300,29 @@ impl Client {
     /// cluster, followed through [`Client::list_autopilot_upgrade_work_flows`].
     pub fn wait_for_workflow(&self, cluster_id: &str, workflow_id: &str) -> WorkflowWaiter<'_> {
         Waiter::new(self, cluster_id, workflow_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pacing_saturates_instead_of_overflowing() {
+        let pacing = Pacing {
+            timeout: Duration::MAX,
+            initial: Duration::MAX,
+            max: Duration::MAX,
+        };
+        assert_eq!(pacing.deadline(Instant::now()), None);
+        assert_eq!(pacing.next(Duration::MAX), Duration::MAX);
+        let pacing = Pacing::default();
+        assert_eq!(pacing.next(Duration::from_secs(2)), Duration::from_secs(3));
+        assert_eq!(
+            pacing.next(Duration::from_secs(25)),
+            Duration::from_secs(30)
+        );
+        let now = Instant::now();
+        assert_eq!(pacing.deadline(now), Some(now + DEFAULT_WAIT_TIMEOUT));
     }
 }

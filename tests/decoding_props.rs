@@ -19,7 +19,11 @@ use std::time::{Duration, UNIX_EPOCH};
 use cce_upgrade::parse_go_time;
 use cce_upgrade::signing::{SigningParams, parse_sdk_date, sign};
 use cce_upgrade::types::{
-    ApiVersionV3, CreateUpgradeWorkFlowRequestBody, ErrorBody, LenientBool, LineStatus, Metadata, Point, PointRef, PointStatus, PointStatusPhase, PostCheckClusterRequestBody, PostCheckPhase, PostCheckTask, UpgradeNodePool, UpgradeNodePoolResponse, UpgradeTask, UpgradeTaskPhase, UpgradeTaskType, UpgradeWorkFlow, UpgradeWorkFlowList, WorkFlowItems, WorkFlowPhase, WorkFlowResponseSpec, WorkFlowStatus, WorkFlowTaskKind,
+    ApiVersionV3, CreateUpgradeWorkFlowRequestBody, ErrorBody, LenientBool, LineStatus, Metadata,
+    Point, PointRef, PointStatus, PointStatusPhase, PostCheckClusterRequestBody, PostCheckPhase,
+    PostCheckTask, UpgradeNodePool, UpgradeNodePoolResponse, UpgradeTask, UpgradeTaskPhase,
+    UpgradeTaskType, UpgradeWorkFlow, UpgradeWorkFlowList, WorkFlowItems, WorkFlowPhase,
+    WorkFlowResponseSpec, WorkFlowStatus, WorkFlowTaskKind,
 };
 use proptest::prelude::*;
 use proptest::sample::select;

@@ -16,7 +16,10 @@ use std::sync::LazyLock;
 use cce_upgrade::parse_go_time;
 use cce_upgrade::types::{
     ApiVersionV3, CreateUpgradeWorkFlowRequestBody, LenientBool, NodeTemplate, Point, PointRef,
-    PointStatusPhase, PostCheckClusterRequestBody, PostCheckPhase, PostCheckSpec, PostCheckTask, PostCheckTaskKind, UpgradeNodePool, UpgradeNodePoolResponse, UpgradeTask, UpgradeTaskKind, UpgradeTaskPhase, UpgradeTaskType, UpgradeWorkFlow, UpgradeWorkFlowList, UpgradeWorkFlowListKind, WorkFlowPhase, WorkFlowTaskKind,
+    PointStatusPhase, PostCheckClusterRequestBody, PostCheckPhase, PostCheckSpec, PostCheckTask,
+    PostCheckTaskKind, UpgradeNodePool, UpgradeNodePoolResponse, UpgradeTask, UpgradeTaskKind,
+    UpgradeTaskPhase, UpgradeTaskType, UpgradeWorkFlow, UpgradeWorkFlowList,
+    UpgradeWorkFlowListKind, WorkFlowPhase, WorkFlowTaskKind,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;

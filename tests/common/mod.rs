@@ -40,3 +40,19 @@ pub async fn closed_port() -> SocketAddr {
         .expect("a free port");
     listener.local_addr().expect("bound")
 }
+
+pub mod scripted;
+
+/// A client for a scripted server (or any endpoint) with AK/SK, a project id and quick retries.
+pub fn client_for(url: &str) -> Client {
+    Client::builder()
+        .endpoint(url)
+        .credentials(cce_upgrade::Credentials::new(
+            "AK-HOSTILE",
+            "SK-HOSTILE-SECRET",
+        ))
+        .project_id("0123456789abcdef0123456789abcdef")
+        .retry(quick_retry())
+        .build()
+        .expect("client builds")
+}
