@@ -40,8 +40,9 @@ use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
-use jiff::SignedDuration;
 use jiff::civil::DateTime;
+use jiff::tz::Offset;
+use jiff::{SignedDuration, Timestamp};
 use percent_encoding::percent_decode_str;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Request, Url};
@@ -306,8 +307,22 @@ fn add_signing_headers(
     let Some(host) = url.host_str() else {
         return Err(SigningError::new(ErrorKind::NoHost));
     };
+    // One pass over the headers rather than a lookup, which hashes the name, for each.
     let headers = request.headers();
-    let (date, date_header) = match headers.get(&X_SDK_DATE) {
+    let (mut given_date, mut has_host, mut content_type, mut given_payload_hash) =
+        (None, false, None, None);
+    for (name, value) in headers {
+        if name == HOST {
+            has_host = true;
+        } else if name == CONTENT_TYPE {
+            content_type.get_or_insert(value);
+        } else if name == X_SDK_DATE {
+            given_date.get_or_insert(value);
+        } else if name == X_SDK_CONTENT_SHA256 {
+            given_payload_hash.get_or_insert(value);
+        }
+    }
+    let (date, date_header) = match given_date {
         Some(existing) => (SdkDate::from_header(existing)?, None),
         None => {
             let date = SdkDate::at(time);
@@ -315,7 +330,7 @@ fn add_signing_headers(
             (date, Some(header))
         }
     };
-    let host = if headers.contains_key(HOST) {
+    let host = if has_host {
         None
     } else {
         let value = match url.port() {
@@ -324,13 +339,15 @@ fn add_signing_headers(
         };
         Some(value.map_err(|_| SigningError::new(ErrorKind::NoHost))?)
     };
-    let unsigned_payload = headers.get(CONTENT_TYPE).is_some_and(|content_type| {
+    let unsigned_payload = content_type.is_some_and(|content_type| {
         let content_type = content_type.as_bytes();
         !content_type.starts_with(b"application/json")
             && !content_type.starts_with(b"application/bson")
     });
     let streamed = request.body().is_some_and(|body| body.as_bytes().is_none());
-    if streamed && !unsigned_payload && given_payload_hash(headers).is_none() {
+    let given_payload_hash =
+        given_payload_hash.is_some_and(|value| !trim_value(value.as_bytes()).is_empty());
+    if streamed && !unsigned_payload && !given_payload_hash {
         return Err(SigningError::new(ErrorKind::UnhashableBody));
     }
 
@@ -393,14 +410,6 @@ fn trim_value(value: &[u8]) -> &[u8] {
 /// Whether `byte` may appear in a header value (what `HeaderValue::from_str` accepts).
 fn is_header_value_byte(byte: u8) -> bool {
     byte == b'\t' || (byte >= b' ' && byte != 0x7f)
-}
-
-/// An `X-Sdk-Content-Sha256` the request carries (trimmed, non-empty): it replaces the body hash.
-fn given_payload_hash(headers: &HeaderMap) -> Option<&[u8]> {
-    headers
-        .get(&X_SDK_CONTENT_SHA256)
-        .map(|value| trim_value(value.as_bytes()))
-        .filter(|value| !value.is_empty())
 }
 
 /// Sets the URL query to the canonical query, touching the URL only when it differs.
@@ -539,7 +548,6 @@ impl<'a> CanonicalRequest<'a> {
     /// The canonical request of `request` as it stands (after the signing headers were added).
     pub(crate) fn new(request: &'a Request) -> Result<Self, SigningError> {
         let url = request.url();
-        let payload_hash = PayloadHash::new(request)?;
 
         // Canonical URI: decode, then encode every byte but unreserved ones and `/` — the same as
         // splitting on `/` and encoding each segment. A `%2F` is therefore signed as `/`.
@@ -577,7 +585,11 @@ impl<'a> CanonicalRequest<'a> {
         let mut inline = [("", &[][..]); INLINE_HEADERS];
         let mut inline_len = 0;
         let mut spilled = Vec::new();
+        let mut given_payload_hash = None;
         for header in signed {
+            if header.0 == X_SDK_CONTENT_SHA256.as_str() {
+                given_payload_hash.get_or_insert(header.1);
+            }
             if inline_len < INLINE_HEADERS {
                 inline[inline_len] = header;
                 inline_len += 1;
@@ -595,6 +607,7 @@ impl<'a> CanonicalRequest<'a> {
             spilled.sort_by(by_name);
         }
 
+        let payload_hash = PayloadHash::new(request, given_payload_hash)?;
         Ok(Self {
             method: request.method().as_str(),
             path,
@@ -796,8 +809,9 @@ enum PayloadHash<'a> {
 impl<'a> PayloadHash<'a> {
     /// As the official signer: an absent or empty body hashes as the empty string even under
     /// `X-Sdk-Content-Sha256`; otherwise that header's value wins over the body hash.
-    fn new(request: &'a Request) -> Result<Self, SigningError> {
-        let given = given_payload_hash(request.headers());
+    /// `given` is the request's `X-Sdk-Content-Sha256`, trimmed, if it has one.
+    fn new(request: &'a Request, given: Option<&'a [u8]>) -> Result<Self, SigningError> {
+        let given = given.filter(|given| !given.is_empty());
         match request.body().map(|body| body.as_bytes()) {
             None | Some(Some([])) => Ok(Self::Known(EMPTY_SHA256.as_bytes())),
             Some(body) => match (given, body) {
@@ -920,11 +934,15 @@ impl SdkDate {
             }
         }
         .clamp(Self::RANGE.0, Self::RANGE.1);
-        // Civil arithmetic: a jiff `Timestamp` stops short of 9999-12-31 (it leaves room for any
-        // offset), a `DateTime` reaches it. Cannot fail within the clamp above.
-        let civil = UNIX_EPOCH_UTC
-            .checked_add(SignedDuration::from_secs(seconds))
-            .unwrap_or(UNIX_EPOCH_UTC);
+        // A jiff `Timestamp` converts to civil fields directly, but stops short of 9999-12-31 (it
+        // leaves room for any offset); civil arithmetic, slower, covers the rest of the clamp
+        // above and cannot fail within it.
+        let civil = match Timestamp::from_second(seconds) {
+            Ok(timestamp) => Offset::UTC.to_datetime(timestamp),
+            Err(_) => UNIX_EPOCH_UTC
+                .checked_add(SignedDuration::from_secs(seconds))
+                .unwrap_or(DateTime::MAX),
+        };
         let mut out = *b"00000000T000000Z";
         let mut put = |range: Range<usize>, n: i16| {
             let mut n = n.unsigned_abs();
