@@ -4,6 +4,8 @@
 //! [`sign`] adds the headers the algorithm needs and an `Authorization` header to a built
 //! [`reqwest::Request`]. It is a pure function of the request, the credentials and the time in
 //! [`SigningParams`]: nothing reads the clock or the environment, so tests sign at fixed times.
+//! [`sign_with_key`] does the same with a [`SigningKey`], the HMAC key schedule of the secret key
+//! computed once: a client builds it once per credentials and keeps it next to them.
 //!
 //! # The algorithm
 //!
@@ -1322,6 +1324,54 @@ mod tests {
         let second = vector.signed();
         assert_eq!(first.headers(), second.headers());
         assert_eq!(first.url(), second.url());
+    }
+
+    #[test]
+    fn a_kept_signing_key_signs_as_the_one_shot_form() {
+        for_each_vector(|v| {
+            let params = v.params();
+            let key = SigningKey::new(params.secret_key).map_err(|e| e.to_string())?;
+            let mut request = v.request();
+            sign_with_key(
+                &mut request,
+                &KeyedSigningParams {
+                    access_key: params.access_key,
+                    signing_key: &key,
+                    security_token: params.security_token,
+                    time: params.time,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            let one_shot = v.signed();
+            if request.headers() != one_shot.headers() || request.url() != one_shot.url() {
+                return Err("sign_with_key and sign differ".into());
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn signing_key_refuses_an_empty_secret_and_debug_redacts_it() {
+        let error = SigningKey::new("").unwrap_err();
+        assert!(
+            error.to_string().contains("secret key (SK) is empty"),
+            "{error}"
+        );
+        let secret = "exampleSecretKey0123456789abcdefghijklmno";
+        let key = SigningKey::new(secret).unwrap();
+        assert_eq!(format!("{key:?}"), "SigningKey(** redacted **)");
+        let params = KeyedSigningParams {
+            access_key: "HPUAEXAMPLEAK0000001",
+            signing_key: &key,
+            security_token: Some("gQpjbi1ub3J0aC00token"),
+            time: parse_sdk_date("20240312T081500Z").unwrap(),
+        };
+        assert_eq!(
+            format!("{params:?}"),
+            "KeyedSigningParams { access_key: \"HPUAEXAMPLEAK0000001\", signing_key: \
+             ** redacted **, security_token: Some(** redacted **), time: 20240312T081500Z }"
+        );
+        assert!(!format!("{params:#?}").contains("gQpjbi1ub3J0aC00token"));
     }
 
     #[test]
