@@ -187,9 +187,9 @@ fn build_like_generated(
     let url = format!(
         "{}/api/v3/projects/{}/clusters/{}/operation/upgrade/tasks/{}",
         endpoint,
-        utf8_percent_encode(&project.to_string(), NON_ALPHANUMERIC).to_string(),
-        utf8_percent_encode(&cluster.to_string(), NON_ALPHANUMERIC).to_string(),
-        utf8_percent_encode(&task.to_string(), NON_ALPHANUMERIC).to_string(),
+        utf8_percent_encode(&project.to_string(), NON_ALPHANUMERIC),
+        utf8_percent_encode(&cluster.to_string(), NON_ALPHANUMERIC),
+        utf8_percent_encode(&task.to_string(), NON_ALPHANUMERIC),
     );
     let mut header_map = HeaderMap::with_capacity(1);
     header_map.append(

@@ -63,7 +63,11 @@ impl Client {
         op: &'static Operation,
         input: Input<'_>,
     ) -> Result<Answer, Error> {
-        let (url_path, body, secrets) = prepare(op, &input).map_err(|e| e.with_operation(op.id))?;
+        let Prepared {
+            path: url_path,
+            body,
+            secrets,
+        } = prepare(op, &input).map_err(|e| e.with_operation(op.id))?;
         let project_id = self
             .project_id()
             .await
@@ -156,12 +160,16 @@ impl Client {
     }
 }
 
-/// Checks the path parameters and the body; returns the path with them filled in (but for the
+/// A request checked and ready to be built: the path with its parameters filled in (but for the
 /// project id), the body to send and the secrets it carries.
-fn prepare(
-    op: &'static Operation,
-    input: &Input<'_>,
-) -> Result<(String, Option<Vec<u8>>, Vec<String>), Error> {
+struct Prepared {
+    path: String,
+    body: Option<Vec<u8>>,
+    secrets: Vec<String>,
+}
+
+/// Checks the path parameters and the body.
+fn prepare(op: &'static Operation, input: &Input<'_>) -> Result<Prepared, Error> {
     debug_assert_eq!(op.params.len(), input.params.len());
     let mut path = op.path.to_owned();
     let mut named = Vec::with_capacity(op.params.len());
@@ -189,7 +197,11 @@ fn prepare(
         }
         (None, _) => (None, Vec::new()),
     };
-    Ok((path, body, secrets))
+    Ok(Prepared {
+        path,
+        body,
+        secrets,
+    })
 }
 
 /// Percent-encodes one path segment: everything but the unreserved characters, so an id can

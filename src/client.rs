@@ -22,7 +22,7 @@ use crate::credentials::{self, CredentialSource, Credentials, Env};
 use crate::error::{Error, ErrorKind, ResponseTooLarge, ServiceError};
 use crate::region::{Region, check_endpoint};
 use crate::retry::{self, RetryConfig};
-use crate::signing::{self, SigningParams};
+use crate::signing::{self, KeyedSigningParams, SigningKey, SigningParams};
 
 /// The default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,6 +83,8 @@ pub struct Client {
 /// What clones of a client share: configuration, connections, the project id.
 pub(crate) struct Shared {
     pub(crate) credentials: Credentials,
+    /// The HMAC key of the SK, computed once (AK/SK credentials only).
+    signing_key: Option<SigningKey>,
     credential_source: CredentialSource,
     region: Option<Region>,
     pub(crate) endpoint: String,
@@ -147,8 +149,17 @@ impl Shared {
     ) -> Result<(), signing::SigningError> {
         request.headers_mut().remove(header::AUTHORIZATION);
         request.headers_mut().remove(X_SDK_DATE);
-        match self.credentials.signing_parts() {
-            Ok((access_key, secret_key, security_token)) => signing::sign(
+        match (self.credentials.signing_parts(), &self.signing_key) {
+            (Ok((access_key, _, security_token)), Some(signing_key)) => signing::sign_with_key(
+                request,
+                &KeyedSigningParams {
+                    access_key,
+                    signing_key,
+                    security_token,
+                    time: SystemTime::now(),
+                },
+            ),
+            (Ok((access_key, secret_key, security_token)), None) => signing::sign(
                 request,
                 &SigningParams {
                     access_key,
@@ -157,7 +168,7 @@ impl Shared {
                     time: SystemTime::now(),
                 },
             ),
-            Err(token) => {
+            (Err(token), _) => {
                 // A token that is not a valid header value cannot be sent; the gateway answers 401.
                 let mut value =
                     HeaderValue::from_str(token).unwrap_or(HeaderValue::from_static(""));
@@ -805,7 +816,13 @@ impl ClientBuilder {
         if let Some(id) = project_id {
             let _ = cell.set(id);
         }
+        // An empty SK has no key: signing then fails with the signer's own message.
+        let signing_key = credentials
+            .signing_parts()
+            .ok()
+            .and_then(|(_, secret_key, _)| SigningKey::new(secret_key).ok());
         let shared = Arc::new(Shared {
+            signing_key,
             credentials,
             credential_source,
             region: self.region,
