@@ -784,7 +784,10 @@ impl ClientBuilder {
             }
         };
         let (credentials, source_project, credential_source) = match self.credentials {
-            Some(c) => (c, None, CredentialSource::Explicit),
+            Some(c) => {
+                c.validate("the credentials given in code")?;
+                (c, None, CredentialSource::Explicit)
+            }
             None => {
                 let found = credentials::default_chain(&env)?;
                 (found.credentials, found.project_id, found.source)

@@ -12,10 +12,39 @@
 //! (`~/.huaweicloud/credentials`, or the file named by `HUAWEICLOUD_SDK_CREDENTIALS_FILE`; INI,
 //! section `[basic]` with `ak`, `sk`, `security_token`, `project_id`). The environment is an
 //! [`Env`] value, so tests inject one instead of touching the process's.
+//!
+//! # The profile file
+//!
+//! The file is read as the official Python SDK reads it (with Python's `configparser`), by the
+//! [`configparser`](https://docs.rs/configparser) crate set up to match:
+//! - `key = value` or `key: value`; the first `=` or `:` on the line splits it, so
+//!   `sk: abc=def` is the secret key `abc=def`;
+//! - keys are case-insensitive (`AK` is `ak`); the `[DEFAULT]` section's keys apply to
+//!   `[basic]` too, unless `[basic]` sets them;
+//! - surrounding whitespace of keys and values is ignored; a line indented deeper than its key
+//!   continues that key's value (so a value then holds a line break, and is refused);
+//! - whole lines starting with `#` or `;` are comments; a `;` or `#` after a value is part of
+//!   the value (Python has no inline comments by default);
+//! - the file is UTF-8, with or without a byte order mark.
+//!
+//! Three differences, all on the lenient side: section names are case-insensitive (`[Basic]`
+//! is read; Python would not find it); a key given twice keeps its last value (Python refuses
+//! the file); `%` in a value is taken literally (Python would try to interpolate it; the Go and
+//! Java SDKs take it literally too).
+//!
+//! On Unix, reading a file that group or others may read logs a warning: it holds a secret key.
+//!
+//! Wherever they come from, credentials are checked before anything is sent: an empty access
+//! key, secret key or token, or one holding a line break or another character a header cannot
+//! carry, is an [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) error.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use configparser::ini::{Ini, IniDefault};
 
 use crate::error::Error;
 use crate::secret::SecretString;
@@ -113,38 +142,48 @@ impl Credentials {
         }
     }
 
-    fn validate(&self, source: &str) -> Result<(), Error> {
+    /// Refuses credentials that cannot be sent: an empty access key, secret key or token, or
+    /// one with a character a header cannot carry (a line break above all). `source` names
+    /// where they came from, for the message; the message never holds a secret.
+    pub(crate) fn validate(&self, source: &str) -> Result<(), Error> {
         match &self.kind {
             Kind::AkSk {
                 access_key,
                 secret_key,
                 security_token,
             } => {
-                if access_key.trim().is_empty() {
-                    return Err(Error::configuration(format!(
-                        "the access key (AK) from {source} is empty"
-                    )));
-                }
-                if secret_key.is_empty() {
-                    return Err(Error::configuration(format!(
-                        "the secret key (SK) from {source} is empty"
-                    )));
-                }
-                if security_token.as_ref().is_some_and(SecretString::is_empty) {
-                    return Err(Error::configuration(format!(
-                        "the security token from {source} is empty"
-                    )));
+                check_value("access key (AK)", access_key, source)?;
+                check_value("secret key (SK)", secret_key.expose_secret(), source)?;
+                if let Some(token) = security_token {
+                    check_value("security token", token.expose_secret(), source)?;
                 }
             }
-            Kind::Token(token) if token.is_empty() => {
-                return Err(Error::configuration(format!(
-                    "the IAM token from {source} is empty"
-                )));
-            }
-            Kind::Token(_) => {}
+            Kind::Token(token) => check_value("IAM token", token.expose_secret(), source)?,
         }
         Ok(())
     }
+}
+
+/// An error unless `value` is non-empty and fits in a header value (visible ASCII, spaces
+/// and tabs inside, no line breaks). Names the value, never shows it.
+fn check_value(what: &str, value: &str, source: &str) -> Result<(), Error> {
+    if value.trim().is_empty() {
+        return Err(Error::configuration(format!(
+            "the {what} from {source} is empty"
+        )));
+    }
+    if value.contains(['\r', '\n']) {
+        return Err(Error::configuration(format!(
+            "the {what} from {source} contains a line break: remove it"
+        )));
+    }
+    if http::HeaderValue::from_str(value).is_err() || value.trim() != value {
+        return Err(Error::configuration(format!(
+            "the {what} from {source} has a character a request header cannot carry (a control \
+             character, non-ASCII, or surrounding whitespace): check the value"
+        )));
+    }
+    Ok(())
 }
 
 impl fmt::Debug for Credentials {
@@ -278,24 +317,25 @@ pub fn from_env(env: &Env) -> Result<Option<ResolvedCredentials>, Error> {
     }))
 }
 
-/// Reads credentials from the profile file. `Ok(None)` when the file does not exist.
+/// The largest profile file read; a credentials file is a few hundred bytes.
+const MAX_PROFILE_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads credentials from the profile file (see [the module docs](self#the-profile-file)).
+/// `Ok(None)` when the file does not exist.
 pub fn from_profile_file(env: &Env) -> Result<Option<ResolvedCredentials>, Error> {
     let Some(path) = env.profile_path() else {
         return Ok(None);
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Error::configuration(format!(
-                "cannot read the credentials file {}: {e}",
-                path.display()
-            )));
-        }
+    let Some(text) = read_profile_file(&path)? else {
+        return Ok(None);
     };
-    let basic = ini_section(&text, "basic");
-    let field = |k: &str| basic.get(k).filter(|v| !v.is_empty()).cloned();
     let where_ = path.display();
+    let basic = ini_section(&text, "basic").map_err(|e| {
+        Error::configuration(format!(
+            "the credentials file {where_} is not valid INI: {e}"
+        ))
+    })?;
+    let field = |k: &str| basic.get(k).filter(|v| !v.is_empty()).cloned();
     let (ak, sk) = match (field("ak"), field("sk")) {
         (Some(ak), Some(sk)) => (ak, sk),
         (ak, _) => {
@@ -319,6 +359,62 @@ pub fn from_profile_file(env: &Env) -> Result<Option<ResolvedCredentials>, Error
     }))
 }
 
+/// The file's text without a byte order mark; `Ok(None)` when it does not exist. Warns when
+/// group or others may read it.
+fn read_profile_file(path: &Path) -> Result<Option<String>, Error> {
+    let cannot = |e: std::io::Error| {
+        Error::configuration(format!(
+            "cannot read the credentials file {}: {e}",
+            path.display()
+        ))
+    };
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(cannot(e)),
+    };
+    warn_if_shared(path, &file.metadata().map_err(cannot)?);
+    let mut bytes = Vec::new();
+    file.take(MAX_PROFILE_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_PROFILE_FILE_BYTES {
+        return Err(Error::configuration(format!(
+            "the credentials file {} is larger than {MAX_PROFILE_FILE_BYTES} bytes: is it the \
+             right file?",
+            path.display()
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::configuration(format!(
+            "the credentials file {} is not UTF-8 text",
+            path.display()
+        ))
+    })?;
+    Ok(Some(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    }))
+}
+
+/// Logs a warning when group or others may read the file (Unix only).
+fn warn_if_shared(path: &Path, metadata: &std::fs::Metadata) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o044 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = %format_args!("{mode:03o}"),
+                "the credentials file can be read by other users: restrict it with `chmod 600`"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, metadata);
+}
+
 /// The default chain: the environment, then the profile file. An error says where it looked.
 pub fn default_chain(env: &Env) -> Result<ResolvedCredentials, Error> {
     if let Some(found) = from_env(env)? {
@@ -338,27 +434,31 @@ pub fn default_chain(env: &Env) -> Result<ResolvedCredentials, Error> {
     )))
 }
 
-/// The `key = value` pairs of one INI section; keys lower-cased, `;` and `#` start comments.
-fn ini_section(text: &str, wanted: &str) -> HashMap<String, String> {
-    let mut current = String::new();
-    let mut out = HashMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            current = name.trim().to_ascii_lowercase();
-            continue;
-        }
-        if current != wanted {
-            continue;
-        }
-        if let Some((k, v)) = line.split_once('=').or_else(|| line.split_once(':')) {
-            out.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-        }
-    }
-    out
+/// The `key = value` pairs of one INI section with Python `configparser` rules (see [the
+/// module docs](self#the-profile-file)): keys lower-cased, the `[DEFAULT]` section's pairs
+/// under the section's own. An absent section reads as empty.
+fn ini_section(text: &str, wanted: &str) -> Result<HashMap<String, String>, String> {
+    let mut rules = IniDefault::default();
+    // Python's configparser has no inline comments by default: `sk = a;b` is `a;b`.
+    rules.enable_inline_comments = false;
+    // A deeper-indented line continues the value above it, as in Python.
+    rules.multiline = true;
+    rules.comment_symbols = vec!['#', ';'];
+    rules.delimiters = vec!['=', ':'];
+    // Keys case-insensitive as Python's `optionxform`; section names too (leniently).
+    rules.case_sensitive = false;
+    rules.default_section = "default".to_owned();
+    let mut ini = Ini::new_from_defaults(rules);
+    let mut sections = ini.read(text.to_owned())?;
+    let Some(section) = sections.remove(wanted) else {
+        return Ok(HashMap::new());
+    };
+    let defaults = sections.remove("default").unwrap_or_default();
+    Ok(defaults
+        .into_iter()
+        .chain(section)
+        .map(|(key, value)| (key, value.unwrap_or_default()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -473,6 +573,192 @@ mod tests {
             "/nonexistent-home/.huaweicloud/credentials",
         ] {
             assert!(e.contains(needle), "{needle} missing from: {e}");
+        }
+    }
+
+    /// Reads `contents` as the profile file named by the environment.
+    fn from_file(name: &str, contents: &str) -> Result<Option<ResolvedCredentials>, Error> {
+        let path = temp_file(name, contents);
+        from_profile_file(&Env::from_vars([(
+            "HUAWEICLOUD_SDK_CREDENTIALS_FILE",
+            path.to_str().unwrap(),
+        )]))
+    }
+
+    fn credentials_in(name: &str, contents: &str) -> Credentials {
+        from_file(name, contents).unwrap().unwrap().credentials
+    }
+
+    fn secret_key(credentials: &Credentials) -> String {
+        credentials.signing_parts().unwrap().1.to_owned()
+    }
+
+    #[test]
+    fn a_colon_is_a_delimiter_and_the_first_delimiter_splits() {
+        let c = credentials_in("colon", "[basic]\nak: a=b\nsk: abc=def\n");
+        assert_eq!(c.access_key(), Some("a=b"));
+        assert_eq!(secret_key(&c), "abc=def");
+        let c = credentials_in("equals", "[basic]\nak = a:b\nsk=x:y=z\n");
+        assert_eq!(c.access_key(), Some("a:b"));
+        assert_eq!(secret_key(&c), "x:y=z");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let c = credentials_in("bom", "\u{feff}[basic]\nak = a\nsk = s\n");
+        assert_eq!(c, Credentials::new("a", "s"));
+    }
+
+    #[test]
+    fn whole_line_comments_are_skipped_and_inline_ones_are_part_of_the_value() {
+        let c = credentials_in(
+            "comments",
+            "# a comment\n; another\n[basic]\n  # indented comment\nak = a\n; sk = wrong\nsk = s;t #u\n",
+        );
+        assert_eq!(c.access_key(), Some("a"));
+        assert_eq!(secret_key(&c), "s;t #u");
+    }
+
+    #[test]
+    fn whitespace_around_keys_and_values_and_crlf_line_ends_are_ignored() {
+        let c = credentials_in(
+            "spaces",
+            "[basic]\r\n\t ak \t=   a  \r\nsk\t:\ts\t\r\nproject_id = p \r\n",
+        );
+        assert_eq!(c, Credentials::new("a", "s"));
+        let found = from_file("spaces2", "[basic]\nak=a\nsk=s\nproject_id =  p  \n");
+        assert_eq!(found.unwrap().unwrap().project_id.as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn keys_are_case_insensitive_and_default_applies_to_basic() {
+        let c = credentials_in("case", "[DEFAULT]\nsk = fromdefault\n[basic]\nAK = a\n");
+        assert_eq!(c, Credentials::new("a", "fromdefault"));
+        let c = credentials_in("override", "[DEFAULT]\nsk = d\n[basic]\nak = a\nSk = own\n");
+        assert_eq!(secret_key(&c), "own");
+    }
+
+    #[test]
+    fn other_sections_do_not_leak_into_basic() {
+        let e = from_file("sections", "[global]\nak = g\nsk = g\n[basic]\nak = a\n").unwrap_err();
+        assert!(e.to_string().contains("`sk`"), "{e}");
+    }
+
+    #[test]
+    fn an_indented_line_continues_the_value_and_is_refused() {
+        // Python reads `sk` as "s\ncontinued": a value with a line break cannot be sent.
+        let e = from_file("multiline", "[basic]\nak = a\nsk = s\n  continued\n").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Configuration);
+        assert!(e.to_string().contains("line break"), "{e}");
+        assert!(!e.to_string().contains("continued"), "{e}");
+    }
+
+    #[test]
+    fn empty_and_line_broken_tokens_are_refused_before_sending() {
+        let e = from_file(
+            "emptytoken",
+            "[basic]\nak = a\nsk = s\nsecurity_token =   \n",
+        );
+        // An empty value reads as absent: permanent credentials.
+        assert_eq!(e.unwrap().unwrap().credentials, Credentials::new("a", "s"));
+
+        for (what, credentials) in [
+            ("IAM token", Credentials::token("")),
+            ("IAM token", Credentials::token("  ")),
+            ("IAM token", Credentials::token("abc\r\nX-Injected: 1")),
+            ("IAM token", Credentials::token("abc\n")),
+            ("security token", Credentials::temporary("a", "s", "t\r")),
+            ("security token", Credentials::temporary("a", "s", "")),
+            ("access key (AK)", Credentials::new("a\nb", "s")),
+            ("access key (AK)", Credentials::new("", "s")),
+            ("secret key (SK)", Credentials::new("a", "s\n")),
+            ("secret key (SK)", Credentials::new("a", "")),
+        ] {
+            let e = credentials.validate("code").unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Configuration);
+            let message = e.to_string();
+            assert!(message.contains(what), "{message}");
+            assert!(!message.contains("X-Injected"), "{message}");
+        }
+        for fine in [
+            Credentials::token("MIIabc+/="),
+            Credentials::temporary("a", "s", "t"),
+            Credentials::new("a", "s p a c e s"),
+        ] {
+            fine.validate("code").unwrap();
+        }
+    }
+
+    #[test]
+    fn a_line_broken_token_from_the_environment_is_refused() {
+        let env = Env::from_vars([
+            ("HUAWEICLOUD_SDK_AK", "ak1"),
+            ("HUAWEICLOUD_SDK_SK", "sk1"),
+            ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "tok\nen"),
+        ]);
+        let e = default_chain(&env).unwrap_err();
+        assert!(e.to_string().contains("security token"), "{e}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_or_too_large_is_an_error() {
+        let path = temp_file("latin1", "");
+        std::fs::write(&path, b"[basic]\nak = \xe9\nsk = s\n").unwrap();
+        let env = Env::from_vars([("HUAWEICLOUD_SDK_CREDENTIALS_FILE", path.to_str().unwrap())]);
+        let e = from_profile_file(&env).unwrap_err();
+        assert!(e.to_string().contains("UTF-8"), "{e}");
+
+        let big = format!("[basic]\nak = a\nsk = s\n#{}\n", "x".repeat(2 << 20));
+        let e = from_file("big", &big).unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
+    }
+
+    /// Runs `f` with a subscriber that records WARN and above, returns what it logged.
+    fn warnings_of(f: impl FnOnce()) -> String {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let logged = sink.0.lock().unwrap().clone();
+        String::from_utf8(logged).unwrap()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_others_can_read_is_warned_about_without_its_secrets() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = temp_file("perms", "[basic]\nak = a\nsk = topsecretsk\n");
+        let env = Env::from_vars([("HUAWEICLOUD_SDK_CREDENTIALS_FILE", path.to_str().unwrap())]);
+        let read = |mode: u32| {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            warnings_of(|| {
+                from_profile_file(&env).unwrap().unwrap();
+            })
+        };
+        for shared in [0o644, 0o640, 0o604] {
+            let logged = read(shared);
+            assert!(logged.contains("chmod 600"), "{shared:o}: {logged}");
+            assert!(logged.contains(&format!("{shared:03o}")), "{logged}");
+            assert!(!logged.contains("topsecretsk"), "{logged}");
+        }
+        for private in [0o600, 0o400] {
+            assert_eq!(read(private), "", "{private:o}");
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod error;
 mod generated;
 mod model;
+pub mod password;
 pub mod region;
 mod requests;
 mod response;
@@ -27,6 +28,7 @@ pub use client::{
 };
 pub use credentials::{CredentialSource, Credentials, Env};
 pub use error::{Error, ErrorKind, MAX_ERROR_HEADER, MAX_ERROR_SNIPPET, ServiceError};
+pub use password::NodePassword;
 pub use region::Region;
 pub use response::Response;
 pub use retry::RetryConfig;

@@ -5,47 +5,59 @@
 //! [`Timestamp`] when you need to compute with it.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use jiff::fmt::strtime;
+use jiff::fmt::temporal::Pieces;
+use jiff::tz::{Offset, TimeZone};
 
 /// A point in time read from the service, with the UTC offset it was written in.
+///
+/// Ordered by instant (then by offset). Read with [`jiff`]; [`Timestamp::to_zoned`] gives its
+/// full calendar API.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp {
-    unix_seconds: i64,
-    nanos: u32,
-    offset_seconds: i32,
+    instant: jiff::Timestamp,
+    offset: Offset,
 }
 
 impl Timestamp {
-    /// Seconds since 1970-01-01 00:00:00 UTC.
+    /// Seconds since 1970-01-01 00:00:00 UTC (rounded down: before 1970, the fraction in
+    /// [`Timestamp::subsec_nanos`] counts forward from this second).
     pub fn unix_seconds(&self) -> i64 {
-        self.unix_seconds
+        let seconds = self.instant.as_second();
+        if self.instant.subsec_nanosecond() < 0 {
+            seconds - 1
+        } else {
+            seconds
+        }
     }
 
     /// The fraction of the second, in nanoseconds.
     pub fn subsec_nanos(&self) -> u32 {
-        self.nanos
+        self.instant.subsec_nanosecond().rem_euclid(1_000_000_000) as u32
     }
 
     /// The UTC offset the time was written with, in seconds east of UTC (`+0800` → 28800).
     pub fn offset_seconds(&self) -> i32 {
-        self.offset_seconds
+        self.offset.seconds()
     }
 
-    /// The same instant as a [`SystemTime`].
+    /// The same instant as a [`SystemTime`] (the Unix epoch on a platform whose `SystemTime`
+    /// cannot hold the date: on Windows, a date before 1601).
     pub fn to_system_time(&self) -> SystemTime {
-        if self.unix_seconds >= 0 {
-            UNIX_EPOCH + Duration::new(self.unix_seconds as u64, self.nanos)
-        } else {
-            UNIX_EPOCH - Duration::from_secs(self.unix_seconds.unsigned_abs())
-                + Duration::from_nanos(u64::from(self.nanos))
-        }
+        SystemTime::try_from(self.instant).unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    /// The same instant in the offset it was written with, as a [`jiff::ZonedDateTime`]
+    /// (a fixed offset, no time zone rules), for calendar arithmetic and formatting.
+    pub fn to_zoned(&self) -> jiff::ZonedDateTime {
+        self.instant.to_zoned_datetime(TimeZone::fixed(self.offset))
     }
 
     /// Time from `earlier` to `self`, or `None` when `earlier` is later.
     pub fn duration_since(&self, earlier: &Timestamp) -> Option<Duration> {
-        self.to_system_time()
-            .duration_since(earlier.to_system_time())
-            .ok()
+        Duration::try_from(self.instant.duration_since(earlier.instant)).ok()
     }
 }
 
@@ -85,94 +97,37 @@ pub fn parse_go_time(input: &str) -> Result<Timestamp, ParseTimestampError> {
     })
 }
 
+/// Go's default layout up to the offset; a zone name and a monotonic reading may follow.
+const GO_LAYOUT: &str = "%Y-%m-%d %H:%M:%S%.f %z";
+
 fn parse(s: &str) -> Option<Timestamp> {
-    let b = s.as_bytes();
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    if b[10] != b' ' && b[10] != b'T' {
-        return None;
-    }
-    let year = digits(&b[0..4])? as i64;
-    let month = digits(&b[5..7])?;
-    let day = digits(&b[8..10])?;
-    let hour = digits(&b[11..13])?;
-    let minute = digits(&b[14..16])?;
-    let second = digits(&b[17..19])?;
-    if !(1..=12).contains(&month)
-        || day == 0
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut nanos = 0u32;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let end = fraction
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(fraction.len());
-        if end == 0 || end > 9 {
+    let mut words = s.split_whitespace();
+    let first = words.next()?;
+    if first.contains(['T', 't']) {
+        // RFC 3339: one word, with `Z` or a numeric offset.
+        if words.next().is_some() {
             return None;
         }
-        nanos = fraction[..end].parse::<u32>().ok()? * 10u32.pow(9 - end as u32);
-        rest = &fraction[end..];
+        return rfc3339(first);
     }
-    let rest = rest.trim_start();
-    let offset_seconds = if rest.starts_with('Z') {
-        0
-    } else {
-        let sign = match rest.as_bytes().first()? {
-            b'+' => 1,
-            b'-' => -1,
-            _ => return None,
-        };
-        let zone = rest[1..].replace(':', "");
-        let zone = zone.get(..4)?;
-        let hours = digits(&zone.as_bytes()[..2])? as i32;
-        let minutes = digits(&zone.as_bytes()[2..4])? as i32;
-        if hours > 23 || minutes > 59 {
-            return None;
-        }
-        sign * (hours * 3600 + minutes * 60)
-    };
-    let local = days_from_civil(year, month, day) * 86_400
-        + i64::from(hour) * 3600
-        + i64::from(minute) * 60
-        + i64::from(second);
+    let (time, offset) = (words.next()?, words.next()?);
+    // What follows is Go's zone abbreviation (`CST`) and monotonic clock reading (`m=+0.1`).
+    let parsed = strtime::parse(GO_LAYOUT, format!("{first} {time} {offset}")).ok()?;
     Some(Timestamp {
-        unix_seconds: local - i64::from(offset_seconds),
-        nanos,
-        offset_seconds,
+        instant: parsed.to_timestamp().ok()?,
+        offset: parsed.offset()?,
     })
 }
 
-fn digits(b: &[u8]) -> Option<u32> {
-    b.iter().try_fold(0u32, |acc, &c| {
-        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+fn rfc3339(s: &str) -> Option<Timestamp> {
+    let pieces = Pieces::parse(s).ok()?;
+    // `Z` and `-00:00` ("UTC, local offset unknown") read as UTC.
+    let offset = pieces.offset()?.to_numeric_offset();
+    let civil = pieces.date().to_datetime(pieces.time()?);
+    Some(Timestamp {
+        instant: offset.to_timestamp(civil).ok()?,
+        offset,
     })
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -204,6 +159,31 @@ mod tests {
                 .unix_seconds(),
             0
         );
+        let offset = parse_go_time("2022-12-16T13:40:20.5+08:00").unwrap();
+        assert_eq!(offset.unix_seconds(), 1_671_169_220);
+        assert_eq!(offset.offset_seconds(), 8 * 3600);
+    }
+
+    #[test]
+    fn before_1970_the_seconds_round_down_and_the_fraction_counts_forward() {
+        let t = parse_go_time("1969-12-31 23:59:59.25 +0000 UTC").unwrap();
+        assert_eq!((t.unix_seconds(), t.subsec_nanos()), (-1, 250_000_000));
+        let epoch = parse_go_time("1970-01-01 00:00:00 +0000 UTC").unwrap();
+        assert_eq!(epoch.duration_since(&t), Some(Duration::from_millis(750)));
+        assert_eq!(t.duration_since(&epoch), None);
+        assert_eq!(
+            t.to_system_time(),
+            SystemTime::UNIX_EPOCH - Duration::from_millis(750)
+        );
+    }
+
+    #[test]
+    fn to_zoned_keeps_the_written_offset() {
+        let t = parse_go_time("2022-12-16 13:40:20.75671 +0800 CST").unwrap();
+        assert_eq!(
+            t.to_zoned().to_string(),
+            "2022-12-16T13:40:20.75671+08:00[+08:00]"
+        );
     }
 
     #[test]
@@ -216,6 +196,10 @@ mod tests {
             "2022-12-16 13:40:20",
             "2022-12-16 13:40:20.+0800",
             "2022-12-16 13:40:20 0800",
+            "2022-12-16T13:40:20",
+            "2022-12-16T13:40:20Z extra",
+            "2022-12-16 25:40:20 +0800",
+            "2022-12-16 13:40:20.1234567891 +0800",
         ] {
             let err = parse_go_time(bad).unwrap_err();
             assert!(err.to_string().contains(bad), "{err}");

@@ -28,6 +28,22 @@
 //!
 //! Several emulators can run in one process; each has its own port, keys, ids and state.
 //!
+//! # Limits
+//!
+//! The emulator is a server people run on their machines, so a careless or hostile client
+//! cannot make it grow without bound or hold it forever:
+//! - a request body over [`EmulatorConfig::max_body_bytes`] (1 MiB by default) is answered
+//!   `413` and the connection closed: from its `Content-Length` before any of it is read, or,
+//!   for a chunked body, as soon as the limit is passed (at most the limit is ever held);
+//! - a connection that does not send a complete request head within
+//!   [`EmulatorConfig::header_read_timeout`] (30 s by default) is closed by the server; the
+//!   same timeout closes a keep-alive connection left idle that long;
+//! - at most [`EmulatorConfig::max_connections`] connections (256 by default) are served at
+//!   once; one accepted beyond that is answered `503` at once and closed, without reading
+//!   from it (it is refused, not queued);
+//! - [`Emulator::requests`] keeps at most [`MAX_RECORDED_REQUESTS`] requests and at most
+//!   [`MAX_RECORDED_BYTES`] of their bodies and headers, forgetting the oldest first.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -67,6 +83,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -99,17 +116,31 @@ pub struct EmulatorConfig {
     list_items_as_object: bool,
     empty_nodepool_response: bool,
     fail_cluster_task: bool,
+    max_body_bytes: usize,
+    header_read_timeout: Duration,
+    max_connections: usize,
 }
+
+/// The default of [`EmulatorConfig::max_body_bytes`]: 1 MiB, far above any request of the API.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+/// The default of [`EmulatorConfig::header_read_timeout`]: 30 s.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default of [`EmulatorConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
 impl Default for EmulatorConfig {
     /// A pace of 50 ms (a whole upgrade takes 0.7 s), lists as arrays, node-pool upgrades
-    /// answered with a job id, upgrades that succeed.
+    /// answered with a job id, upgrades that succeed; the [limits](self#limits) at their
+    /// defaults.
     fn default() -> Self {
         EmulatorConfig {
             pace: Duration::from_millis(50),
             list_items_as_object: false,
             empty_nodepool_response: false,
             fail_cluster_task: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -152,9 +183,33 @@ impl EmulatorConfig {
         self.fail_cluster_task = yes;
         self
     }
+
+    /// The largest request body served ([`DEFAULT_MAX_BODY_BYTES`] by default); a larger one
+    /// is answered `413` without being read past the limit.
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// How long a client may take to send a request head, and how long a keep-alive
+    /// connection may stay idle, before the server closes the connection
+    /// ([`DEFAULT_HEADER_READ_TIMEOUT`] by default). Zero is taken as one millisecond.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many connections are served at once ([`DEFAULT_MAX_CONNECTIONS`] by default, at
+    /// least 1); a connection beyond that is answered `503` and closed.
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
 }
 
 /// One request as it reached the emulator (after its body was read, before authentication).
+///
+/// A request refused as too large (`413`) is recorded with an empty body.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ReceivedRequest {
     /// The method, e.g. `POST`.
@@ -221,7 +276,7 @@ pub(crate) struct Shared {
     autopilot_cluster_id: String,
     clock: Clock,
     state: Mutex<State>,
-    requests: Mutex<Vec<ReceivedRequest>>,
+    requests: Mutex<RequestLog>,
     faults: Mutex<FaultQueue>,
 }
 
@@ -264,7 +319,7 @@ impl Shared {
             clock,
             ids,
             state: Mutex::new(state),
-            requests: Mutex::new(Vec::new()),
+            requests: Mutex::new(RequestLog::default()),
             faults: Mutex::new(FaultQueue::default()),
         }
     }
@@ -284,12 +339,7 @@ impl Shared {
     }
 
     fn record(&self, request: ReceivedRequest) {
-        let mut requests = lock(&self.requests);
-        // A long soak must not grow without bound: past the cap, forget the older half.
-        if requests.len() >= MAX_RECORDED_REQUESTS {
-            requests.drain(..MAX_RECORDED_REQUESTS / 2);
-        }
-        requests.push(request);
+        lock(&self.requests).push(request);
     }
 
     fn take_fault(&self) -> Option<Fault> {
@@ -306,6 +356,43 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// How many received requests an emulator remembers for [`Emulator::requests`].
 pub const MAX_RECORDED_REQUESTS: usize = 100_000;
+
+/// How many bytes of bodies and headers an emulator remembers for [`Emulator::requests`].
+pub const MAX_RECORDED_BYTES: usize = 64 << 20;
+
+/// The received requests, newest last, bounded in count and in bytes: a long soak or a flood of
+/// large requests must not grow the emulator without bound.
+#[derive(Default)]
+struct RequestLog {
+    requests: VecDeque<ReceivedRequest>,
+    bytes: usize,
+}
+
+impl RequestLog {
+    /// Appends `request`, then forgets the oldest requests until both caps hold again.
+    fn push(&mut self, request: ReceivedRequest) {
+        self.bytes = self.bytes.saturating_add(recorded_size(&request));
+        self.requests.push_back(request);
+        while self.requests.len() > MAX_RECORDED_REQUESTS
+            || (self.bytes > MAX_RECORDED_BYTES && self.requests.len() > 1)
+        {
+            let Some(oldest) = self.requests.pop_front() else {
+                break;
+            };
+            self.bytes = self.bytes.saturating_sub(recorded_size(&oldest));
+        }
+    }
+
+    fn to_vec(&self) -> Vec<ReceivedRequest> {
+        self.requests.iter().cloned().collect()
+    }
+}
+
+/// The bytes a recorded request holds (its strings' lengths).
+fn recorded_size(request: &ReceivedRequest) -> usize {
+    let headers: usize = request.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    request.method.len() + request.uri.len() + headers + request.body.len()
+}
 
 /// A running emulator. Dropping it stops the server; [`Emulator::shutdown`] also waits for it.
 ///
@@ -457,9 +544,10 @@ impl Emulator {
     }
 
     /// Every request that reached the server so far, in arrival order (in a very long run, the
-    /// most recent ones: at most [`MAX_RECORDED_REQUESTS`] are kept).
+    /// most recent ones: at most [`MAX_RECORDED_REQUESTS`] requests and [`MAX_RECORDED_BYTES`]
+    /// are kept).
     pub fn requests(&self) -> Vec<ReceivedRequest> {
-        lock(&self.shared.requests).clone()
+        lock(&self.shared.requests).to_vec()
     }
 
     /// Plays `fault` on the next `count` requests (to any route), after any faults already
@@ -483,5 +571,47 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+    }
+}
+
+#[cfg(test)]
+mod request_log_tests {
+    use super::*;
+
+    fn request(body_bytes: usize) -> ReceivedRequest {
+        ReceivedRequest {
+            method: "POST".to_string(),
+            uri: "/".to_string(),
+            headers: vec![("host".to_string(), "x".to_string())],
+            body: vec![b'a'; body_bytes],
+            authenticated: false,
+        }
+    }
+
+    #[test]
+    fn the_log_forgets_the_oldest_requests_past_its_byte_cap() {
+        let mut log = RequestLog::default();
+        let each = DEFAULT_MAX_BODY_BYTES;
+        let pushed = MAX_RECORDED_BYTES / each + 10;
+        for _ in 0..pushed {
+            log.push(request(each));
+        }
+        let kept = log.to_vec();
+        assert!(kept.len() < pushed, "kept all {pushed}");
+        let bytes: usize = kept.iter().map(recorded_size).sum();
+        assert!(bytes <= MAX_RECORDED_BYTES, "{bytes} bytes kept");
+        assert_eq!(bytes, log.bytes);
+        // The newest are the ones kept.
+        log.push(request(1));
+        assert_eq!(log.to_vec().last().unwrap().body.len(), 1);
+    }
+
+    #[test]
+    fn the_log_keeps_at_most_the_request_cap() {
+        let mut log = RequestLog::default();
+        for _ in 0..MAX_RECORDED_REQUESTS + 5 {
+            log.push(request(0));
+        }
+        assert_eq!(log.to_vec().len(), MAX_RECORDED_REQUESTS);
     }
 }

@@ -1,7 +1,14 @@
 //! The HTTP side: a hyper 1 HTTP/1.1 server on loopback, one tokio task per connection.
 //!
-//! Each request is read whole, checked by the verifier, recorded, then given to the next
-//! injected [`Fault`] (if any) and to the API. Every answer carries a fresh `X-Request-Id`.
+//! Each request is read whole (up to the body limit), checked by the verifier, recorded, then
+//! given to the next injected [`Fault`] (if any) and to the API. Every answer carries a fresh
+//! `X-Request-Id`.
+//!
+//! Bounds (see [the emulator's limits](super#limits)): a semaphore caps the connections served
+//! at once, and one over the cap is answered `503` and closed right after `accept`; hyper's
+//! `header_read_timeout` closes a connection that is slow to send its request head (or idle that
+//! long); a body over the limit is answered `413` from its `Content-Length`, or, when chunked,
+//! as soon as the bytes read pass the limit.
 //!
 //! Shutdown: a watch channel tells the accept loop to stop and every connection to shut down
 //! gracefully (idle keep-alive connections close at once, a request in flight is answered
@@ -14,14 +21,14 @@ use std::pin::pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::api::{self, Reply, ReplyBody};
@@ -36,13 +43,20 @@ pub(crate) async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    tracing::trace!(%peer, "emulator: connection accepted");
-                    connections.spawn(connection(stream, shared.clone(), shutdown.clone()));
-                }
+                Ok((stream, peer)) => match slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        tracing::trace!(%peer, "emulator: connection accepted");
+                        connections.spawn(connection(stream, slot, shared.clone(), shutdown.clone()));
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "emulator: too many connections, refused one");
+                        refuse(stream);
+                    }
+                },
                 Err(error) => {
                     tracing::debug!(%error, "emulator: accept failed");
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -66,11 +80,26 @@ async fn signalled(shutdown: &mut watch::Receiver<bool>) {
     }
 }
 
+/// The whole answer to a connection over the limit.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+    content-type: text/plain\r\nconnection: close\r\ncontent-length: 45\r\n\r\n\
+    the emulator is serving too many connections\n";
+
+/// Answers `503` without waiting (a client that does not read gets nothing) and closes.
+fn refuse(stream: TcpStream) {
+    let _ = stream.try_write(TOO_MANY_CONNECTIONS);
+    drop(stream);
+}
+
+/// Serves one connection; its `slot` is given back when it ends.
 async fn connection(
-    stream: tokio::net::TcpStream,
+    stream: TcpStream,
+    slot: OwnedSemaphorePermit,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let _slot = slot;
+    let header_read_timeout = shared.config.header_read_timeout;
     let request_shutdown = shutdown.clone();
     let service = service_fn(move |req| {
         let (shared, shutdown) = (shared.clone(), request_shutdown.clone());
@@ -79,9 +108,9 @@ async fn connection(
     let mut conn = pin!(
         http1::Builder::new()
             .timer(TokioTimer::new())
-            // Idle keep-alive connections stay open until the client or shutdown closes them:
-            // a server-side idle close racing a client's next request would make tests flaky.
-            .header_read_timeout(None)
+            // Also closes keep-alive connections idle that long (hyper starts the timer when it
+            // waits for a request head); clients' pools reconnect.
+            .header_read_timeout(header_read_timeout)
             .serve_connection(TokioIo::new(stream), service)
     );
     let mut shutting_down = false;
@@ -120,19 +149,45 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, DropConnection> {
     let request_id = shared.ids.hex(32);
     let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) => {
-            tracing::debug!(%error, "emulator: reading the request body failed");
-            return Err(DropConnection);
-        }
-    };
     let path_and_query = parts
         .uri
         .path_and_query()
         .map_or("/", |pq| pq.as_str())
         .to_string();
     let method = parts.method.as_str();
+    let limit = shared.config.max_body_bytes;
+    let declared = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    let body = if declared.is_some_and(|length| length > limit as u64) {
+        None
+    } else {
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Some(collected.to_bytes()),
+            Err(error) if error.is::<LengthLimitError>() => None,
+            Err(error) => {
+                tracing::debug!(%error, "emulator: reading the request body failed");
+                return Err(DropConnection);
+            }
+        }
+    };
+    let Some(body) = body else {
+        shared.record(received(
+            method,
+            &path_and_query,
+            &parts.headers,
+            &[],
+            false,
+        ));
+        tracing::debug!(method, limit, request_id = %request_id, "emulator: body too large");
+        let msg = format!(
+            "Request entity too large: the emulator accepts bodies of at most {limit} bytes"
+        );
+        let mut reply = Reply::error(413, "APIGW.0201", &msg, &request_id);
+        reply.headers.push(("connection", "close".to_string()));
+        return Ok(into_response(reply, &request_id));
+    };
     let verdict = auth::verify(
         &shared.keys,
         &WireRequest {
@@ -143,22 +198,13 @@ async fn handle(
         },
         clock::unix_seconds_now(),
     );
-    shared.record(ReceivedRequest {
-        method: method.to_string(),
-        uri: path_and_query.clone(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-        body: body.to_vec(),
-        authenticated: verdict.is_ok(),
-    });
+    shared.record(received(
+        method,
+        &path_and_query,
+        &parts.headers,
+        &body,
+        verdict.is_ok(),
+    ));
 
     let injected = shared.take_fault();
     let reply = match &injected {
@@ -213,6 +259,31 @@ async fn handle(
         return Err(DropConnection);
     }
     Ok(into_response(reply, &request_id))
+}
+
+/// What the request log keeps of a request.
+fn received(
+    method: &str,
+    path_and_query: &str,
+    headers: &hyper::HeaderMap,
+    body: &[u8],
+    authenticated: bool,
+) -> ReceivedRequest {
+    ReceivedRequest {
+        method: method.to_string(),
+        uri: path_and_query.to_string(),
+        headers: headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+        authenticated,
+    }
 }
 
 fn into_response(reply: Reply, request_id: &str) -> Response<Full<Bytes>> {

@@ -1,0 +1,222 @@
+//! Node login passwords, salted and encoded as the API wants them.
+//!
+//! The node-pool API does not take a password in clear: `userPassword.password` must be
+//! "salted and encrypted" (the API page: "创建节点时password字段需要加盐加密"). What the console
+//! and the Terraform provider send is the standard base64 of a SHA-512 crypt string,
+//! `$6$<16-character salt>$<86-character hash>`, the format of `/etc/shadow`. A node given a
+//! password in clear cannot be logged into with it.
+//!
+//! [`NodePassword`] holds such a value and never shows it:
+//! - [`NodePassword::salted`] takes the password you will type at the node's login prompt,
+//!   draws a random salt, hashes and encodes it. Use it unless you already have the value.
+//! - [`NodePassword::presalted`] takes a value that is already salted and encoded, as is: one
+//!   made by your own tooling (`openssl passwd -6 'password' | tr -d '\n' | base64 -w0`), one
+//!   kept from an earlier request, or one read back from the service.
+//!
+//! ```
+//! use cce_upgrade::NodePassword;
+//!
+//! let password = NodePassword::salted("Node-Passw0rd!")?;
+//! assert_eq!(format!("{password:?}"), "NodePassword(** redacted **)");
+//! # Ok::<(), cce_upgrade::Error>(())
+//! ```
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sha_crypt::{Sha512Params, sha512_crypt_b64};
+
+use crate::error::Error;
+use crate::secret::SecretString;
+
+/// The characters of a crypt salt: `./0-9A-Za-z`, 64 of them.
+const SALT_ALPHABET: &[u8; 64] =
+    b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// Salt length of the console's and Terraform's values (and SHA-512 crypt's maximum).
+const SALT_LEN: usize = 16;
+
+/// A node login password in the form the API takes: the base64 of a SHA-512 crypt string.
+///
+/// `Debug` and `Display` print `** redacted **`; serialized, it is the string it holds;
+/// deserialized, any string is taken as is (as [`NodePassword::presalted`]). See [the module
+/// docs](crate::password) for which constructor to use.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NodePassword(SecretString);
+
+impl NodePassword {
+    /// Salts and hashes `plain` (SHA-512 crypt, a random 16-character salt, 5,000 rounds) and
+    /// encodes the crypt string in standard base64: what the API takes.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `plain` is empty or is
+    /// itself already a salted value (use [`NodePassword::presalted`] for those: salting twice
+    /// would set a password nobody knows); [`ErrorKind::Configuration`](crate::ErrorKind::Configuration)
+    /// when the system's random source fails.
+    pub fn salted(plain: &str) -> Result<NodePassword, Error> {
+        if plain.is_empty() {
+            return Err(Error::invalid_input(
+                "userPassword.password",
+                "the password is empty",
+            ));
+        }
+        if is_salted(plain) {
+            return Err(Error::invalid_input(
+                "userPassword.password",
+                "the password is already salted and encoded: pass it to NodePassword::presalted",
+            ));
+        }
+        let mut random = [0_u8; SALT_LEN];
+        getrandom::getrandom(&mut random).map_err(|e| {
+            Error::configuration(format!(
+                "cannot salt the node password: the system random source failed: {e}"
+            ))
+        })?;
+        // 64 divides 256, so each character is uniform over the alphabet.
+        let salt: String = random
+            .iter()
+            .map(|b| char::from(SALT_ALPHABET[usize::from(*b) % SALT_ALPHABET.len()]))
+            .collect();
+        salted_with(plain, &salt)
+    }
+
+    /// Takes a value that is already salted and encoded (the base64 of a `$6$...` crypt
+    /// string), as is.
+    pub fn presalted(value: impl Into<String>) -> NodePassword {
+        NodePassword(SecretString::new(value.into()))
+    }
+
+    /// The value sent to the API. Call it only where the value is sent or compared.
+    pub fn expose_secret(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+/// `plain` hashed with `salt` (at most 16 crypt characters) into the encoded crypt string.
+fn salted_with(plain: &str, salt: &str) -> Result<NodePassword, Error> {
+    // The default 5,000 rounds: the crypt string then has no `rounds=` field.
+    let params = Sha512Params::default();
+    let hash = sha512_crypt_b64(plain.as_bytes(), salt.as_bytes(), &params)
+        .map_err(|e| Error::configuration(format!("cannot salt the node password: {e:?}")))?;
+    Ok(NodePassword(SecretString::new(
+        BASE64.encode(format!("$6${salt}${hash}")),
+    )))
+}
+
+/// Whether `value` is the base64 of a SHA-512 crypt string.
+fn is_salted(value: &str) -> bool {
+    BASE64
+        .decode(value)
+        .is_ok_and(|decoded| decoded.starts_with(b"$6$"))
+}
+
+impl fmt::Debug for NodePassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NodePassword(** redacted **)")
+    }
+}
+
+impl fmt::Display for NodePassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("** redacted **")
+    }
+}
+
+impl serde::Serialize for NodePassword {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.expose_secret())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for NodePassword {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(NodePassword::presalted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// The decoded crypt string of a password.
+    fn crypt_string(password: &NodePassword) -> String {
+        String::from_utf8(BASE64.decode(password.expose_secret()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_salted_password_verifies_with_a_standard_sha512_crypt_verifier() {
+        let password = NodePassword::salted("Node-Passw0rd!").unwrap();
+        let crypt = crypt_string(&password);
+        sha_crypt::sha512_check("Node-Passw0rd!", &crypt).unwrap();
+        assert!(sha_crypt::sha512_check("Node-Passw0rd?", &crypt).is_err());
+
+        // `$6$` + 16-character salt + `$` + 86-character hash, nothing else.
+        let fields: Vec<&str> = crypt.split('$').collect();
+        assert_eq!(fields.len(), 4, "{crypt}");
+        assert_eq!((fields[0], fields[1]), ("", "6"), "{crypt}");
+        assert_eq!(fields[2].len(), SALT_LEN, "{crypt}");
+        assert!(
+            fields[2].bytes().all(|b| SALT_ALPHABET.contains(&b)),
+            "{crypt}"
+        );
+        assert_eq!(fields[3].len(), 86, "{crypt}");
+        // Standard base64 with padding, on one line.
+        assert!(!password.expose_secret().contains(['\n', '-', '_']));
+    }
+
+    #[test]
+    fn each_salting_draws_a_new_salt() {
+        let a = NodePassword::salted("same").unwrap();
+        let b = NodePassword::salted("same").unwrap();
+        assert_ne!(a, b);
+        assert_ne!(crypt_string(&a)[3..19], crypt_string(&b)[3..19]);
+    }
+
+    #[test]
+    fn the_hash_matches_the_sha512_crypt_specification_vector() {
+        // Ulrich Drepper's "Unix crypt using SHA-256 and SHA-512", test vector 1 (SHA-512).
+        let password = salted_with("Hello world!", "saltstring").unwrap();
+        assert_eq!(
+            crypt_string(&password),
+            "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
+        );
+    }
+
+    #[test]
+    fn empty_and_already_salted_passwords_are_refused() {
+        let e = NodePassword::salted("").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        let once = NodePassword::salted("Node-Passw0rd!").unwrap();
+        let e = NodePassword::salted(once.expose_secret()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("presalted"), "{e}");
+        assert!(!e.to_string().contains(once.expose_secret()), "{e}");
+    }
+
+    #[test]
+    fn a_presalted_value_is_taken_as_is() {
+        let value = "JDYkc2FsdHN0cmluZyRoYXNo";
+        assert_eq!(NodePassword::presalted(value).expose_secret(), value);
+    }
+
+    #[test]
+    fn debug_and_display_are_redacted() {
+        let password = NodePassword::salted("Node-Passw0rd!").unwrap();
+        assert_eq!(format!("{password:?}"), "NodePassword(** redacted **)");
+        assert_eq!(password.to_string(), "** redacted **");
+        assert_eq!(
+            format!("{:?}", NodePassword::presalted("anything")),
+            "NodePassword(** redacted **)"
+        );
+    }
+
+    #[test]
+    fn it_serializes_as_its_value_and_deserializes_from_any_string() {
+        let password = NodePassword::presalted("c2FsdGVk");
+        assert_eq!(serde_json::to_string(&password).unwrap(), r#""c2FsdGVk""#);
+        let back: NodePassword = serde_json::from_str(r#""not even base64 $""#).unwrap();
+        assert_eq!(back.expose_secret(), "not even base64 $");
+        assert!(serde_json::from_str::<NodePassword>("42").is_err());
+    }
+}
