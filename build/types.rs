@@ -20,8 +20,8 @@ pub const REPLACEMENTS: &[(&str, &str, &[&str])] = &[
     ),
     (
         "NodePassword",
-        "crate::secret::SecretString",
-        &["FromStr", "Display"],
+        "crate::password::NodePassword",
+        &["Display"],
     ),
 ];
 

@@ -17,7 +17,7 @@ use crate::generated::types::{
     PostCheckClusterRequestBody, PostCheckSpec, PostCheckTask, UpgradeNodePool, UpgradeTask,
     UpgradeWorkFlow, UpgradeWorkFlowList, WorkFlowSpec,
 };
-use crate::secret::SecretString;
+use crate::password::NodePassword;
 use crate::timestamp::{Timestamp, parse_go_time};
 
 pub use enums::*;
@@ -284,15 +284,24 @@ impl NodeTemplate {
         }
     }
 
-    /// A template logging in as `username` (the API's default is `root`) with `password`,
-    /// without lifecycle scripts.
-    pub fn with_password(username: impl Into<String>, password: impl Into<SecretString>) -> Self {
+    /// A template logging in as `root` with `password`, without lifecycle scripts.
+    ///
+    /// The API takes the password salted and encoded, never in clear: build it with
+    /// [`NodePassword::salted`] from the password you will type at the node's prompt, or with
+    /// [`NodePassword::presalted`] from a value that is already salted.
+    pub fn with_root_password(password: NodePassword) -> Self {
+        Self::with_password("root", password)
+    }
+
+    /// A template logging in as `username` (the API's default is `root`) with `password`
+    /// (see [`NodeTemplate::with_root_password`] for how to make it), without lifecycle scripts.
+    pub fn with_password(username: impl Into<String>, password: NodePassword) -> Self {
         NodeTemplate {
             life_cycle: NodeTemplateLifeCycle::default(),
             login: NodeTemplateLogin {
                 ssh_key: None,
                 user_password: Some(NodeTemplateLoginUserPassword {
-                    password: password.into(),
+                    password,
                     username: username.into(),
                 }),
                 ..NodeTemplateLogin::default()
@@ -302,11 +311,21 @@ impl NodeTemplate {
     }
 
     /// Scripts run before and after installation, already base64-encoded
-    /// (`echo -n "script" | base64`); together at most 10240 characters.
+    /// (`echo -n "script" | base64`); together at most 10240 characters as sent. Base64 wrapped
+    /// over several lines, as `base64` prints it, is accepted: the line breaks are removed
+    /// before sending (and before counting).
     pub fn scripts(mut self, pre_install: Option<String>, post_install: Option<String>) -> Self {
         self.life_cycle.pre_install = pre_install;
         self.life_cycle.post_install = post_install;
         self
+    }
+
+    /// Scripts run before and after installation, given as plain text: they are base64-encoded
+    /// here. Together at most 10240 characters once encoded (about 7,680 bytes of script).
+    pub fn plain_scripts(self, pre_install: Option<&str>, post_install: Option<&str>) -> Self {
+        use base64::Engine as _;
+        let encode = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        self.scripts(pre_install.map(encode), post_install.map(encode))
     }
 }
 

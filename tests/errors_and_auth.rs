@@ -436,6 +436,22 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
             UpgradeNodePool::new("", 1),
             "spec.nodePoolID",
         ),
+        (
+            "nodePoolID of another pool than the path's",
+            UpgradeNodePool::new("another-pool", 1),
+            "spec.nodePoolID",
+        ),
+        (
+            "login with both sshKey and password",
+            with_template({
+                let mut t = NodeTemplate::with_root_password(
+                    cce_upgrade::NodePassword::salted("N0de-Passw0rd!").unwrap(),
+                );
+                t.login.ssh_key = Some("key".into());
+                t
+            }),
+            "spec.nodeTemplate.login",
+        ),
     ];
     for (what, body, field) in pool_cases {
         let e = client
@@ -463,6 +479,43 @@ async fn invalid_input_is_refused_before_anything_is_sent() {
         .await
         .expect("10240 characters are allowed");
     assert_eq!(emulator.requests().len(), 1);
+
+    // Base64 wrapped at 76 characters, as `base64` prints it, is sent unwrapped and counted so.
+    let script = "echo 'a script longer than fifty-seven bytes, so base64 wraps it'";
+    let encoded = "ZWNobyAnYSBzY3JpcHQgbG9uZ2VyIHRoYW4gZmlmdHktc2V2ZW4gYnl0ZXMsIHNvIGJhc2U2NCB3\ncmFwcyBpdCc=\n";
+    let wrapped =
+        with_template(NodeTemplate::with_ssh_key("key").scripts(Some(encoded.to_owned()), None));
+    client
+        .upgrade_node_pool(cluster, pool, &wrapped)
+        .await
+        .expect("wrapped base64 is accepted");
+    let sent: serde_json::Value =
+        serde_json::from_slice(&emulator.requests().last().unwrap().body).unwrap();
+    let sent_script = sent["spec"]["nodeTemplate"]["lifeCycle"]["preInstall"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!sent_script.contains('\n'), "{sent_script}");
+    use base64::Engine as _;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(&sent_script)
+            .unwrap(),
+        script.as_bytes()
+    );
+    // The plain-text constructor encodes it the same way.
+    let plain = with_template(NodeTemplate::with_ssh_key("key").plain_scripts(Some(script), None));
+    client
+        .upgrade_node_pool(cluster, pool, &plain)
+        .await
+        .expect("plain scripts are encoded");
+    let sent: serde_json::Value =
+        serde_json::from_slice(&emulator.requests().last().unwrap().body).unwrap();
+    assert_eq!(
+        sent["spec"]["nodeTemplate"]["lifeCycle"]["preInstall"],
+        sent_script.as_str()
+    );
+    assert_eq!(emulator.requests().len(), 3);
 
     let before = emulator.requests().len();
     let e = client

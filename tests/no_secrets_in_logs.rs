@@ -94,8 +94,9 @@ async fn no_secret_reaches_the_logs_or_debug_output() {
     debug.push_str(&format!("{cce:?}\n{autopilot:?}\n"));
 
     // A node password in a request body, and its Debug.
-    let sync = UpgradeNodePool::new(emulator.nodepool_id(), 1)
-        .node_template(NodeTemplate::with_password("root", NODE_PASSWORD));
+    let sync = UpgradeNodePool::new(emulator.nodepool_id(), 1).node_template(
+        NodeTemplate::with_password("root", cce_upgrade::NodePassword::presalted(NODE_PASSWORD)),
+    );
     debug.push_str(&format!("{sync:?}\n"));
     let answer = client
         .upgrade_node_pool(emulator.cluster_id(), emulator.nodepool_id(), &sync)

@@ -668,8 +668,11 @@ async fn node_pool_sync_answers_a_job_id() {
     let body = UpgradeNodePool::new(pool, 3)
         .node_ids(["node-1", "node-2"])
         .node_template(
-            NodeTemplate::with_password("root", "N0de-Passw0rd!")
-                .scripts(Some(script.clone()), None),
+            NodeTemplate::with_password(
+                "root",
+                cce_upgrade::NodePassword::presalted("N0de-Passw0rd!"),
+            )
+            .scripts(Some(script.clone()), None),
         );
 
     let synced = client

@@ -284,7 +284,7 @@ fn typed_constructors_build_the_page_requests() {
     let default_pool = UpgradeNodePool::new("DefaultPool", 1)
         .node_ids(node_ids)
         .node_template(
-            NodeTemplate::with_password("root", "xxxxx")
+            NodeTemplate::with_password("root", cce_upgrade::NodePassword::presalted("xxxxx"))
                 .scripts(Some("ZWNobyAx".into()), Some("ZWNobyAx".into())),
         );
     assert_eq!(encode(&default_pool), spec_example(NODE_POOL_DEFAULT));
@@ -365,8 +365,10 @@ fn default_pool_request_reads_field_by_field() {
 #[test]
 fn node_password_never_shows_in_debug() {
     let password = "Pa55-w0rd!only-on-the-wire";
-    let body = UpgradeNodePool::new("DefaultPool", 1)
-        .node_template(NodeTemplate::with_password("root", password));
+    let body = UpgradeNodePool::new("DefaultPool", 1).node_template(NodeTemplate::with_password(
+        "root",
+        cce_upgrade::NodePassword::presalted(password),
+    ));
     for debug in [format!("{body:?}"), format!("{body:#?}")] {
         assert!(!debug.contains(password), "password in Debug: {debug}");
         assert!(debug.contains("** redacted **"), "{debug}");

@@ -187,7 +187,7 @@ mod tests {
 
     #[test]
     fn scripts_keep_the_wait_flag() {
-        let template = NodeTemplate::with_password("root", "pw")
+        let template = NodeTemplate::with_password("root", crate::NodePassword::presalted("pw"))
             .wait_post_install_finish(false)
             .scripts(Some("ZWNobyAx".into()), None);
         assert_eq!(
