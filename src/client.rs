@@ -317,7 +317,8 @@ impl Shared {
         let unreadable = find_cause::<hyper::Error>(&e)
             .filter(|h| h.is_parse())
             .map(|h| {
-                if h.is_parse_too_large() {
+                // `is_parse_too_large` needs hyper's server feature; its message says the same.
+                if h.to_string().contains("too large") {
                     "the answer's headers were too large"
                 } else {
                     "the answer was malformed (not valid HTTP)"

@@ -19,7 +19,7 @@ use std::fmt;
 use bytes::Bytes;
 use reqwest::StatusCode;
 
-use crate::types::{UpgradeTask, UpgradeWorkFlow};
+use crate::types::{PreCheckTask, UpgradeTask, UpgradeWorkFlow};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -76,12 +76,15 @@ struct Inner {
     service: Option<ServiceError>,
     attempts: u32,
     last_state: Option<LastState>,
+    /// The upgrade step that failed, for errors of the upgrade driver.
+    step: Option<&'static str>,
     source: Option<BoxError>,
 }
 
 enum LastState {
     Task(Box<UpgradeTask>),
     WorkFlow(Box<UpgradeWorkFlow>),
+    PreCheck(Box<PreCheckTask>),
 }
 
 /// What the service said when it answered with an error.
@@ -398,6 +401,7 @@ impl Error {
                 service: None,
                 attempts: 0,
                 last_state: None,
+                step: None,
                 source: None,
             }),
         }
@@ -562,6 +566,24 @@ impl Error {
         e
     }
 
+    /// A step of an upgrade ([`Client::upgrade`](crate::Client::upgrade)) that cannot go on: the
+    /// message names the step and says what to do.
+    pub(crate) fn upgrade_step(step: &'static str, message: String) -> Self {
+        let mut e = Error::new(ErrorKind::UpgradeFailed, format!("{step}: {message}"));
+        e.inner.step = Some(step);
+        e
+    }
+
+    pub(crate) fn with_step(mut self, step: &'static str) -> Self {
+        self.inner.step.get_or_insert(step);
+        self
+    }
+
+    pub(crate) fn with_last_pre_check(mut self, task: PreCheckTask) -> Self {
+        self.inner.last_state = Some(LastState::PreCheck(Box::new(task)));
+        self
+    }
+
     pub(crate) fn not_found(message: String) -> Self {
         Error::new(ErrorKind::NotFound, message)
     }
@@ -607,6 +629,7 @@ impl Error {
                 service: i.service.clone(),
                 attempts: i.attempts,
                 last_state: None,
+                step: None,
                 source: i.source.as_ref().map(|s| {
                     let mut text = s.to_string();
                     let mut next = s.source();
@@ -673,6 +696,21 @@ impl Error {
             Some(LastState::WorkFlow(w)) => Some(w),
             _ => None,
         }
+    }
+
+    /// The last state of the pre-check an upgrade ran, when the pre-check stopped it: its
+    /// findings are in `status`.
+    pub fn last_pre_check(&self) -> Option<&PreCheckTask> {
+        match &self.inner.last_state {
+            Some(LastState::PreCheck(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// For errors of [`Client::upgrade`](crate::Client::upgrade): the step that failed
+    /// (`"pre-check"`, `"upgrade"`, ...).
+    pub fn step(&self) -> Option<&'static str> {
+        self.inner.step
     }
 
     /// Whether the request may have been acted on although no answer came back.

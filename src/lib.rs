@@ -17,6 +17,8 @@ pub mod retry;
 pub mod secret;
 pub mod signing;
 mod timestamp;
+pub mod upgrade;
+mod version;
 pub mod waiter;
 
 #[cfg(feature = "emulator")]
@@ -34,6 +36,7 @@ pub use response::Response;
 pub use retry::RetryConfig;
 pub use secret::SecretString;
 pub use timestamp::{ParseTimestampError, Timestamp, parse_go_time};
+pub use version::{ParseVersionError, Version};
 
 /// Request and response types of the operations, generated from the spec in `openapi/`, the
 /// `<OperationId>Query` structs of the operations that take query parameters, and the
