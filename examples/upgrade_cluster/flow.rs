@@ -1,284 +1,151 @@
-//! The two upgrade flows of the `upgrade_cluster` example, apart from its command line so that
-//! `cargo test` runs them end to end (tests/example_flows.rs includes this file).
+//! The example's flow, on the SDK's upgrade driver: configure it from the command line, run it
+//! (or plan it), and summarise what it did. `tests/example_flows.rs` runs this same code.
 
-use std::fmt;
-use std::time::{Duration, Instant};
+use std::fmt::Write as _;
+use std::time::Duration;
 
-use cce_upgrade::types::{
-    CreateUpgradeWorkFlowRequestBody, PostCheckClusterRequestBody, PostCheckSpec, UpgradeNodePool,
-    UpgradeTask, UpgradeTaskType, UpgradeWorkFlow,
-};
+use cce_upgrade::upgrade::{UpgradeEvent, UpgradePlan, UpgradeReport};
 use cce_upgrade::{Client, Error};
 
-/// What to upgrade.
+/// What to upgrade, and how.
 #[derive(Clone, Debug)]
 pub struct Options {
     pub cluster_id: String,
     pub target_version: Option<String>,
     pub nodepool_ids: Vec<String>,
     pub autopilot: bool,
-    /// The first and the largest interval between two polls.
+    pub snapshot: bool,
+    pub skip_checks: Vec<String>,
+    pub plan: bool,
+    pub retry_failed: bool,
     pub poll: (Duration, Duration),
 }
 
-/// Where the flows report what they are doing (a progress bar in the example).
-pub trait Progress: Send {
-    /// A step starts.
-    fn step(&mut self, message: &str);
-    /// The upgrade task changed.
-    fn task(&mut self, task: &UpgradeTask);
-    /// The workflow changed.
-    fn workflow(&mut self, workflow: &UpgradeWorkFlow);
+/// What a run ended with.
+#[derive(Debug)]
+pub enum Outcome {
+    Upgraded(UpgradeReport),
+    Planned(UpgradePlan),
 }
 
-/// What happened, for the summary.
-#[derive(Debug, Default)]
-pub struct Summary {
-    pub cluster_id: String,
-    pub autopilot: bool,
-    pub from_version: Option<String>,
-    pub to_version: Option<String>,
-    pub workflow_id: Option<String>,
-    pub workflow_phase: Option<String>,
-    pub task_id: Option<String>,
-    pub task_phase: Option<String>,
-    pub task_duration: Option<Duration>,
-    pub nodepools_synced: Vec<(String, Option<String>)>,
-    pub post_check_phase: Option<String>,
-    /// (operation, request id) of every call made.
-    pub request_ids: Vec<(&'static str, String)>,
-    pub elapsed: Duration,
-}
-
-impl Summary {
-    fn note(&mut self, operation: &'static str, request_id: Option<&str>) {
-        self.request_ids
-            .push((operation, request_id.unwrap_or("-").to_owned()));
-    }
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        let kind = if self.autopilot {
-            "Autopilot cluster"
-        } else {
-            "CCE cluster"
-        };
-        writeln!(f, "Summary")?;
-        writeln!(f, "  {kind:<18} {}", self.cluster_id)?;
-        writeln!(
-            f,
-            "  {:<18} {} -> {}",
-            "version",
-            or_dash(&self.from_version),
-            or_dash(&self.to_version)
-        )?;
-        writeln!(
-            f,
-            "  {:<18} {} ({})",
-            "workflow",
-            or_dash(&self.workflow_id),
-            or_dash(&self.workflow_phase)
-        )?;
-        if self.task_id.is_some() {
-            let took = self
-                .task_duration
-                .map_or_else(|| "-".into(), |d| format!("{:.1} s", d.as_secs_f64()));
-            writeln!(
-                f,
-                "  {:<18} {} ({}, took {took})",
-                "upgrade task",
-                or_dash(&self.task_id),
-                or_dash(&self.task_phase)
-            )?;
-        }
-        for (pool, job) in &self.nodepools_synced {
-            writeln!(
-                f,
-                "  {:<18} {pool} (job {})",
-                "node pool synced",
-                job.as_deref().unwrap_or("-")
-            )?;
-        }
-        if self.post_check_phase.is_some() {
-            writeln!(
-                f,
-                "  {:<18} {}",
-                "post-check",
-                or_dash(&self.post_check_phase)
-            )?;
-        }
-        writeln!(f, "  {:<18} {:.1} s", "elapsed", self.elapsed.as_secs_f64())?;
-        writeln!(f, "  request ids")?;
-        for (op, id) in &self.request_ids {
-            writeln!(f, "    {op:<30} {id}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Runs the flow the options ask for.
+/// Runs the upgrade (or the plan) with the driver, reporting every event to `on_event`.
 pub async fn run(
     client: &Client,
     options: &Options,
-    progress: &mut dyn Progress,
-) -> Result<Summary, FlowError> {
-    let started = Instant::now();
-    let mut summary = Summary {
-        cluster_id: options.cluster_id.clone(),
-        autopilot: options.autopilot,
-        ..Summary::default()
-    };
-    if options.autopilot {
-        autopilot(client, options, progress, &mut summary).await?;
+    on_event: impl FnMut(&UpgradeEvent) + Send,
+) -> Result<Outcome, Error> {
+    let mut upgrade = if options.autopilot {
+        client.upgrade_autopilot(&options.cluster_id)
     } else {
-        cce(client, options, progress, &mut summary).await?;
-    }
-    summary.elapsed = started.elapsed();
-    Ok(summary)
-}
-
-/// CCE cluster: create the workflow, follow its Cluster task, sync the node pools.
-async fn cce(
-    client: &Client,
-    options: &Options,
-    progress: &mut dyn Progress,
-    summary: &mut Summary,
-) -> Result<(), FlowError> {
-    let cluster = options.cluster_id.as_str();
-    let target = options.target_version.clone().unwrap_or_default();
-    progress.step(&format!(
-        "creating the upgrade workflow of {cluster} to {target}"
-    ));
-    let created = client
-        .create_upgrade_work_flow(cluster, &CreateUpgradeWorkFlowRequestBody::new(target))
-        .await?;
-    summary.note("CreateUpgradeWorkFlow", created.request_id());
-    summary.workflow_id = created.uid().map(str::to_owned);
-    if let Some(spec) = &created.spec {
-        summary.from_version = spec.cluster_version.clone();
-        summary.to_version = spec.target_version.clone();
-    }
-    // There is no documented read of a CCE cluster's workflow: report the phase it was created in.
-    summary.workflow_phase = created.phase().map(|p| format!("{p} when created"));
-    let Some(task_id) = created.cluster_task_id().map(str::to_owned) else {
-        return Err(missing(
-            "the new workflow has no Cluster task id yet; start the upgrade from the console, then rerun",
-        ));
+        client.upgrade(&options.cluster_id)
     };
-    summary.task_id = Some(task_id.clone());
-
-    progress.step(&format!("following upgrade task {task_id}"));
-    let task = client
-        .wait_for_upgrade_task(cluster, &task_id)
+    if let Some(target) = &options.target_version {
+        upgrade = upgrade.to(target.clone());
+    }
+    for name in &options.skip_checks {
+        upgrade = upgrade.skip_check(name.clone());
+    }
+    upgrade = upgrade
+        .snapshot(options.snapshot)
+        .sync_node_pools(options.nodepool_ids.iter().cloned())
+        .retry_failed(if options.retry_failed { 3 } else { 0 })
         .poll_interval(options.poll.0, options.poll.1)
-        .on_progress(|t| progress.task(t))
-        .await?;
-    let shown = client.show_upgrade_cluster_task(cluster, &task_id).await?;
-    summary.note("ShowUpgradeClusterTask", shown.request_id());
-    summary.task_phase = task.phase().map(ToString::to_string);
-    summary.task_duration = match (task.created_at(), task.completed_at()) {
-        (Some(start), Some(end)) => end.duration_since(&start),
-        _ => None,
-    };
-    if let Some(spec) = &task.spec {
-        summary.to_version = spec.target_version.clone().or(summary.to_version.take());
-    }
-
-    for pool in &options.nodepool_ids {
-        progress.step(&format!("syncing node pool {pool}"));
-        let synced = client
-            .upgrade_node_pool(cluster, pool, &UpgradeNodePool::new(pool.clone(), 1))
-            .await?;
-        summary.note("UpgradeNodePool", synced.request_id());
-        summary
-            .nodepools_synced
-            .push((pool.clone(), synced.jobid.clone()));
-    }
-    Ok(())
-}
-
-/// Autopilot cluster: follow the newest workflow to its end, then run the post-check.
-async fn autopilot(
-    client: &Client,
-    options: &Options,
-    progress: &mut dyn Progress,
-    summary: &mut Summary,
-) -> Result<(), FlowError> {
-    let cluster = options.cluster_id.as_str();
-    progress.step(&format!("listing the upgrade workflows of {cluster}"));
-    let list = client.list_autopilot_upgrade_work_flows(cluster).await?;
-    summary.note("ListAutopilotUpgradeWorkFlows", list.request_id());
-    let Some(newest) = list.newest() else {
-        return Err(missing(
-            "the cluster has no upgrade workflow: start one from the console, then rerun",
-        ));
-    };
-    let Some(workflow_id) = newest.uid().map(str::to_owned) else {
-        return Err(missing("the newest workflow has no metadata.uid"));
-    };
-    summary.workflow_id = Some(workflow_id.clone());
-    summary.task_id = newest.cluster_task_id().map(str::to_owned);
-
-    progress.step(&format!("following upgrade workflow {workflow_id}"));
-    let done = client
-        .wait_for_workflow(cluster, &workflow_id)
-        .poll_interval(options.poll.0, options.poll.1)
-        .on_progress(|w| progress.workflow(w))
-        .await?;
-    summary.workflow_phase = done.phase().map(ToString::to_string);
-    summary.task_phase = done
-        .point(&UpgradeTaskType::Cluster)
-        .and_then(|p| p.status.as_ref())
-        .map(ToString::to_string);
-    summary.task_duration = done
-        .point(&UpgradeTaskType::Cluster)
-        .and_then(|p| p.ended_at()?.duration_since(&p.started_at()?));
-    let spec = done.spec.clone().unwrap_or_default();
-    summary.from_version = spec.cluster_version.clone();
-    summary.to_version = spec.target_version.clone();
-
-    progress.step("running the post-upgrade check");
-    let check = client
-        .create_autopilot_post_check(
-            cluster,
-            &PostCheckClusterRequestBody::new(PostCheckSpec {
-                cluster_id: Some(cluster.to_owned()),
-                cluster_version: spec.cluster_version,
-                target_version: spec.target_version,
-            }),
-        )
-        .await?;
-    summary.note("CreateAutopilotPostCheck", check.request_id());
-    summary.post_check_phase = check.phase().map(ToString::to_string);
-    Ok(())
-}
-
-/// Why a flow stopped: the SDK's error, or the cluster not being in a state the flow can follow.
-#[derive(Debug)]
-pub enum FlowError {
-    /// A call failed.
-    Sdk(Error),
-    /// Nothing to follow.
-    Precondition(String),
-}
-
-impl From<Error> for FlowError {
-    fn from(e: Error) -> Self {
-        FlowError::Sdk(e)
+        .on_event(on_event);
+    if options.plan {
+        upgrade.plan().await.map(Outcome::Planned)
+    } else {
+        upgrade.run().await.map(Outcome::Upgraded)
     }
 }
 
-impl fmt::Display for FlowError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FlowError::Sdk(e) => fmt::Display::fmt(e, f),
-            FlowError::Precondition(what) => f.write_str(what),
+/// A few lines for a person: versions, each step, what to do next.
+pub fn summary(outcome: &Outcome) -> String {
+    let mut s = String::new();
+    match outcome {
+        Outcome::Upgraded(report) => {
+            if report.already_done {
+                let _ = writeln!(
+                    s,
+                    "Cluster {} already runs {}: nothing to upgrade.",
+                    report.cluster_id, report.target
+                );
+            } else {
+                let _ = writeln!(
+                    s,
+                    "Cluster {} upgraded: {} -> {} (target {}).",
+                    report.cluster_id,
+                    report.version_before.as_deref().unwrap_or("?"),
+                    report.version_after.as_deref().unwrap_or("?"),
+                    report.target
+                );
+            }
+            if let Some(id) = &report.workflow_id {
+                let _ = writeln!(s, "  workflow {id}");
+            }
+            for step in &report.steps {
+                let _ = writeln!(
+                    s,
+                    "  {:<28} {:<8} {:>7.1}s  {}{}",
+                    step.step.to_string(),
+                    step.phase,
+                    step.duration.as_secs_f64(),
+                    step.task_id.as_deref().unwrap_or("-"),
+                    if step.resumed {
+                        "  (found, continued)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            if report.retries > 0 || report.pauses > 0 {
+                let _ = writeln!(
+                    s,
+                    "  {} retr{} of a failed upgrade, {} pause{}",
+                    report.retries,
+                    if report.retries == 1 { "y" } else { "ies" },
+                    report.pauses,
+                    if report.pauses == 1 { "" } else { "s" }
+                );
+            }
+        }
+        Outcome::Planned(plan) => {
+            let _ = writeln!(
+                s,
+                "Plan for cluster {}: {} -> {}{}",
+                plan.cluster_id,
+                plan.current_version.as_deref().unwrap_or("?"),
+                plan.target,
+                if plan.already_done {
+                    " (already there)"
+                } else {
+                    ""
+                }
+            );
+            let _ = writeln!(s, "  allowed targets: {}", plan.allowed_targets.join(", "));
+            if let Some(id) = &plan.pre_check_task_id {
+                let _ = writeln!(
+                    s,
+                    "  pre-check {id}: {}",
+                    if plan.pre_check_passed {
+                        "passed"
+                    } else {
+                        "did not pass"
+                    }
+                );
+            }
+            for finding in &plan.findings {
+                let _ = writeln!(
+                    s,
+                    "  - {finding}{}",
+                    if finding.is_skippable() {
+                        format!(" (skippable: --skip-check {})", finding.name)
+                    } else {
+                        " (must be fixed)".to_owned()
+                    }
+                );
+            }
+            let _ = writeln!(s, "Nothing else was started.");
         }
     }
-}
-
-fn missing(what: &str) -> FlowError {
-    FlowError::Precondition(what.to_owned())
+    s
 }

@@ -1,19 +1,19 @@
-//! Upgrades a cluster end to end.
+//! Upgrades a cluster end to end with the SDK's upgrade driver.
 //!
 //! ```text
 //! cargo run --example upgrade_cluster                      # against the embedded emulator
-//! cargo run --example upgrade_cluster -- --autopilot       # the Autopilot flow, same
+//! cargo run --example upgrade_cluster -- --autopilot       # an Autopilot cluster, same
+//! cargo run --example upgrade_cluster -- --plan            # pre-check only: what would happen
 //! HUAWEICLOUD_SDK_AK=... HUAWEICLOUD_SDK_SK=... cargo run --example upgrade_cluster -- \
-//!     --region cn-north-4 --cluster-id <id> --target-version v1.29 --nodepool-id <pool>
+//!     --region cn-north-4 --cluster-id <id> --target-version v1.29 --nodepool-id <pool> \
+//!     [--snapshot] [--skip-check NAME]... [--retry-failed] [--plan]
 //! ```
 //!
 //! Without credentials anywhere (environment, profile file) it starts the local CCE emulator
-//! in-process and upgrades its demo cluster. With credentials it talks to the region's endpoint
-//! (or `HUAWEICLOUD_SDK_REGION_CCE_<REGION>`) and needs `--cluster-id` and `--target-version`.
-//!
-//! CCE cluster: create the upgrade workflow, follow its Cluster task with a progress bar, sync the
-//! node pools, print a summary. `--autopilot`: follow the newest workflow of the cluster to its
-//! end, run the post-upgrade check, print a summary.
+//! in-process, at a pace a person can watch, and upgrades its demo cluster. With credentials it
+//! talks to the region's endpoint (or `HUAWEICLOUD_SDK_REGION_CCE_<REGION>`) and needs
+//! `--cluster-id`; without `--target-version` it upgrades to the latest version the service
+//! allows. Run it again after an interruption: it continues the same upgrade.
 
 mod flow;
 
@@ -21,11 +21,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use cce_upgrade::emulator::{Emulator, EmulatorConfig};
-use cce_upgrade::types::{UpgradeTask, UpgradeWorkFlow};
+use cce_upgrade::upgrade::UpgradeEvent;
 use cce_upgrade::{Client, Env, credentials};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use flow::{Options, Progress};
+use flow::Options;
 
 struct Args {
     region: String,
@@ -33,10 +33,15 @@ struct Args {
     target_version: Option<String>,
     nodepool_ids: Vec<String>,
     autopilot: bool,
+    snapshot: bool,
+    skip_checks: Vec<String>,
+    plan: bool,
+    retry_failed: bool,
 }
 
 const USAGE: &str = "usage: upgrade_cluster [--region REGION] [--cluster-id ID] [--target-version VERSION] \
-                     [--nodepool-id ID]... [--autopilot]";
+                     [--nodepool-id ID]... [--autopilot] [--snapshot] [--skip-check NAME]... [--plan] \
+                     [--retry-failed]";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -45,6 +50,10 @@ fn parse_args() -> Result<Args, String> {
         target_version: None,
         nodepool_ids: vec![],
         autopilot: false,
+        snapshot: false,
+        skip_checks: vec![],
+        plan: false,
+        retry_failed: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -64,6 +73,10 @@ fn parse_args() -> Result<Args, String> {
             "--target-version" => args.target_version = Some(value()?),
             "--nodepool-id" => args.nodepool_ids.push(value()?),
             "--autopilot" => args.autopilot = true,
+            "--snapshot" => args.snapshot = true,
+            "--skip-check" => args.skip_checks.push(value()?),
+            "--plan" => args.plan = true,
+            "--retry-failed" => args.retry_failed = true,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -89,45 +102,60 @@ impl Bar {
     }
 }
 
-impl Progress for Bar {
-    fn step(&mut self, message: &str) {
+impl Bar {
+    fn line(&self, text: String) {
         if self.0.is_hidden() {
-            println!("-> {message}");
+            println!("{text}");
         } else {
-            self.0.println(format!("-> {message}"));
+            self.0.println(text);
         }
-        self.0.set_message(message.to_owned());
     }
 
-    fn task(&mut self, task: &UpgradeTask) {
-        self.0
-            .set_position(task.progress_percent().unwrap_or(0.0).round() as u64);
-        self.0.set_message(format!(
-            "task {}",
-            task.phase().map_or("?".into(), ToString::to_string)
-        ));
-    }
-
-    fn workflow(&mut self, workflow: &UpgradeWorkFlow) {
-        let points = workflow
-            .status
-            .as_ref()
-            .map(|s| s.point_statuses.as_slice())
-            .unwrap_or_default();
-        let done = points
-            .iter()
-            .filter(|p| p.status.as_ref().is_some_and(|s| s.as_str() == "Success"))
-            .count();
-        self.0
-            .set_position((done * 100 / points.len().max(1)) as u64);
-        let running: Vec<String> = points
-            .iter()
-            .filter(|p| p.status.as_ref().is_some_and(|s| s.as_str() == "Running"))
-            .filter_map(|p| p.task_type.as_ref().map(ToString::to_string))
-            .collect();
-        let phase = workflow.phase().map_or("?".into(), ToString::to_string);
-        self.0
-            .set_message(format!("workflow {phase} {}", running.join(",")));
+    /// One display for the whole flow: the step in the message, the upgrade's percent in the bar.
+    fn event(&self, event: &UpgradeEvent) {
+        match event {
+            UpgradeEvent::StepStarted(step) => {
+                self.0.set_message(step.to_string());
+                self.line(format!("-> {step}"));
+            }
+            UpgradeEvent::StepFinished { step, task_id, .. } => {
+                self.line(format!(
+                    "   {step} done{}",
+                    task_id
+                        .as_deref()
+                        .map(|t| format!(" ({t})"))
+                        .unwrap_or_default()
+                ));
+            }
+            UpgradeEvent::Resumed {
+                step,
+                task_id,
+                phase,
+            } => {
+                self.line(format!(
+                    "   {step}: found {} {phase}, continuing it",
+                    task_id.as_deref().unwrap_or("one")
+                ));
+            }
+            UpgradeEvent::Finding(finding) => self.line(format!(
+                "   finding: {finding}{}",
+                if finding.is_skippable() {
+                    " (skippable)"
+                } else {
+                    ""
+                }
+            )),
+            UpgradeEvent::Progress(percent) => self.0.set_position(percent.round() as u64),
+            UpgradeEvent::Paused { percent } => {
+                self.line(format!("   upgrade paused at {}%", percent.unwrap_or(0.0)));
+            }
+            UpgradeEvent::Continued => self.line("   upgrade continued".into()),
+            UpgradeEvent::Retrying { attempt, percent } => self.line(format!(
+                "   upgrade failed at {}%: retry {attempt}",
+                percent.unwrap_or(0.0)
+            )),
+            other => self.line(format!("   {other:?}")),
+        }
     }
 }
 
@@ -162,16 +190,10 @@ async fn run(args: Args) -> Result<(), String> {
     let (client, options) = if has_credentials {
         let Some(cluster_id) = args.cluster_id.clone() else {
             return Err(
-                "with credentials, pass --cluster-id (and --target-version for a CCE cluster)"
+                "with credentials, pass --cluster-id (and --target-version, or the latest allowed is used)"
                     .into(),
             );
         };
-        if args.target_version.is_none() && !args.autopilot {
-            return Err(
-                "with credentials, pass --target-version: the version to upgrade the cluster to"
-                    .into(),
-            );
-        }
         let client = Client::builder()
             .region(args.region.clone())
             .build()
@@ -198,9 +220,6 @@ async fn run(args: Args) -> Result<(), String> {
             .to_owned()
         });
         let mut options = options_from(&args, cluster_id);
-        options
-            .target_version
-            .get_or_insert_with(|| "v1.29.15-r0".into());
         if options.nodepool_ids.is_empty() && !options.autopilot {
             options.nodepool_ids.push(emulator.nodepool_id().to_owned());
         }
@@ -217,15 +236,19 @@ fn options_from(args: &Args, cluster_id: String) -> Options {
         target_version: args.target_version.clone(),
         nodepool_ids: args.nodepool_ids.clone(),
         autopilot: args.autopilot,
+        snapshot: args.snapshot,
+        skip_checks: args.skip_checks.clone(),
+        plan: args.plan,
+        retry_failed: args.retry_failed,
         poll: (Duration::from_secs(5), Duration::from_secs(30)),
     }
 }
 
 async fn run_flow(client: Client, options: Options) -> Result<(), String> {
-    let mut bar = Bar::new();
-    let result = flow::run(&client, &options, &mut bar).await;
+    let bar = Bar::new();
+    let result = flow::run(&client, &options, |event| bar.event(event)).await;
     bar.0.finish_and_clear();
-    let summary = result.map_err(|e| e.to_string())?;
-    print!("{summary}");
+    let outcome = result.map_err(|e| e.to_string())?;
+    print!("{}", flow::summary(&outcome));
     Ok(())
 }

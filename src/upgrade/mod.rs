@@ -26,7 +26,7 @@
 //! 1. **Inspect**: the cluster's version and the targets the service allows
 //!    (`ShowClusterUpgradeInfo`, `ListClusterUpgradePaths`); a minor version such as `v1.29`
 //!    means the latest allowed patch of that line; no target means the latest allowed one.
-//!    Versions are compared as versions ([`Version`](crate::Version)), never as strings.
+//!    Versions are compared as versions ([`crate::Version`]), never as strings.
 //! 2. **Workflow**: an open workflow to the same target is reused, otherwise one is created.
 //! 3. **Pre-check**: a passed, unexpired pre-check to the target is reused, a running one is
 //!    followed, otherwise one is run, skipping the items named with
