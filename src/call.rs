@@ -7,7 +7,6 @@
 //! the request (retrying as the method allows), and [`Answer`] decodes what came back. Nothing
 //! here is about one operation.
 
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -17,7 +16,8 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::checks::{self, Check, Rule};
-use crate::client::{CALL, CallRecord, Client};
+use crate::client::Client;
+use crate::credentials::Credentials;
 use crate::error::{Error, ServiceError};
 use crate::response::Response;
 use crate::retry;
@@ -45,14 +45,15 @@ pub(crate) struct Input<'a> {
 }
 
 /// A successful (2xx) answer, not yet decoded.
-pub(crate) struct Answer {
+pub(crate) struct Answer<'a> {
     operation: &'static str,
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
     attempts: u32,
-    /// The credentials' and the request's secrets, redacted from any error.
+    /// The request's secrets (node passwords), redacted from any error with the credentials'.
     secrets: Vec<String>,
+    credentials: &'a Credentials,
 }
 
 impl Client {
@@ -62,7 +63,7 @@ impl Client {
         &self,
         op: &'static Operation,
         input: Input<'_>,
-    ) -> Result<Answer, Error> {
+    ) -> Result<Answer<'_>, Error> {
         let Prepared {
             path: url_path,
             body,
@@ -95,7 +96,6 @@ impl Client {
             .map_err(|e| e.with_operation(op.id))?;
 
         let write = retry::is_write(request.method());
-        let record = Arc::new(Mutex::new(CallRecord::default()));
         let span = tracing::info_span!(
             "cce_upgrade",
             operation = op.id,
@@ -105,44 +105,43 @@ impl Client {
             latency_ms = tracing::field::Empty,
         );
         let started = Instant::now();
-        let sent = CALL
-            .scope(record.clone(), shared.send(request, op.id))
-            .instrument(span.clone())
-            .await;
-        let record = std::mem::take(&mut *record.lock().expect("not poisoned"));
-        span.record("attempts", record.attempts);
+        let sent = shared.send(request, op.id).instrument(span.clone()).await;
         span.record("latency_ms", started.elapsed().as_millis() as u64);
-        if let Some(status) = record.status {
-            span.record("status", status.as_u16());
-        }
-        if let Some(id) = &record.request_id {
-            span.record("request_id", id.as_str());
-        }
-        let mut all_secrets = shared.credentials.secrets();
-        all_secrets.extend(secrets.iter().map(String::as_str));
         let result = match sent {
-            _ if record.too_large.is_some() => Err(Error::response_too_large(
-                record.too_large.as_ref().expect("checked"),
-            )),
-            Err(e) => Err(shared.transport_error(e, write)),
-            Ok(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                if status.is_success() {
+            Err(e) => {
+                let attempts = e.attempts();
+                span.record("attempts", attempts);
+                Err(shared.send_error(e, write).with_attempts(attempts))
+            }
+            Ok(answer) => {
+                span.record("attempts", answer.attempts);
+                span.record("status", answer.status.as_u16());
+                if let Some(id) = answer
+                    .headers
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                {
+                    span.record("request_id", id);
+                }
+                if answer.status.is_success() {
                     Ok(Answer {
                         operation: op.id,
-                        status,
-                        headers,
-                        body: record.body.clone(),
-                        attempts: record.attempts,
-                        secrets: all_secrets.iter().map(|s| (*s).to_owned()).collect(),
+                        status: answer.status,
+                        headers: answer.headers,
+                        body: answer.body,
+                        attempts: answer.attempts,
+                        secrets,
+                        credentials: &shared.credentials,
                     })
                 } else {
                     // Any other status, a 3xx included: redirects are never followed.
-                    let service =
-                        ServiceError::from_parts(status, record.request_id.clone(), record.body)
-                            .with_location(record.location.clone());
-                    Err(Error::service(service, &all_secrets))
+                    let mut all_secrets = shared.credentials.secrets();
+                    all_secrets.extend(secrets.iter().map(String::as_str));
+                    let attempts = answer.attempts;
+                    let request_id = answer.request_id();
+                    let service = ServiceError::from_parts(answer.status, request_id, answer.body)
+                        .with_location(answer.location);
+                    Err(Error::service(service, &all_secrets).with_attempts(attempts))
                 }
             }
         };
@@ -152,7 +151,7 @@ impl Client {
                 Ok(answer)
             }
             Err(e) => {
-                let e = e.with_operation(op.id).with_attempts(record.attempts);
+                let e = e.with_operation(op.id);
                 span.in_scope(|| tracing::warn!(error = %e, "failed"));
                 Err(e)
             }
@@ -215,14 +214,15 @@ pub(crate) fn encode_segment(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, SEGMENT).to_string()
 }
 
-impl Answer {
+impl Answer<'_> {
     fn decode_error(&self, cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
         let request_id = self
             .headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        let mut secrets = self.credentials.secrets();
+        secrets.extend(self.secrets.iter().map(String::as_str));
         Error::decode(self.status, request_id, &self.body, cause, &secrets)
             .with_operation(self.operation)
             .with_attempts(self.attempts)

@@ -10,7 +10,7 @@
 //!   when it cannot be decoded.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -38,26 +38,44 @@ const X_AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
 const X_SDK_DATE: HeaderName = HeaderName::from_static("x-sdk-date");
 const X_REQUEST_ID: &str = "x-request-id";
 
-tokio::task_local! {
-    /// What the hooks saw of the call being made, for the error mapping afterwards.
-    pub(crate) static CALL: Arc<Mutex<CallRecord>>;
-}
-
-#[derive(Default)]
-pub(crate) struct CallRecord {
+/// An answer read whole: what [`Shared::send`] returns for any status.
+pub(crate) struct Buffered {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    /// How many times the request was sent.
     pub(crate) attempts: u32,
-    pub(crate) status: Option<StatusCode>,
-    pub(crate) request_id: Option<String>,
     /// Where a 3xx answer pointed (sanitized), which is not followed.
     pub(crate) location: Option<String>,
-    /// Set when the answer was over the size limit (it was not read to the end).
-    pub(crate) too_large: Option<ResponseTooLarge>,
-    pub(crate) body: Bytes,
 }
 
-impl CallRecord {
-    fn request_id(&self) -> Option<String> {
-        self.request_id.clone()
+impl Buffered {
+    pub(crate) fn request_id(&self) -> Option<String> {
+        request_id_of(&self.headers).map(str::to_owned)
+    }
+}
+
+/// Why [`Shared::send`] has no answer to give.
+pub(crate) enum SendError {
+    /// No answer: connection, timeout, malformed HTTP.
+    Transport {
+        error: reqwest::Error,
+        attempts: u32,
+    },
+    /// An answer over the size limit, not read to the end.
+    TooLarge {
+        too_large: ResponseTooLarge,
+        attempts: u32,
+    },
+}
+
+impl SendError {
+    pub(crate) fn attempts(&self) -> u32 {
+        match self {
+            SendError::Transport { attempts, .. } | SendError::TooLarge { attempts, .. } => {
+                *attempts
+            }
+        }
     }
 }
 
@@ -184,10 +202,8 @@ impl Shared {
         &self,
         request: reqwest::Request,
         operation: &'static str,
-    ) -> reqwest::Result<reqwest::Response> {
-        let record = CALL.try_with(Arc::clone).ok();
+    ) -> Result<Buffered, SendError> {
         let write = retry::is_write(request.method());
-        let url = request.url().clone();
         let started = Instant::now();
         let mut original = Some(request);
         let mut attempt = 0u32;
@@ -228,23 +244,16 @@ impl Shared {
                                 status = status.as_u16(),
                                 "{too_large}"
                             );
-                            if let Some(record) = &record {
-                                let mut r = record.lock().expect("not poisoned");
-                                r.attempts = attempt;
-                                r.status = Some(status);
-                                r.request_id = too_large.request_id.clone();
-                                r.too_large = Some(too_large.clone());
-                            }
-                            return Ok(refused(status, headers, too_large));
+                            return Err(SendError::TooLarge {
+                                too_large,
+                                attempts: attempt,
+                            });
                         }
                         Err(e) => Err(e),
                     }
                 }
                 Err(e) => Err(e),
             };
-            if let Some(record) = &record {
-                record.lock().expect("not poisoned").attempts = attempt;
-            }
             let latency_ms = sent_at.elapsed().as_millis() as u64;
             let wait = match &answer {
                 Ok((status, headers, body)) => {
@@ -289,21 +298,35 @@ impl Shared {
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            let (status, headers, body) = answer?;
-            if let Some(record) = &record {
-                let mut r = record.lock().expect("not poisoned");
-                r.status = Some(status);
-                r.request_id = request_id_of(&headers).map(str::to_owned);
-                r.location = status
-                    .is_redirection()
-                    .then(|| redirect_target(&url, &headers));
-                r.body = body.clone();
-            }
-            return Ok(rebuild(status, headers, body));
+            let (status, headers, body) = answer.map_err(|error| SendError::Transport {
+                error,
+                attempts: attempt,
+            })?;
+            // The request is kept until the last attempt (a body that is a stream is sent once
+            // and not kept: then a redirect's target is not resolved).
+            let location = original
+                .as_ref()
+                .filter(|_| status.is_redirection())
+                .map(|request| redirect_target(request.url(), &headers));
+            return Ok(Buffered {
+                status,
+                headers,
+                body,
+                attempts: attempt,
+                location,
+            });
         }
     }
 
-    pub(crate) fn transport_error(&self, e: reqwest::Error, write: bool) -> Error {
+    /// The error for a request that got no readable answer.
+    pub(crate) fn send_error(&self, e: SendError, write: bool) -> Error {
+        match e {
+            SendError::TooLarge { too_large, .. } => Error::response_too_large(&too_large),
+            SendError::Transport { error, .. } => self.transport_error(error, write),
+        }
+    }
+
+    fn transport_error(&self, e: reqwest::Error, write: bool) -> Error {
         if let Some(too_large) = find_cause::<ResponseTooLarge>(&e) {
             return Error::response_too_large(too_large);
         }
@@ -414,19 +437,19 @@ impl Shared {
         self.prepare(&mut request);
         self.authorize(&mut request)
             .map_err(|e| Error::configuration(format!("IAM project id lookup: {e}")))?;
-        let record = Arc::new(Mutex::new(CallRecord::default()));
         let span = tracing::info_span!("cce_upgrade", operation = OPERATION);
-        let answer = CALL
-            .scope(record.clone(), self.send(request, OPERATION))
-            .instrument(span)
-            .await;
-        let record = std::mem::take(&mut *record.lock().expect("not poisoned"));
+        let record = match self.send(request, OPERATION).instrument(span).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                let attempts = e.attempts();
+                return Err(self
+                    .send_error(e, false)
+                    .with_operation(OPERATION)
+                    .with_attempts(attempts));
+            }
+        };
         let error = |e: Error| e.with_operation(OPERATION).with_attempts(record.attempts);
-        let response = answer.map_err(|e| error(self.transport_error(e, false)))?;
-        if let Some(too_large) = &record.too_large {
-            return Err(error(Error::response_too_large(too_large)));
-        }
-        let status = response.status();
+        let status = record.status;
         if !status.is_success() {
             let service =
                 ServiceError::from_parts(status, record.request_id(), record.body.clone())
@@ -539,31 +562,6 @@ async fn read_capped(
     Ok(Ok(body.freeze()))
 }
 
-/// An answer whose body, when read, fails with `too_large`: whatever reads it (the generated
-/// code, for any status) gets the error, never an empty or partial body.
-fn refused(
-    status: StatusCode,
-    mut headers: HeaderMap,
-    too_large: ResponseTooLarge,
-) -> reqwest::Response {
-    struct Refused(Option<ResponseTooLarge>);
-    impl http_body::Body for Refused {
-        type Data = Bytes;
-        type Error = ResponseTooLarge;
-        fn poll_frame(
-            mut self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, ResponseTooLarge>>> {
-            std::task::Poll::Ready(self.0.take().map(Err))
-        }
-    }
-    headers.remove(header::CONTENT_LENGTH);
-    let mut response = http::Response::new(reqwest::Body::wrap(Refused(Some(too_large))));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    reqwest::Response::from(response)
-}
-
 /// The first error of type `T` in the chain of `e`.
 fn find_cause<'a, T: std::error::Error + 'static>(
     e: &'a (dyn std::error::Error + 'static),
@@ -589,14 +587,6 @@ fn bounded(value: &str) -> &str {
 
 fn request_id_of(headers: &HeaderMap) -> Option<&str> {
     headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok())
-}
-
-/// Rebuilds a buffered answer (its body is also kept in the call record).
-fn rebuild(status: StatusCode, headers: HeaderMap, body: Bytes) -> reqwest::Response {
-    let mut response = http::Response::new(body);
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    reqwest::Response::from(response)
 }
 
 impl Client {
