@@ -1,5 +1,6 @@
-//! The main example's two flows, end to end against the emulator, as `cargo run --example
-//! upgrade_cluster` runs them (the flows are the example's own code, included from its folder).
+//! The main example's flow, end to end against the emulator, as `cargo run --example
+//! upgrade_cluster` runs it (the flow is the example's own code, included from its folder).
+//! Tasks move one step per read, so nothing here depends on the machine's pace.
 
 #[path = "../examples/upgrade_cluster/flow.rs"]
 #[allow(dead_code)]
@@ -7,189 +8,130 @@ mod flow;
 
 use std::time::Duration;
 
-use cce_upgrade::emulator::{Emulator, EmulatorConfig};
-use cce_upgrade::types::{UpgradeTask, UpgradeWorkFlow};
-use flow::{FlowError, Options, Progress};
+use cce_upgrade::emulator::{DEMO_VERSION, Emulator, EmulatorConfig, Scenario};
+use cce_upgrade::upgrade::UpgradeEvent;
+use flow::{Options, Outcome};
 
-#[derive(Default)]
-struct Recorder {
-    steps: Vec<String>,
-    task_phases: Vec<String>,
-    progress: Vec<f64>,
-    workflow_phases: Vec<String>,
-}
-
-impl Progress for Recorder {
-    fn step(&mut self, message: &str) {
-        self.steps.push(message.to_owned());
-    }
-    fn task(&mut self, task: &UpgradeTask) {
-        self.task_phases
-            .push(task.phase().map(ToString::to_string).unwrap_or_default());
-        self.progress.extend(task.progress_percent());
-    }
-    fn workflow(&mut self, workflow: &UpgradeWorkFlow) {
-        self.workflow_phases.push(
-            workflow
-                .phase()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-        );
-    }
-}
-
-fn options(cluster_id: &str, autopilot: bool, nodepools: &[&str]) -> Options {
+fn options(cluster_id: &str) -> Options {
     Options {
         cluster_id: cluster_id.to_owned(),
-        target_version: Some("v1.29.15-r0".into()),
-        nodepool_ids: nodepools.iter().map(|s| s.to_string()).collect(),
-        autopilot,
-        poll: (Duration::from_millis(1), Duration::from_millis(5)),
+        target_version: None,
+        nodepool_ids: Vec::new(),
+        autopilot: false,
+        snapshot: false,
+        skip_checks: Vec::new(),
+        plan: false,
+        retry_failed: false,
+        poll: (Duration::from_millis(1), Duration::from_millis(4)),
     }
 }
 
-#[tokio::test]
-async fn cce_flow_upgrades_the_cluster_and_syncs_its_node_pool() {
-    let emulator = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
-    let client = emulator.client_builder().build().unwrap();
-    let mut recorder = Recorder::default();
-    let summary = flow::run(
-        &client,
-        &options(emulator.cluster_id(), false, &[emulator.nodepool_id()]),
-        &mut recorder,
-    )
-    .await
-    .unwrap();
+async fn start() -> Emulator {
+    Emulator::start_with(EmulatorConfig::fast())
+        .await
+        .expect("emulator starts")
+}
 
-    assert_eq!(summary.from_version.as_deref(), Some("v1.28.15-r0"));
-    assert_eq!(summary.to_version.as_deref(), Some("v1.29.15-r0"));
-    assert_eq!(summary.task_phase.as_deref(), Some("Success"));
+#[tokio::test]
+async fn the_cce_flow_upgrades_to_the_latest_allowed_version_and_syncs_the_pool() {
+    let emulator = start().await;
+    let client = emulator.client_builder().build().unwrap();
+    let mut o = options(emulator.cluster_id());
+    o.nodepool_ids.push(emulator.nodepool_id().to_owned());
+    o.snapshot = true;
+    let mut steps = Vec::new();
+    let outcome = flow::run(&client, &o, |e| {
+        if let UpgradeEvent::StepStarted(step) = e {
+            steps.push(step.to_string());
+        }
+    })
+    .await
+    .expect("the flow completes");
+    let Outcome::Upgraded(report) = &outcome else {
+        panic!("an upgrade, not a plan")
+    };
+    assert_eq!(report.target, "v1.30.14-r0", "the latest allowed");
     assert_eq!(
         emulator.cluster_version(emulator.cluster_id()).as_deref(),
-        Some("v1.29.15-r0")
-    );
-    assert_eq!(summary.nodepools_synced.len(), 1);
-    assert!(
-        summary.nodepools_synced[0].1.is_some(),
-        "the emulator answers a job id"
+        Some("v1.30.14-r0")
     );
     assert_eq!(
-        recorder.task_phases.first().map(String::as_str),
-        Some("Init")
-    );
-    assert_eq!(
-        recorder.task_phases.last().map(String::as_str),
-        Some("Success")
-    );
-    assert!(
-        recorder.progress.windows(2).all(|w| w[0] <= w[1]),
-        "{:?}",
-        recorder.progress
-    );
-    assert_eq!(recorder.progress.last(), Some(&100.0));
-
-    // Every request id in the summary is one the server sent, for the calls it lists.
-    let ops: Vec<&str> = summary.request_ids.iter().map(|(op, _)| *op).collect();
-    assert_eq!(
-        ops,
+        steps,
         [
-            "CreateUpgradeWorkFlow",
-            "ShowUpgradeClusterTask",
-            "UpgradeNodePool"
+            "inspect",
+            "workflow",
+            "pre-check",
+            "snapshot",
+            "upgrade",
+            "post-check",
+            &format!("node pool sync ({})", emulator.nodepool_id()),
         ]
     );
+    let summary = flow::summary(&outcome);
     assert!(
-        summary.request_ids.iter().all(|(_, id)| id.len() == 32),
-        "{:?}",
-        summary.request_ids
+        summary.contains(&format!("{DEMO_VERSION} -> v1.30.14-r0")),
+        "{summary}"
     );
-    let printed = summary.to_string();
-    assert!(printed.contains("v1.28.15-r0 -> v1.29.15-r0"), "{printed}");
-
-    let received = emulator.requests();
-    assert_eq!(
-        received
-            .iter()
-            .filter(|r| r.method == "POST" && r.uri.ends_with("/upgradeworkflows"))
-            .count(),
-        1
-    );
-    assert!(received.iter().all(|r| r.authenticated));
+    assert_eq!(emulator.upgrades_started(emulator.cluster_id()), 1);
+    emulator.shutdown().await;
 }
 
 #[tokio::test]
-async fn autopilot_flow_follows_the_newest_workflow_and_post_checks() {
-    let emulator = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+async fn the_autopilot_flow_finishes_the_open_workflow() {
+    let emulator = start().await;
     let client = emulator.client_builder().build().unwrap();
-    let mut recorder = Recorder::default();
-    let summary = flow::run(
-        &client,
-        &options(emulator.autopilot_cluster_id(), true, &[]),
-        &mut recorder,
-    )
-    .await
-    .unwrap();
-
-    assert_eq!(summary.workflow_phase.as_deref(), Some("Success"));
-    assert_eq!(summary.post_check_phase.as_deref(), Some("Success"));
-    assert_eq!(
-        recorder.workflow_phases.last().map(String::as_str),
-        Some("Success")
-    );
-    let workflows = emulator.workflows(emulator.autopilot_cluster_id());
-    assert_eq!(
-        workflows[0]["metadata"]["uid"].as_str(),
-        summary.workflow_id.as_deref()
-    );
-    let posted = emulator
-        .requests()
-        .into_iter()
-        .filter(|r| r.uri.ends_with("/operation/postcheck"))
-        .collect::<Vec<_>>();
-    assert_eq!(posted.len(), 1);
-    assert!(
-        posted[0].uri.starts_with("/autopilot/v3/projects/"),
-        "{}",
-        posted[0].uri
-    );
-}
-
-#[tokio::test]
-async fn a_failed_upgrade_ends_the_flow_with_the_task_state() {
-    let emulator = Emulator::start_with(EmulatorConfig::fast().fail_cluster_task(true))
-        .await
-        .unwrap();
-    let client = emulator.client_builder().build().unwrap();
-    let err = flow::run(
-        &client,
-        &options(emulator.cluster_id(), false, &[]),
-        &mut Recorder::default(),
-    )
-    .await
-    .unwrap_err();
-    let FlowError::Sdk(err) = err else {
-        panic!("expected an SDK error, got {err}")
+    let cluster = emulator.autopilot_cluster_id().to_owned();
+    let mut o = options(&cluster);
+    o.autopilot = true;
+    let outcome = flow::run(&client, &o, |_| {}).await.expect("completes");
+    let Outcome::Upgraded(report) = outcome else {
+        panic!("an upgrade")
     };
-    assert_eq!(err.kind(), cce_upgrade::ErrorKind::UpgradeFailed);
-    assert_eq!(
-        err.last_task().and_then(|t| t.phase()).map(|p| p.as_str()),
-        Some("Failed")
-    );
-    assert!(!err.to_string().contains('\n'));
+    assert_eq!(emulator.cluster_version(&cluster), report.version_after);
+    assert_ne!(report.version_after.as_deref(), Some(DEMO_VERSION));
+    assert_eq!(emulator.upgrades_started(&cluster), 1);
+    emulator.shutdown().await;
 }
 
 #[tokio::test]
-async fn autopilot_cluster_without_workflows_is_a_clear_precondition_error() {
-    let emulator = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
-    emulator.add_cluster("empty-autopilot", "v1.28.15-r0", true);
+async fn plan_then_skip_check_then_retry_failed() {
+    let emulator = start().await;
     let client = emulator.client_builder().build().unwrap();
-    let err = flow::run(
-        &client,
-        &options("empty-autopilot", true, &[]),
-        &mut Recorder::default(),
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(err, FlowError::Precondition(_)), "{err}");
-    assert!(err.to_string().contains("no upgrade workflow"), "{err}");
+    let cluster = emulator.cluster_id().to_owned();
+    emulator.set_scenario(&cluster, Scenario::precheck_risk("NodeKernelCheck"));
+    emulator.set_scenario(&cluster, Scenario::UpgradeFailsAt { progress: 60 });
+
+    // --plan: the finding and how to skip it; nothing started.
+    let mut o = options(&cluster);
+    o.target_version = Some("v1.29".into());
+    o.plan = true;
+    let plan = flow::run(&client, &o, |_| {}).await.expect("a plan");
+    let summary = flow::summary(&plan);
+    assert!(
+        summary.contains("--skip-check NodeKernelCheck"),
+        "{summary}"
+    );
+    assert!(summary.contains("Nothing else was started"), "{summary}");
+    assert_eq!(emulator.upgrades_started(&cluster), 0);
+
+    // --skip-check: the upgrade starts, then fails at 60%.
+    o.plan = false;
+    o.skip_checks.push("NodeKernelCheck".into());
+    let e = flow::run(&client, &o, |_| {})
+        .await
+        .expect_err("fails at 60%");
+    assert_eq!(e.step(), Some("upgrade"));
+    assert_eq!(emulator.upgrades_started(&cluster), 1);
+
+    // --retry-failed: it completes, with the same one upgrade.
+    o.retry_failed = true;
+    let outcome = flow::run(&client, &o, |_| {}).await.expect("completes");
+    let summary = flow::summary(&outcome);
+    assert!(summary.contains("1 retry"), "{summary}");
+    assert_eq!(
+        emulator.cluster_version(&cluster).as_deref(),
+        Some("v1.29.15-r0")
+    );
+    assert_eq!(emulator.upgrades_started(&cluster), 1);
+    emulator.shutdown().await;
 }
