@@ -78,16 +78,18 @@ mod auth;
 mod clock;
 mod fault;
 mod ids;
+mod scenario;
 mod server;
 mod state;
 #[cfg(test)]
 mod tests;
+mod versions;
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -95,27 +97,29 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use fault::Fault;
+pub use scenario::Scenario;
+pub use state::{MAX_RECORDS, PRECHECK_VALIDITY};
 
 use auth::Keys;
-use clock::{Clock, Micros};
+use clock::Clock;
 use fault::FaultQueue;
 use ids::IdGen;
 use state::State;
 
 /// The version of the demo clusters.
-const DEMO_VERSION: &str = "v1.28.15-r0";
+pub const DEMO_VERSION: &str = "v1.28.15-r0";
 /// The target of the demo Autopilot cluster's workflow.
-const DEMO_AUTOPILOT_TARGET: &str = "v1.29.10-r0";
-/// How many pace steps the demo Autopilot workflow is back-dated (PreCheck and Snapshot done).
-const DEMO_AUTOPILOT_HEAD_START: i64 = 2;
+pub const DEMO_AUTOPILOT_TARGET: &str = "v1.29.10-r0";
 
-/// How an [`Emulator`] behaves. Builder-style: `EmulatorConfig::default().pace(..)`.
+/// How an [`Emulator`] behaves. Builder-style: `EmulatorConfig::fast().scenario(..)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmulatorConfig {
-    pace: Duration,
+    pace: Option<Duration>,
+    advance_on_read: bool,
+    start_time: Option<SystemTime>,
+    scenarios: Vec<Scenario>,
     list_items_as_object: bool,
     empty_nodepool_response: bool,
-    fail_cluster_task: bool,
     max_body_bytes: usize,
     header_read_timeout: Duration,
     max_connections: usize,
@@ -129,15 +133,18 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
 impl Default for EmulatorConfig {
-    /// A pace of 50 ms (a whole upgrade takes 0.7 s), lists as arrays, node-pool upgrades
-    /// answered with a job id, upgrades that succeed; the [limits](self#limits) at their
-    /// defaults.
+    /// Tasks advance one step per read and per [`Emulator::advance`] step, nothing moves by
+    /// itself, the clock starts at the real time and moves only with
+    /// [`Emulator::advance_clock`]; lists as arrays, node-pool upgrades answered with a job id,
+    /// no scenario; the [limits](self#limits) at their defaults.
     fn default() -> Self {
         EmulatorConfig {
-            pace: Duration::from_millis(50),
+            pace: None,
+            advance_on_read: true,
+            start_time: None,
+            scenarios: Vec::new(),
             list_items_as_object: false,
             empty_nodepool_response: false,
-            fail_cluster_task: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -146,23 +153,48 @@ impl Default for EmulatorConfig {
 }
 
 impl EmulatorConfig {
-    /// For tests: a pace of 1 ms, so a whole upgrade takes 14 ms.
+    /// For tests: the default (every read moves a task one step; nothing moves by itself).
     pub fn fast() -> Self {
-        EmulatorConfig::default().pace(Duration::from_millis(1))
+        EmulatorConfig::default()
     }
 
-    /// For demos: a pace of 400 ms, so a person can watch a whole upgrade (about 5.6 s).
+    /// For demos: besides reads, every task also moves one step every 500 ms on its own (and
+    /// the clock with it), so a person can watch a whole upgrade in well under a minute. No
+    /// test may depend on this pace.
     pub fn demo() -> Self {
-        EmulatorConfig::default().pace(Duration::from_millis(400))
+        EmulatorConfig::default().pace(Duration::from_millis(500))
     }
 
-    /// One step of the upgrade state machine (see [`Emulator`]); an upgrade takes 14 steps.
+    /// Moves every task one step, and the clock by `step`, every `step` of real time (a
+    /// background ticker, for demos). Zero turns the ticker off.
     pub fn pace(mut self, step: Duration) -> Self {
-        self.pace = step;
+        self.pace = (!step.is_zero()).then_some(step);
         self
     }
 
-    /// Answer lists with `items` as one object (the newest workflow), as the API page
+    /// Whether a read of a task (show or list) moves it one step (true by default). With
+    /// false, tasks move only with [`Emulator::advance`] (or the demo pace).
+    pub fn advance_on_read(mut self, yes: bool) -> Self {
+        self.advance_on_read = yes;
+        self
+    }
+
+    /// The wall-clock time the emulator's clock starts at (the real time by default); it then
+    /// moves only with [`Emulator::advance_clock`].
+    pub fn start_time(mut self, at: SystemTime) -> Self {
+        self.start_time = Some(at);
+        self
+    }
+
+    /// Plays `scenario` on every cluster (the demo ones and those added later); one of the same
+    /// kind replaces the earlier.
+    pub fn scenario(mut self, scenario: Scenario) -> Self {
+        self.scenarios.retain(|s| !s.same_kind(&scenario));
+        self.scenarios.push(scenario);
+        self
+    }
+
+    /// Answer lists with `items` as one object (the newest workflow or plan), as the API page
     /// documents, instead of an array (as the service and the official SDKs do). With no
     /// workflow, `items` is left out.
     pub fn list_items_as_object(mut self, yes: bool) -> Self {
@@ -177,11 +209,18 @@ impl EmulatorConfig {
         self
     }
 
-    /// Make every new workflow's Cluster task fail at 50% progress (the workflow's phase then
-    /// becomes `Pending`), to exercise failure paths.
-    pub fn fail_cluster_task(mut self, yes: bool) -> Self {
-        self.fail_cluster_task = yes;
-        self
+    /// Shorthand for `scenario(Scenario::UpgradeFailsAt { progress: 50 })`: the next upgrade
+    /// of every cluster fails at 50% (once; a retry completes it).
+    pub fn fail_cluster_task(self, yes: bool) -> Self {
+        if yes {
+            self.scenario(Scenario::UpgradeFailsAt { progress: 50 })
+        } else {
+            let mut config = self;
+            config
+                .scenarios
+                .retain(|s| !matches!(s, Scenario::UpgradeFailsAt { .. }));
+            config
+        }
     }
 
     /// The largest request body served ([`DEFAULT_MAX_BODY_BYTES`] by default); a larger one
@@ -274,7 +313,6 @@ pub(crate) struct Shared {
     cluster_id: String,
     nodepool_id: String,
     autopilot_cluster_id: String,
-    clock: Clock,
     state: Mutex<State>,
     requests: Mutex<RequestLog>,
     faults: Mutex<FaultQueue>,
@@ -291,20 +329,21 @@ impl Shared {
             security_token: ids.token("gQpjbi1ub3J0aC00", 344),
             auth_token: ids.token("MII", 512),
         };
-        let clock = Clock::start();
-        let mut state = State::new(clock, config.pace, config.fail_cluster_task);
-        let (cluster_id, nodepool_id, autopilot_cluster_id) = (ids.uuid(), ids.uuid(), ids.uuid());
-        state.add_cluster(&cluster_id, DEMO_VERSION, false);
-        state.add_nodepool(&cluster_id, &nodepool_id);
-        state.add_cluster(&autopilot_cluster_id, DEMO_VERSION, true);
-        let head_start = DEMO_AUTOPILOT_HEAD_START.saturating_mul(state.pace());
-        let created = state.create_workflow(
-            &autopilot_cluster_id,
-            DEMO_AUTOPILOT_TARGET,
-            &ids,
-            -head_start,
-            0,
+        let start = config.start_time.unwrap_or_else(SystemTime::now);
+        let origin = match start.duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX).saturating_mul(1_000_000),
+            Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX).saturating_mul(1_000_000),
+        };
+        let mut state = State::new(
+            Clock::at_unix_micros(origin),
+            config.advance_on_read,
+            config.scenarios.clone(),
         );
+        let (cluster_id, nodepool_id, autopilot_cluster_id) = (ids.uuid(), ids.uuid(), ids.uuid());
+        state.add_cluster(&cluster_id, DEMO_VERSION, false, &ids);
+        state.add_nodepool(&cluster_id, &nodepool_id);
+        state.add_cluster(&autopilot_cluster_id, DEMO_VERSION, true, &ids);
+        let created = state.create_workflow(&autopilot_cluster_id, Some(DEMO_AUTOPILOT_TARGET), &ids);
         debug_assert!(created.is_ok(), "the demo workflow is valid");
         Shared {
             config,
@@ -316,7 +355,6 @@ impl Shared {
             cluster_id,
             nodepool_id,
             autopilot_cluster_id,
-            clock,
             ids,
             state: Mutex::new(state),
             requests: Mutex::new(RequestLog::default()),
@@ -331,11 +369,6 @@ impl Shared {
     /// The state, locked. Never held across an `.await`.
     fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
-    }
-
-    /// The state clock's current offset.
-    fn now(&self) -> Micros {
-        self.clock.now()
     }
 
     fn record(&self, request: ReceivedRequest) {
@@ -438,6 +471,9 @@ impl Emulator {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let shared = Arc::new(Shared::new(config, listener.local_addr()?));
         let (shutdown, signal) = watch::channel(false);
+        if let Some(pace) = shared.config.pace {
+            tokio::spawn(tick(shared.clone(), pace, shutdown.subscribe()));
+        }
         let server = tokio::spawn(server::serve(listener, shared.clone(), signal));
         tracing::debug!(endpoint = %shared.endpoint(), "emulator: started");
         Ok(Emulator {
@@ -511,10 +547,13 @@ impl Emulator {
 
     /// Adds a cluster (or replaces its version and kind). Ids may contain anything, spaces,
     /// `+`, `%` or non-ASCII included: request paths are percent-decoded before lookup.
-    /// An Autopilot cluster is served under `/autopilot/v3`, a CCE cluster under `/api/v3`;
-    /// a CCE cluster also gets a `DefaultPool` node pool.
+    /// An Autopilot cluster is served under `/autopilot/...`, a CCE cluster under `/api/...`;
+    /// a CCE cluster also gets a `DefaultPool` node pool. The scenarios of
+    /// [`EmulatorConfig::scenario`] apply to it.
     pub fn add_cluster(&self, id: &str, version: &str, autopilot: bool) {
-        self.shared.state().add_cluster(id, version, autopilot);
+        self.shared
+            .state()
+            .add_cluster(id, version, autopilot, &self.shared.ids);
     }
 
     /// Adds a node pool to a cluster.
@@ -528,19 +567,85 @@ impl Emulator {
         );
     }
 
-    /// The cluster's current version (the target once an upgrade's Cluster task succeeded).
+    /// Plays `scenario` on a cluster from now on (replacing one of the same kind).
+    ///
+    /// # Panics
+    /// If there is no such cluster.
+    pub fn set_scenario(&self, cluster_id: &str, scenario: Scenario) {
+        assert!(
+            self.shared.state().set_scenario(cluster_id, scenario),
+            "set_scenario: no cluster {cluster_id:?}"
+        );
+    }
+
+    /// Removes every scenario of a cluster (a pre-check Exception is then "fixed").
+    ///
+    /// # Panics
+    /// If there is no such cluster.
+    pub fn clear_scenarios(&self, cluster_id: &str) {
+        assert!(
+            self.shared.state().clear_scenarios(cluster_id),
+            "clear_scenarios: no cluster {cluster_id:?}"
+        );
+    }
+
+    /// Moves every unfinished task `steps` steps (see the [time](self#time) section).
+    pub fn advance(&self, steps: u32) {
+        self.shared.state().advance(steps);
+    }
+
+    /// Moves the emulator's clock forward by `by` (timestamps, pre-check expiry). Tasks do not
+    /// move with it.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.state().advance_clock(by);
+    }
+
+    /// The emulator's clock now, as the service writes timestamps
+    /// (`2024-03-12 08:15:00 +0000 UTC`).
+    pub fn now(&self) -> String {
+        self.shared.state().now_timestamp()
+    }
+
+    /// The cluster's current version (the target once an upgrade task succeeded).
     pub fn cluster_version(&self, cluster_id: &str) -> Option<String> {
-        let now = self.shared.now();
         self.shared
             .state()
-            .cluster(cluster_id, now)
+            .cluster(cluster_id)
             .map(|c| c.version.clone())
+    }
+
+    /// The cluster's platform version (e.g. `cce.5.0.0`), which follows its version.
+    pub fn cluster_platform_version(&self, cluster_id: &str) -> Option<String> {
+        self.shared
+            .state()
+            .cluster(cluster_id)
+            .map(|c| c.platform_version.clone())
+    }
+
+    /// How many `UpgradeCluster` (or `UpgradeAutopilotCluster`) requests the service acted on
+    /// for the cluster, i.e. created an upgrade task for (refused ones do not count).
+    pub fn upgrades_started(&self, cluster_id: &str) -> usize {
+        self.shared
+            .state()
+            .cluster(cluster_id)
+            .map_or(0, |c| c.upgrades_started)
     }
 
     /// The cluster's upgrade workflows as a list request would return them now, newest first.
     pub fn workflows(&self, cluster_id: &str) -> Vec<Value> {
-        let now = self.shared.now();
-        self.shared.state().list(cluster_id, now)
+        self.shared.state().workflows(cluster_id)
+    }
+
+    /// The cluster's pre-check tasks as a list request would return them, newest first
+    /// (observing does not move them).
+    pub fn pre_checks(&self, cluster_id: &str) -> Vec<Value> {
+        self.shared.state().prechecks_of(cluster_id)
+    }
+
+    /// The cluster's upgrade tasks as a list request would return them, newest first
+    /// (observing does not move them).
+    pub fn upgrade_tasks(&self, cluster_id: &str) -> Vec<Value> {
+        self.shared.state().upgrades_of(cluster_id)
     }
 
     /// Every request that reached the server so far, in arrival order (in a very long run, the
@@ -565,6 +670,19 @@ impl Emulator {
         {
             tracing::warn!(%error, "emulator: the server task failed");
         }
+    }
+}
+
+/// The demo pace: every `pace`, every task moves one step and the clock moves by `pace`.
+async fn tick(shared: Arc<Shared>, pace: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(pace) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let mut state = shared.state();
+        state.advance(1);
+        state.advance_clock(pace);
     }
 }
 
