@@ -819,7 +819,6 @@ impl State {
             UpgradeTaskType::Snapshot,
             UpgradeTaskType::Cluster,
             UpgradeTaskType::PostCheck,
-            UpgradeTaskType::Rollback,
         ];
         let mut updated = wf.cancelled.unwrap_or(wf.created);
         let points = types

@@ -271,6 +271,46 @@ fn postcheck_body() -> Value {
     json!({"kind": "PostCheckTask", "apiVersion": "v3", "spec": {}})
 }
 
+fn precheck_body(target: &str, skipped: Value) -> Value {
+    json!({"kind": "PreCheckTask", "apiVersion": "v3",
+           "spec": {"targetVersion": target, "skippedCheckItemList": skipped}})
+}
+
+fn upgrade_body(target: &str, only_upgrade: bool) -> Value {
+    json!({"metadata": {"kind": "UpgradeTask", "apiVersion": "v3"},
+           "spec": {"clusterUpgradeAction": {
+               "targetVersion": target,
+               "isOnlyUpgrade": only_upgrade,
+               "strategy": {"type": "inPlaceRollingUpdate",
+                            "inPlaceRollingUpdate": {"userDefinedStep": 20}}}}})
+}
+
+/// The statuses of a workflow's points.
+fn point_statuses(wf: &Value) -> Vec<String> {
+    wf["status"]["pointStatuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Reads a task until its phase is one of `last` (at most 50 reads, no waiting: every read moves
+/// it a step); returns every phase seen.
+async fn poll_phases(client: &Client, path: &str, last: &[&str]) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let answer = client.get(path).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text);
+        let phase = answer.json()["status"]["phase"].as_str().unwrap().to_string();
+        seen.push(phase.clone());
+        if last.contains(&phase.as_str()) {
+            return seen;
+        }
+    }
+    panic!("{path} never reached {last:?}: {seen:?}");
+}
+
 /// Polls `check` until it returns `Some`, for at most 5 s.
 async fn eventually<T, F, Fut>(mut check: F) -> T
 where
@@ -558,13 +598,11 @@ async fn a_cce_upgrade_runs_from_create_to_post_check() {
     let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
     let client = Client::new(&emu);
     let cluster = emu.cluster_id().to_string();
+    let api = base(&emu, "api", &cluster);
 
     // Too early: nothing to post-check yet.
     let early = client
-        .post(
-            &format!("{}/operation/postcheck", base(&emu, "api", &cluster)),
-            &postcheck_body(),
-        )
+        .post(&format!("{api}/operation/postcheck"), &postcheck_body())
         .await;
     assert_eq!(early.status, 200);
     assert_eq!(early.json()["status"]["phase"], "Failed");
@@ -590,74 +628,122 @@ async fn a_cce_upgrade_runs_from_create_to_post_check() {
         json!({"clusterID": cluster, "clusterVersion": "v1.28.15-r0", "targetVersion": "v1.29.10-r0"})
     );
     assert_eq!(wf["status"]["phase"], "Init");
+    assert_eq!(point_statuses(&wf), ["Init", "Init", "Init", "Init"]);
     let points = wf["status"]["pointStatuses"].as_array().unwrap();
     let types: Vec<&str> = points
         .iter()
         .map(|p| p["taskType"].as_str().unwrap())
         .collect();
     assert_eq!(types, ["PreCheck", "Snapshot", "Cluster", "PostCheck"]);
-    assert!(
-        points
-            .iter()
-            .all(|p| p["taskID"].as_str().unwrap().len() == 36)
-    );
-    assert!(points[0]["expireTimeStamp"].is_string());
+    // Nothing has run: no task ids yet.
+    assert!(points.iter().all(|p| p.get("taskID").is_none()));
     assert_eq!(
-        wf["status"]["lineStatuses"],
-        json!([
-            {"startPoint": {"taskType": "PreCheck"}, "endPoint": {"taskType": "Cluster"}, "critical": true},
-            {"startPoint": {"taskType": "Cluster"}, "endPoint": {"taskType": "PostCheck"}}
-        ])
+        wf["status"]["lineStatuses"][2],
+        json!({"startPoint": {"taskType": "Cluster"}, "endPoint": {"taskType": "PostCheck"}, "critical": true})
     );
-    let task_id = points[2]["taskID"].as_str().unwrap().to_string();
-    let task_path = format!(
-        "{}/operation/upgrade/tasks/{task_id}",
-        base(&emu, "api", &cluster)
-    );
+    // A workflow does not move by itself, however often it is read.
+    for _ in 0..5 {
+        let list = client.get(&workflows_path(&emu)).await.json();
+        assert_eq!(list["items"][0]["status"]["phase"], "Init");
+    }
 
-    // The Cluster task climbs to 100 %.
-    let seen = std::sync::Mutex::new(Vec::new());
-    let done = eventually(|| {
-        let (client, task_path, seen) = (client.clone(), task_path.clone(), &seen);
-        async move {
-            let task = client.get(&task_path).await.json();
-            let phase = task["status"]["phase"].as_str().unwrap().to_string();
-            seen.lock().unwrap().push(phase.clone());
-            (phase == "Success").then_some(task)
-        }
-    })
+    // The pre-check runs and passes; the workflow follows it.
+    let precheck = client
+        .post(&format!("{api}/operation/precheck"), &precheck_body("v1.29.10-r0", json!([])))
+        .await;
+    assert_eq!(precheck.status, 200, "{}", precheck.text);
+    let precheck = precheck.json();
+    assert_eq!(precheck["kind"], "PreCheckTask");
+    assert_eq!(precheck["status"]["phase"], "Init");
+    let precheck_id = precheck["metadata"]["uid"].as_str().unwrap().to_string();
+    let wf = &emu.workflows(&cluster)[0];
+    assert_eq!(wf["status"]["phase"], "Running");
+    assert_eq!(wf["status"]["pointStatuses"][0]["taskID"], precheck_id.as_str());
+    let phases = poll_phases(
+        &client,
+        &format!("{api}/operation/precheck/tasks/{precheck_id}"),
+        &["Success", "Failed"],
+    )
     .await;
+    assert_eq!(phases, ["Init", "Running", "Running", "Success"]);
+    let wf = &emu.workflows(&cluster)[0];
+    assert_eq!(point_statuses(wf), ["Success", "Init", "Init", "Init"]);
+    assert!(wf["status"]["pointStatuses"][0]["expireTimeStamp"].is_string());
+
+    // A snapshot, found in the list.
+    let snapshot = client
+        .call("POST", &format!("/api/v3.1/projects/{}/clusters/{cluster}/operation/snapshot", emu.project_id()), None)
+        .await;
+    assert_eq!(snapshot.status, 200, "{}", snapshot.text);
+    let snapshot_id = snapshot.json()["uid"].as_str().unwrap().to_string();
+    let snapshots = format!(
+        "/api/v3.1/projects/{}/clusters/{cluster}/operation/snapshot/tasks",
+        emu.project_id()
+    );
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let list = client.get(&snapshots).await.json();
+        let item = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["metadata"]["uid"] == snapshot_id.as_str())
+            .unwrap()
+            .clone();
+        seen.push(item["status"]["phase"].as_str().unwrap().to_string());
+        if item["status"]["phase"] == "Success" {
+            break;
+        }
+    }
+    assert_eq!(seen, ["Init", "Queuing", "Running", "Success"]);
+
+    // The upgrade, on the passed pre-check.
+    let upgrade = client
+        .post(&format!("{api}/operation/upgrade"), &upgrade_body("v1.29.10-r0", true))
+        .await;
+    assert_eq!(upgrade.status, 200, "{}", upgrade.text);
+    let upgrade = upgrade.json();
+    let task_id = upgrade["metadata"]["uid"].as_str().unwrap().to_string();
+    assert_eq!(
+        upgrade["spec"]["clusterUpgradeAction"]["targetVersion"],
+        "v1.29.10-r0"
+    );
+    assert_eq!(
+        upgrade["spec"]["clusterUpgradeAction"]["targetPlatformVersion"],
+        "cce.6.0.0"
+    );
+    assert_eq!(emu.upgrades_started(&cluster), 1);
+    let task_path = format!("{api}/operation/upgrade/tasks/{task_id}");
+    let phases = poll_phases(&client, &task_path, &["Success", "Failed"]).await;
+    assert_eq!(
+        phases,
+        ["Init", "Queuing", "Running", "Running", "Running", "Running", "Running", "Success"]
+    );
+    let done = client.get(&task_path).await.json();
     assert_eq!(done["kind"], "UpgradeTask");
     assert_eq!(done["metadata"]["uid"], task_id.as_str());
     assert_eq!(
         done["spec"],
-        json!({"version": "v1.28.15-r0", "targetVersion": "v1.29.10-r0", "items": {}})
+        json!({"version": "v1.28.15-r0", "targetVersion": "v1.29.10-r0"})
     );
     assert_eq!(done["status"]["progress"], "100.00");
     assert!(done["status"]["completionTime"].is_string());
-    assert!(
-        seen.lock()
-            .unwrap()
-            .iter()
-            .all(|p| ["Init", "Queuing", "Running", "Success"].contains(&p.as_str()))
-    );
     assert_eq!(
         emu.cluster_version(&cluster).as_deref(),
         Some("v1.29.10-r0")
     );
+    assert_eq!(emu.cluster_platform_version(&cluster).as_deref(), Some("cce.6.0.0"));
 
+    // Not a Success before the post-check.
     let list = client.get(&workflows_path(&emu)).await.json();
     assert_eq!(list["kind"], "List");
     assert_eq!(list["apiVersion"], "v3");
-    assert_eq!(list["items"][0]["status"]["phase"], "Success");
-    assert_eq!(
-        list["items"][0]["status"]["pointStatuses"][3]["status"],
-        "Init"
-    );
+    assert_eq!(list["items"][0]["status"]["phase"], "Running");
+    assert_eq!(point_statuses(&list["items"][0]), ["Success", "Success", "Success", "Init"]);
 
     let check = client
         .post(
-            &format!("{}/operation/postcheck", base(&emu, "api", &cluster)),
+            &format!("{api}/operation/postcheck"),
             &json!({"kind": "PostCheckTask", "apiVersion": "v3", "spec": {"clusterID": cluster}}),
         )
         .await;
@@ -671,14 +757,13 @@ async fn a_cce_upgrade_runs_from_create_to_post_check() {
         json!({"clusterID": cluster, "clusterVersion": "v1.28.15-r0", "targetVersion": "v1.29.10-r0"})
     );
     let wf = &emu.workflows(&cluster)[0];
-    assert_eq!(wf["status"]["pointStatuses"][3]["status"], "Success");
+    assert_eq!(wf["status"]["phase"], "Success");
+    assert_eq!(point_statuses(wf), ["Success", "Success", "Success", "Success"]);
 }
 
 #[tokio::test]
-async fn the_autopilot_demo_workflow_is_already_progressing() {
-    let emu = Emulator::start_with(EmulatorConfig::default().pace(Duration::from_secs(60)))
-        .await
-        .unwrap();
+async fn the_autopilot_demo_workflow_waits_in_init() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
     let client = Client::new(&emu);
     let ap = emu.autopilot_cluster_id().to_string();
     let list = client
@@ -691,32 +776,33 @@ async fn the_autopilot_demo_workflow_is_already_progressing() {
     let items = list.json()["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 1);
     let wf = &items[0];
-    assert_eq!(wf["status"]["phase"], "Running");
+    assert_eq!(wf["status"]["phase"], "Init");
     assert_eq!(wf["spec"]["clusterVersion"], "v1.28.15-r0");
-    assert!(
-        wf["spec"]["targetVersion"]
-            .as_str()
-            .unwrap()
-            .starts_with("v1.29.")
-    );
-    let statuses: Vec<&str> = wf["status"]["pointStatuses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(statuses, ["Success", "Success", "Init", "Init"]);
+    assert_eq!(wf["spec"]["targetVersion"], "v1.29.10-r0");
+    assert_eq!(point_statuses(wf), ["Init", "Init", "Init", "Init"]);
 
-    // Its PreCheck task can be shown too, under /autopilot.
-    let precheck = wf["status"]["pointStatuses"][0]["taskID"].as_str().unwrap();
-    let task = client
-        .get(&format!(
-            "{}/operation/upgrade/tasks/{precheck}",
-            base(&emu, "autopilot", &ap)
-        ))
+    // Its upgrade runs under /autopilot, with its own pre-check first.
+    let upgrade = client
+        .post(
+            &format!("{}/operation/upgrade", base(&emu, "autopilot", &ap)),
+            &upgrade_body("v1.29.10-r0", false),
+        )
         .await;
-    assert_eq!(task.status, 200);
-    assert_eq!(task.json()["status"]["phase"], "Success");
+    assert_eq!(upgrade.status, 200, "{}", upgrade.text);
+    let task = upgrade.json()["metadata"]["uid"].as_str().unwrap().to_string();
+    let phases = poll_phases(
+        &client,
+        &format!("{}/operation/upgrade/tasks/{task}", base(&emu, "autopilot", &ap)),
+        &["Success", "Failed"],
+    )
+    .await;
+    // Init while its own pre-check runs (3 steps), then the upgrade.
+    assert_eq!(phases[..4], ["Init", "Init", "Init", "Init"]);
+    assert_eq!(phases.last().map(String::as_str), Some("Success"));
+    assert_eq!(emu.pre_checks(&ap).len(), 1);
+    assert_eq!(emu.pre_checks(&ap)[0]["status"]["phase"], "Success");
+    assert_eq!(point_statuses(&emu.workflows(&ap)[0]), ["Success", "Init", "Success", "Init"]);
+    assert_eq!(emu.cluster_version(&ap).as_deref(), Some("v1.29.10-r0"));
 
     // The Autopilot cluster is not served under /api, nor the CCE one under /autopilot.
     let wrong = client
@@ -864,88 +950,88 @@ async fn invalid_bodies_are_400_naming_the_field() {
         (
             &create,
             json!({"apiVersion": "v3", "spec": {"targetVersion": "v1.29"}}),
-            "kind is required",
+            "invalid kind: it is required",
         ),
         (
             &create,
             json!({"kind": "PostCheckTask", "apiVersion": "v3", "spec": {"targetVersion": "v1.29"}}),
-            "kind must be WorkFlowTask",
+            "invalid kind: it is \"PostCheckTask\" but the API only accepts `WorkFlowTask`",
         ),
         (
             &create,
             json!({"kind": "WorkFlowTask", "spec": {"targetVersion": "v1.29"}}),
-            "apiVersion is required",
+            "invalid apiVersion: it is required",
         ),
         (
             &create,
             json!({"kind": "WorkFlowTask", "apiVersion": "v1", "spec": {"targetVersion": "v1.29"}}),
-            "apiVersion must be v3",
+            "invalid apiVersion: it is \"v1\" but the API only accepts `v3`",
         ),
         (
             &create,
             json!({"kind": "WorkFlowTask", "apiVersion": "v3"}),
-            "spec is required",
+            "invalid spec: it is required",
         ),
         (
             &create,
             json!({"kind": "WorkFlowTask", "apiVersion": "v3", "spec": {}}),
-            "spec.targetVersion is required",
+            "invalid spec.targetVersion: it is required",
         ),
         (
             &create,
             json!({"kind": "WorkFlowTask", "apiVersion": "v3", "spec": {"targetVersion": ""}}),
-            "spec.targetVersion is required",
+            "invalid spec.targetVersion: it has 0 characters",
         ),
         (
             &create,
             create_body("v1.28.15-r0"),
-            "not newer than the cluster's current version v1.28.15-r0",
+            "spec.targetVersion v1.28.15-r0 is not higher than the cluster's version v1.28.15-r0",
         ),
         (
             &postcheck,
             json!({"kind": "WorkFlowTask", "apiVersion": "v3", "spec": {}}),
-            "kind must be PostCheckTask",
+            "invalid kind: it is \"WorkFlowTask\" but the API only accepts `PostCheckTask`",
         ),
         (
             &postcheck,
             json!({"kind": "PostCheckTask", "apiVersion": "v3"}),
-            "spec is required",
+            "invalid spec: it is required",
         ),
-        (&pool, json!({}), "spec is required"),
+        (&pool, json!({}), "invalid spec: it is required"),
         (
             &pool,
             json!({"spec": {"maxUnavailable": 1}}),
-            "spec.nodePoolID is required",
+            "invalid spec.nodePoolID: it is required",
         ),
         (
             &pool,
             json!({"spec": {"maxUnavailable": 1, "nodePoolID": "other"}}),
-            "does not match",
+            "invalid spec.nodePoolID: it is `other` but the path's nodepool_id is",
         ),
         (
             &pool,
             json!({"spec": {"nodePoolID": np}}),
-            "spec.maxUnavailable is required",
+            "invalid spec.maxUnavailable: it is required",
         ),
         (
             &pool,
             json!({"spec": {"nodePoolID": np, "maxUnavailable": 21}}),
-            "spec.maxUnavailable must be an integer from 1 to 20",
+            "invalid spec.maxUnavailable: it is 21; it must be between 1 and 20",
         ),
         (
             &pool,
-            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"lifeCycle": {"postInstall": "not base64!"}}}}),
-            "postInstall must be base64",
+            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"lifeCycle": {"postInstall": "not base64!"}, "login": {"sshKey": "kp"}}}}),
+            "invalid spec.nodeTemplate.lifeCycle.postInstall",
         ),
         (
             &pool,
-            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"lifeCycle": {"preInstall": "QUJD".repeat(2561)}}}}),
+            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"lifeCycle": {"preInstall": "QUJD".repeat(2561)}, "login": {"sshKey": "kp"}}}}),
             "10240",
         ),
         (
             &pool,
-            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"login": {}}}}),
-            "login requires sshKey or userPassword",
+            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"lifeCycle": {}, "login": {}}}}),
+            "invalid spec.nodeTemplate.login",
         ),
     ];
     for (path, body, expected) in cases {
@@ -973,9 +1059,7 @@ async fn invalid_bodies_are_400_naming_the_field() {
 
 #[tokio::test]
 async fn one_workflow_at_a_time() {
-    let emu = Emulator::start_with(EmulatorConfig::default().pace(Duration::from_secs(60)))
-        .await
-        .unwrap();
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
     let client = Client::new(&emu);
     assert_eq!(
         client
@@ -985,14 +1069,16 @@ async fn one_workflow_at_a_time() {
         201
     );
     let second = client
-        .post(&workflows_path(&emu), &create_body("v1.30.1-r0"))
+        .post(&workflows_path(&emu), &create_body("v1.30.14-r0"))
         .await;
     assert_eq!(second.status, 400);
     assert_eq!(second.error_code(), "CCE.01400013");
     assert!(
         second
             .error_msg()
-            .contains("an upgrade workflow is already running")
+            .contains("an upgrade workflow (") && second.error_msg().contains("is already open"),
+        "{}",
+        second.error_msg()
     );
     assert_eq!(emu.workflows(emu.cluster_id()).len(), 1);
 }
@@ -1079,26 +1165,19 @@ async fn a_failing_cluster_task_stops_half_way_and_the_workflow_is_pending() {
         .await
         .unwrap();
     let client = Client::new(&emu);
-    let wf = client
+    let api = base(&emu, "api", emu.cluster_id());
+    client
         .post(&workflows_path(&emu), &create_body("v1.29.10-r0"))
+        .await;
+    let upgrade = client
+        .post(&format!("{api}/operation/upgrade"), &upgrade_body("v1.29.10-r0", false))
         .await
         .json();
-    let task_id = wf["status"]["pointStatuses"][2]["taskID"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let task_path = format!(
-        "{}/operation/upgrade/tasks/{task_id}",
-        base(&emu, "api", emu.cluster_id())
-    );
-    let task = eventually(|| {
-        let (client, task_path) = (client.clone(), task_path.clone());
-        async move {
-            let task = client.get(&task_path).await.json();
-            (task["status"]["phase"] == "Failed").then_some(task)
-        }
-    })
-    .await;
+    let task_id = upgrade["metadata"]["uid"].as_str().unwrap().to_string();
+    let task_path = format!("{api}/operation/upgrade/tasks/{task_id}");
+    poll_phases(&client, &task_path, &["Success", "Failed"]).await;
+    let task = client.get(&task_path).await.json();
+    assert_eq!(task["status"]["phase"], "Failed");
     assert_eq!(task["status"]["progress"], "50.00");
     let list = client.get(&workflows_path(&emu)).await.json();
     assert_eq!(list["items"][0]["status"]["phase"], "Pending");
@@ -1106,6 +1185,21 @@ async fn a_failing_cluster_task_stops_half_way_and_the_workflow_is_pending() {
         emu.cluster_version(emu.cluster_id()).as_deref(),
         Some("v1.28.15-r0")
     );
+
+    // A retry resumes it from 50 % and it completes; the workflow runs again.
+    let retry = client
+        .call("POST", &format!("{api}/operation/upgrade/retry"), None)
+        .await;
+    assert_eq!(retry.status, 200, "{}", retry.text);
+    let phases = poll_phases(&client, &task_path, &["Success", "Failed"]).await;
+    assert_eq!(phases, ["Running", "Running", "Running", "Success"]);
+    assert_eq!(emu.upgrades_started(emu.cluster_id()), 1);
+    assert_eq!(
+        emu.cluster_version(emu.cluster_id()).as_deref(),
+        Some("v1.29.10-r0")
+    );
+    let list = client.get(&workflows_path(&emu)).await.json();
+    assert_eq!(list["items"][0]["status"]["phase"], "Running");
 }
 
 #[tokio::test]
