@@ -118,20 +118,35 @@ pub(crate) enum Action {
 pub(crate) static ROUTES: [(&Operation, Action); 50] = [
     (&g::SHOW_FEATURE_GATES, Action::FeatureGates),
     (&g::SHOW_AUTOPILOT_FEATURE_GATES, Action::FeatureGates),
-    (&g::LIST_CLUSTER_UPGRADE_FEATURE_GATES, Action::UpgradeFeatureGates),
-    (&g::LIST_AUTOPILOT_CLUSTER_UPGRADE_FEATURE_GATES, Action::UpgradeFeatureGates),
+    (
+        &g::LIST_CLUSTER_UPGRADE_FEATURE_GATES,
+        Action::UpgradeFeatureGates,
+    ),
+    (
+        &g::LIST_AUTOPILOT_CLUSTER_UPGRADE_FEATURE_GATES,
+        Action::UpgradeFeatureGates,
+    ),
     (&g::LIST_CLUSTER_UPGRADE_PATHS, Action::UpgradePaths),
-    (&g::LIST_AUTOPILOT_CLUSTER_UPGRADE_PATHS, Action::UpgradePaths),
+    (
+        &g::LIST_AUTOPILOT_CLUSTER_UPGRADE_PATHS,
+        Action::UpgradePaths,
+    ),
     (&g::SHOW_CLUSTER_UPGRADE_INFO, Action::UpgradeInfo),
     (&g::SHOW_AUTOPILOT_CLUSTER_UPGRADE_INFO, Action::UpgradeInfo),
     (&g::CREATE_UPGRADE_WORK_FLOW, Action::CreateWorkflow),
-    (&g::CREATE_AUTOPILOT_UPGRADE_WORK_FLOW, Action::CreateWorkflow),
+    (
+        &g::CREATE_AUTOPILOT_UPGRADE_WORK_FLOW,
+        Action::CreateWorkflow,
+    ),
     (&g::LIST_UPGRADE_WORK_FLOWS, Action::ListWorkflows),
     (&g::LIST_AUTOPILOT_UPGRADE_WORK_FLOWS, Action::ListWorkflows),
     (&g::SHOW_UPGRADE_WORK_FLOW, Action::ShowWorkflow),
     (&g::SHOW_AUTOPILOT_UPGRADE_WORK_FLOW, Action::ShowWorkflow),
     (&g::UPGRADE_WORK_FLOW_UPDATE, Action::UpdateWorkflow),
-    (&g::UPGRADE_AUTOPILOT_WORK_FLOW_UPDATE, Action::UpdateWorkflow),
+    (
+        &g::UPGRADE_AUTOPILOT_WORK_FLOW_UPDATE,
+        Action::UpdateWorkflow,
+    ),
     (&g::CREATE_PRE_CHECK, Action::CreatePreCheck),
     (&g::CREATE_AUTOPILOT_PRE_CHECK, Action::CreatePreCheck),
     (&g::LIST_PRE_CHECK_TASKS, Action::ListPreChecks),
@@ -141,13 +156,25 @@ pub(crate) static ROUTES: [(&Operation, Action); 50] = [
     (&g::BATCH_CREATE_ADDON_PRECHECK, Action::AddonPreCheck),
     (&g::LIST_ADDON_PRECHECK_TASKS, Action::ListAddonPreChecks),
     (&g::CREATE_CLUSTER_MASTER_SNAPSHOT, Action::CreateSnapshot),
-    (&g::CREATE_AUTOPILOT_CLUSTER_MASTER_SNAPSHOT, Action::CreateSnapshot),
-    (&g::LIST_CLUSTER_MASTER_SNAPSHOT_TASKS, Action::ListSnapshots),
-    (&g::LIST_AUTOPILOT_CLUSTER_MASTER_SNAPSHOT_TASKS, Action::ListSnapshots),
+    (
+        &g::CREATE_AUTOPILOT_CLUSTER_MASTER_SNAPSHOT,
+        Action::CreateSnapshot,
+    ),
+    (
+        &g::LIST_CLUSTER_MASTER_SNAPSHOT_TASKS,
+        Action::ListSnapshots,
+    ),
+    (
+        &g::LIST_AUTOPILOT_CLUSTER_MASTER_SNAPSHOT_TASKS,
+        Action::ListSnapshots,
+    ),
     (&g::UPGRADE_CLUSTER, Action::Upgrade),
     (&g::UPGRADE_AUTOPILOT_CLUSTER, Action::Upgrade),
     (&g::LIST_UPGRADE_CLUSTER_TASKS, Action::ListUpgrades),
-    (&g::LIST_AUTOPILOT_UPGRADE_CLUSTER_TASKS, Action::ListUpgrades),
+    (
+        &g::LIST_AUTOPILOT_UPGRADE_CLUSTER_TASKS,
+        Action::ListUpgrades,
+    ),
     (&g::SHOW_UPGRADE_CLUSTER_TASK, Action::ShowUpgrade),
     (&g::SHOW_AUTOPILOT_UPGRADE_CLUSTER_TASK, Action::ShowUpgrade),
     (&g::RETRY_UPGRADE_CLUSTER_TASK, Action::Retry),
@@ -358,9 +385,11 @@ impl Cx<'_> {
         if let Some(rules) = m.op.body {
             let params: Vec<(&'static str, &str)> =
                 m.params.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            checks::check_body(rules, &mut json, &params).map_err(|e| self.invalid(e.to_string()))?;
+            checks::check_body(rules, &mut json, &params)
+                .map_err(|e| self.invalid(e.to_string()))?;
         }
-        serde_json::from_value(json).map_err(|e| self.invalid(format!("the body does not fit: {e}")))
+        serde_json::from_value(json)
+            .map_err(|e| self.invalid(format!("the body does not fit: {e}")))
     }
 
     fn query(&self, name: &str) -> Option<String> {
@@ -401,7 +430,9 @@ impl Cx<'_> {
                 let status = if m.flavour == Flavour::Cce { 201 } else { 200 };
                 Ok(Reply::json(status, created))
             }
-            Action::ListWorkflows => ok(state.list_workflows(&cluster, config.list_items_as_object)),
+            Action::ListWorkflows => {
+                ok(state.list_workflows(&cluster, config.list_items_as_object))
+            }
             Action::ShowWorkflow => state
                 .show_workflow(&cluster, m.param("upgrade_workflow_id"))
                 .map(|v| Reply::json(200, v))

@@ -220,6 +220,9 @@ mod tests {
         clock.advance(90_000_000);
         clock.advance(-5);
         assert_eq!(clock.now(), 90_000_000);
-        assert_eq!(clock.timestamp(clock.now()), "2024-03-12 08:16:30 +0000 UTC");
+        assert_eq!(
+            clock.timestamp(clock.now()),
+            "2024-03-12 08:16:30 +0000 UTC"
+        );
     }
 }

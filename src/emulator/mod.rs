@@ -331,8 +331,12 @@ impl Shared {
         };
         let start = config.start_time.unwrap_or_else(SystemTime::now);
         let origin = match start.duration_since(UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX).saturating_mul(1_000_000),
-            Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX).saturating_mul(1_000_000),
+            Ok(d) => i64::try_from(d.as_secs())
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1_000_000),
+            Err(e) => -i64::try_from(e.duration().as_secs())
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1_000_000),
         };
         let mut state = State::new(
             Clock::at_unix_micros(origin),
@@ -343,7 +347,8 @@ impl Shared {
         state.add_cluster(&cluster_id, DEMO_VERSION, false, &ids);
         state.add_nodepool(&cluster_id, &nodepool_id);
         state.add_cluster(&autopilot_cluster_id, DEMO_VERSION, true, &ids);
-        let created = state.create_workflow(&autopilot_cluster_id, Some(DEMO_AUTOPILOT_TARGET), &ids);
+        let created =
+            state.create_workflow(&autopilot_cluster_id, Some(DEMO_AUTOPILOT_TARGET), &ids);
         debug_assert!(created.is_ok(), "the demo workflow is valid");
         Shared {
             config,

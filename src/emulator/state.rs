@@ -591,14 +591,7 @@ impl State {
         })
     }
 
-    fn new_task(
-        &self,
-        ids: &IdGen,
-        cluster: &str,
-        from: &str,
-        target: &str,
-        kind: Kind,
-    ) -> Task {
+    fn new_task(&self, ids: &IdGen, cluster: &str, from: &str, target: &str, kind: Kind) -> Task {
         Task {
             uid: ids.uuid(),
             cluster: cluster.to_string(),
@@ -626,9 +619,9 @@ impl State {
                 TargetError::Malformed => {
                     format!("{field} {target:?} is not a version such as v1.29 or v1.29.15-r0")
                 }
-                TargetError::NotHigher => format!(
-                    "{field} {target} is not higher than the cluster's version {current}"
-                ),
+                TargetError::NotHigher => {
+                    format!("{field} {target} is not higher than the cluster's version {current}")
+                }
                 TargetError::NotAllowed => format!(
                     "{field} {target} is not an allowed target for version {current}; allowed: \
                      [{allowed}]"
@@ -769,7 +762,8 @@ impl State {
         {
             return Err(Refusal::Invalid(format!(
                 "upgrade workflow {uid} cannot be cancelled while its {} task {} is {}",
-                busy.point_type().map_or_else(String::new, |p| p.as_str().to_owned()),
+                busy.point_type()
+                    .map_or_else(String::new, |p| p.as_str().to_owned()),
                 busy.uid,
                 busy.run.phase.as_str()
             )));
@@ -782,10 +776,9 @@ impl State {
     /// The newest task of each point type linked to a workflow, in point order.
     fn linked(&self, wf: &Workflow) -> [Option<&Task>; 4] {
         let newest = |ty: UpgradeTaskType| {
-            self.tasks
-                .iter()
-                .rev()
-                .find(|t| t.workflow.as_deref() == Some(&wf.uid) && t.point_type() == Some(ty.clone()))
+            self.tasks.iter().rev().find(|t| {
+                t.workflow.as_deref() == Some(&wf.uid) && t.point_type() == Some(ty.clone())
+            })
         };
         [
             newest(UpgradeTaskType::PreCheck),
@@ -803,7 +796,11 @@ impl State {
         if linked[3].is_some_and(|t| t.run.phase == Phase::Success) {
             return WorkFlowPhase::Success;
         }
-        if linked.iter().flatten().any(|t| t.run.phase == Phase::Failed) {
+        if linked
+            .iter()
+            .flatten()
+            .any(|t| t.run.phase == Phase::Failed)
+        {
             return WorkFlowPhase::Pending;
         }
         if linked.iter().any(Option::is_some) {
@@ -889,7 +886,11 @@ impl State {
         spec: &t::PreCheckSpec,
         ids: &IdGen,
     ) -> Result<Value, Refusal> {
-        let target = self.target(cluster, spec.target_version.as_deref(), "spec.targetVersion")?;
+        let target = self.target(
+            cluster,
+            spec.target_version.as_deref(),
+            "spec.targetVersion",
+        )?;
         let current = self.current_version(cluster);
         if let Some(v) = spec.cluster_version.as_deref().filter(|v| !v.is_empty())
             && versions::compare(v, &current) != std::cmp::Ordering::Equal
@@ -898,7 +899,14 @@ impl State {
                 "spec.clusterVersion {v} is not the cluster's version {current}"
             )));
         }
-        let uid = self.precheck(cluster, &current, &target, spec.skipped_check_item_list.clone(), None, ids);
+        let uid = self.precheck(
+            cluster,
+            &current,
+            &target,
+            spec.skipped_check_item_list.clone(),
+            None,
+            ids,
+        );
         Ok(self.render_precheck(self.task(&uid).expect("just created")))
     }
 
@@ -958,7 +966,9 @@ impl State {
             .find(|t| t.cluster == cluster && t.uid == uid && t.is_precheck())
             .map(|t| self.render_precheck(t))
             .ok_or_else(|| {
-                Refusal::NotFound(format!("Pre-check task {uid} not found in cluster {cluster}"))
+                Refusal::NotFound(format!(
+                    "Pre-check task {uid} not found in cluster {cluster}"
+                ))
             })?;
         self.read(uid);
         Ok(rendered)
@@ -1036,7 +1046,10 @@ impl State {
                 CheckStatusPhase::Failed
             }),
             message: Some(if f.exception {
-                format!("{}: an exception that must be fixed before the upgrade", f.name)
+                format!(
+                    "{}: an exception that must be fixed before the upgrade",
+                    f.name
+                )
             } else if f.skipped {
                 format!("{}: a risk, skipped as asked", f.name)
             } else {
@@ -1218,9 +1231,12 @@ impl State {
         action: &t::ClusterUpgradeAction,
         ids: &IdGen,
     ) -> Result<Value, Refusal> {
-        if let Some(busy) = self.tasks.iter().rev().find(|t| {
-            t.cluster == cluster && t.is_upgrade() && t.run.phase.is_active()
-        }) {
+        if let Some(busy) = self
+            .tasks
+            .iter()
+            .rev()
+            .find(|t| t.cluster == cluster && t.is_upgrade() && t.run.phase.is_active())
+        {
             return Err(Refusal::Conflict(format!(
                 "an upgrade of cluster {cluster} is already under way (task {}, phase {}): \
                  follow it instead of starting another",
@@ -1284,7 +1300,14 @@ impl State {
         );
         let uid = task.uid.clone();
         if own_precheck.is_some() {
-            let check = self.precheck(cluster, &current, &target, Vec::new(), Some(uid.clone()), ids);
+            let check = self.precheck(
+                cluster,
+                &current,
+                &target,
+                Vec::new(),
+                Some(uid.clone()),
+                ids,
+            );
             if let Kind::Upgrade { own_precheck, .. } = &mut task.kind {
                 *own_precheck = Some(check);
             }
@@ -1325,7 +1348,11 @@ impl State {
     }
 
     /// Retry, Pause or Continue on the cluster's newest upgrade task.
-    pub(crate) fn act_on_upgrade(&mut self, cluster: &str, action: UpgradeAction) -> Result<(), Refusal> {
+    pub(crate) fn act_on_upgrade(
+        &mut self,
+        cluster: &str,
+        action: UpgradeAction,
+    ) -> Result<(), Refusal> {
         let now = self.now();
         let Some(i) = self.newest_upgrade(cluster) else {
             return Err(Refusal::NotFound(format!(
@@ -1350,8 +1377,14 @@ impl State {
         }
         let progress = task.run.progress;
         // A failed own pre-check is run again by a retry.
-        if let (UpgradeAction::Retry, Kind::Upgrade { own_precheck: Some(own), message, .. }) =
-            (action, &mut task.kind)
+        if let (
+            UpgradeAction::Retry,
+            Kind::Upgrade {
+                own_precheck: Some(own),
+                message,
+                ..
+            },
+        ) = (action, &mut task.kind)
         {
             *message = None;
             let own = own.clone();
@@ -1445,21 +1478,35 @@ impl State {
     ) -> Value {
         let upgrade = self.newest_upgrade(cluster).map(|i| self.tasks[i].clone());
         let current = self.current_version(cluster);
-        let (from, target) = upgrade.as_ref().map_or((current.clone(), current.clone()), |u| {
-            (u.from_version.clone(), u.target_version.clone())
-        });
+        let (from, target) = upgrade
+            .as_ref()
+            .map_or((current.clone(), current.clone()), |u| {
+                (u.from_version.clone(), u.target_version.clone())
+            });
         let target_matches = spec.target_version.as_deref().is_none_or(|t| {
             t.is_empty() || versions::compare(t, &target) == std::cmp::Ordering::Equal
         });
         let success = upgrade.is_some_and(|u| u.run.phase == Phase::Success) && target_matches;
         let mut task = self.new_task(ids, cluster, &from, &target, Kind::PostCheck);
         let now = self.now();
-        task.run
-            .set(if success { Phase::Success } else { Phase::Failed }, 100, now);
+        task.run.set(
+            if success {
+                Phase::Success
+            } else {
+                Phase::Failed
+            },
+            100,
+            now,
+        );
         let uid = task.uid.clone();
         self.push_task(task);
         let echo = |given: &Option<String>, fallback: &str| {
-            Some(given.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| fallback.to_string()))
+            Some(
+                given
+                    .clone()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| fallback.to_string()),
+            )
         };
         to_json(&t::PostCheckTask {
             api_version: Some("v3".into()),
@@ -1775,17 +1822,17 @@ impl State {
             api_version: Some("v3".into()),
             kind: Some("ClusterUpgradeFeatureGates".into()),
             metadata: None,
-            upgrade_feature_gates: gates
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+            upgrade_feature_gates: gates.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         })
     }
 
     pub(crate) fn feature_gates() -> Value {
         let mut spec = Map::new();
         spec.insert("EvsSnapshot".into(), Value::Bool(true));
-        spec.insert("UpgradeStrategy".into(), Value::String(UpgradeStrategyType::InPlaceRollingUpdate.as_str().into()));
+        spec.insert(
+            "UpgradeStrategy".into(),
+            Value::String(UpgradeStrategyType::InPlaceRollingUpdate.as_str().into()),
+        );
         to_json(&t::FeatureGates {
             api_version: Some(ApiVersionV31::V31),
             kind: Some(FeatureGatesKind::Configuration),
@@ -1856,9 +1903,8 @@ impl State {
             .ok_or_else(|| {
                 Refusal::NotFound(format!("Upgrade plan {uid} not found in cluster {cluster}"))
             })?;
-        let when = crate::timestamp::parse_go_time(not_before).map_err(|_| {
-            Refusal::Invalid(format!("notBefore {not_before:?} is not a time"))
-        })?;
+        let when = crate::timestamp::parse_go_time(not_before)
+            .map_err(|_| Refusal::Invalid(format!("notBefore {not_before:?} is not a time")))?;
         let deadline = plan
             .spec
             .as_ref()

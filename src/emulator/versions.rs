@@ -22,7 +22,12 @@ pub(crate) const CATALOGUE: &[(&str, &str, &[&str])] = &[
     (
         "v1.28.15-r0",
         "cce.5.0.0",
-        &["v1.28.15-r1.sp1", "v1.29.10-r0", "v1.29.15-r0", "v1.30.14-r0"],
+        &[
+            "v1.28.15-r1.sp1",
+            "v1.29.10-r0",
+            "v1.29.15-r0",
+            "v1.30.14-r0",
+        ],
     ),
     (
         "v1.28.15-r1.sp1",
@@ -185,19 +190,34 @@ mod tests {
         let current = "v1.28.15-r0";
         assert_eq!(normalise(current, "v1.29").as_deref(), Ok("v1.29.15-r0"));
         assert_eq!(normalise(current, "v1.30").as_deref(), Ok("v1.30.14-r0"));
-        assert_eq!(normalise(current, "v1.28").as_deref(), Ok("v1.28.15-r1.sp1"));
+        assert_eq!(
+            normalise(current, "v1.28").as_deref(),
+            Ok("v1.28.15-r1.sp1")
+        );
         assert_eq!(
             normalise(current, " v1.29.10-r0 ").as_deref(),
             Ok("v1.29.10-r0")
         );
-        assert_eq!(normalise(current, "v1.28.15-r0"), Err(TargetError::NotHigher));
-        assert_eq!(normalise(current, "v1.27.16-r0"), Err(TargetError::NotHigher));
+        assert_eq!(
+            normalise(current, "v1.28.15-r0"),
+            Err(TargetError::NotHigher)
+        );
+        assert_eq!(
+            normalise(current, "v1.27.16-r0"),
+            Err(TargetError::NotHigher)
+        );
         assert_eq!(normalise(current, "v1.27"), Err(TargetError::NotHigher));
-        assert_eq!(normalise(current, "v1.29.11-r0"), Err(TargetError::NotAllowed));
+        assert_eq!(
+            normalise(current, "v1.29.11-r0"),
+            Err(TargetError::NotAllowed)
+        );
         assert_eq!(normalise(current, "v1.31"), Err(TargetError::NotAllowed));
         assert_eq!(normalise(current, "latest"), Err(TargetError::Malformed));
         assert_eq!(normalise(current, ""), Err(TargetError::Malformed));
-        assert_eq!(normalise("v1.30.14-r0", "v1.31"), Err(TargetError::NotAllowed));
+        assert_eq!(
+            normalise("v1.30.14-r0", "v1.31"),
+            Err(TargetError::NotAllowed)
+        );
     }
 
     #[test]
