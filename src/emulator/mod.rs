@@ -1,30 +1,75 @@
 //! A local CCE emulator: a real HTTP server on `127.0.0.1` that checks signatures the way the
-//! Huawei Cloud API gateway does and plays the cluster-upgrade state machine.
+//! Huawei Cloud API gateway does and plays the cluster-upgrade service as `FLOW.md` describes it.
 //!
 //! There is no network to Huawei Cloud from tests, so the crate ships this stand-in. It serves
-//! the five upgrade operations (under both `/api/v3` and `/autopilot/v3` where the service has
-//! both) and the IAM project lookup:
+//! every operation of the spec in `openapi/` (50: CCE under `/api/v2`, `/api/v3`, `/api/v3.1`,
+//! Autopilot under `/autopilot/v2`, `/autopilot/v3`, `/autopilot/v3.1`, and the global ones
+//! without a cluster id), routed from the generated operation table, with answers built from the
+//! generated types; and the IAM project lookup (`GET /v3/projects?name={region}`).
 //!
-//! | operation | method and path | success |
-//! |---|---|---|
-//! | CreateUpgradeWorkFlow | `POST /{api,autopilot}/v3/projects/{project_id}/clusters/{cluster_id}/operation/upgradeworkflows` | 201, WorkFlowTask |
-//! | ListUpgradeWorkFlows | `GET  /{api,autopilot}/v3/projects/{project_id}/clusters/{cluster_id}/operation/upgradeworkflows` | 200, List |
-//! | ShowUpgradeClusterTask | `GET  /{api,autopilot}/v3/projects/{project_id}/clusters/{cluster_id}/operation/upgrade/tasks/{task_id}` | 200, UpgradeTask |
-//! | CreatePostCheck | `POST /{api,autopilot}/v3/projects/{project_id}/clusters/{cluster_id}/operation/postcheck` | 200, PostCheckTask |
-//! | UpgradeNodePool | `POST /api/v3/projects/{project_id}/clusters/{cluster_id}/nodepools/{nodepool_id}/operation/upgrade` | 200, `{"jobid"}` |
-//! | IAM KeystoneListProjects | `GET /v3/projects?name={region}` | 200, projects |
+//! | step | operations (CCE; the Autopilot twin where there is one) |
+//! |---|---|
+//! | choose a target | ShowClusterUpgradeInfo, ListClusterUpgradePaths, ListClusterUpgradeFeatureGates, ShowFeatureGates |
+//! | workflow | CreateUpgradeWorkFlow (CCE 201, Autopilot 200), ListUpgradeWorkFlows, ShowUpgradeWorkFlow, UpgradeWorkFlowUpdate (cancel) |
+//! | pre-check | CreatePreCheck, ShowPreCheck, ListPreCheckTasks, BatchCreateAddonPrecheck, ListAddonPrecheckTasks (CCE) |
+//! | backup | CreateClusterMasterSnapshot, ListClusterMasterSnapshotTasks |
+//! | upgrade | UpgradeCluster, ShowUpgradeClusterTask, ListUpgradeClusterTasks, RetryUpgradeClusterTask, Pause/ContinueUpgradeClusterTask (CCE only) |
+//! | post-check | CreatePostCheck (synchronous) |
+//! | node pools, jobs | UpgradeNodePool, SyncNode, BatchSyncNodes (CCE), ShowJob, ShowAutopilotJob, ListAutopilotJobs, GetAutopilotOneJob, DeleteAutopilotJob |
+//! | Autopilot plans | ListAutopilotUpgradePlans, UpdateAutopilotUpgradePlan |
 //!
 //! Requests must be signed with SDK-HMAC-SHA256 using [`Emulator::access_key`] and
 //! [`Emulator::secret_key`] (or the temporary pair with its security token), or carry
 //! [`Emulator::auth_token`] in `X-Auth-Token`; otherwise the answer is `401 APIGW.0301`, and for
 //! a wrong signature the message shows the canonical request the server computed. Every answer
-//! carries an `X-Request-Id`; errors are `{"error_code", "error_msg", "request_id"}`.
+//! carries an `X-Request-Id`; errors are `{"error_code", "error_msg", "request_id"}`. Bodies are
+//! checked with the spec's rules (400 `CCE.01400001` naming the field), then as the service
+//! checks them (versions, what is under way: 400 `CCE.01400013`). An unknown project, cluster,
+//! task, workflow, job, plan or node pool is 404 `CCE.01404001`; a CCE cluster under
+//! `/autopilot` (or the reverse) is a 404 that says so.
 //!
-//! An upgrade workflow moves by itself, one step per [`EmulatorConfig::pace`]: PreCheck,
-//! Snapshot, then the Cluster task (`Init`, `Queuing`, `Running` with progress, `Success`), 14
-//! steps in all; when it succeeds, the cluster's version becomes the target. A post-check then
-//! succeeds. [`Fault`]s injected with [`Emulator::inject`] make the next requests fail the way
-//! networks and gateways do. [`Emulator::requests`] shows everything that arrived.
+//! # The model
+//!
+//! One model of clusters, workflows and tasks; the API flavour is a parameter. Each cluster has
+//! a version and a platform version; the allowed targets come from a small table
+//! (`v1.28.15-r0` may go to `v1.28.15-r1.sp1`, `v1.29.10-r0`, `v1.29.15-r0`, `v1.30.14-r0`); a
+//! target that is not allowed or not higher is refused; a minor version (`v1.29`) means its
+//! latest allowed patch; versions compare as versions, not strings.
+//!
+//! Workflows do not move by themselves: a new one is `Init`. What runs are the tasks:
+//! pre-checks (`Init` → `Running` → `Success`/`Failed`), snapshots (`Init` → `Queuing` →
+//! `Running` → `Success`), upgrades (`Init` → `Queuing` → `Running` 0…80% → `Success`; `Pause`
+//! and `Failed` where a scenario says), node-pool jobs (`Initializing` → `Running` →
+//! `Success`); post-checks answer at once (`Success` once the newest upgrade succeeded). A
+//! workflow's phase and `pointStatuses` follow the tasks created for its cluster while it is
+//! open: `Init` → `Running` (a task started) → `Success` (after a successful post-check),
+//! `Pending` while a task has failed, `Cancel` when cancelled (refused while one of its tasks is
+//! initialising, queued, running or paused). `UpgradeCluster` refuses a second upgrade while one
+//! is under way; with `isOnlyUpgrade: false` it runs its own pre-check first (it appears in the
+//! pre-check list; the upgrade waits in `Init` for it, and fails if it fails); with `true` it
+//! needs a passed pre-check for that target that has not expired ([`PRECHECK_VALIDITY`], 30
+//! minutes, on the emulator's clock). When an upgrade succeeds the cluster's version becomes the
+//! target. `RetryUpgradeClusterTask` resumes a failed upgrade from where it failed.
+//!
+//! # Time
+//!
+//! Never the machine's pace. A task moves one step each time it is read (shown or listed; the
+//! read answers the state before the step, so a poller sees every phase), unless
+//! [`EmulatorConfig::advance_on_read`] is off, and every task moves `n` steps on
+//! [`Emulator::advance`]. The emulator's clock (timestamps, pre-check expiry) starts at
+//! [`EmulatorConfig::start_time`] (or the real time) and moves only with
+//! [`Emulator::advance_clock`]. [`EmulatorConfig::demo`] adds a background ticker (a step and
+//! the clock every 500 ms) so a person can watch an upgrade; no test may depend on it.
+//!
+//! # Scenarios
+//!
+//! [`Scenario`]s, per cluster ([`Emulator::set_scenario`]) or for all
+//! ([`EmulatorConfig::scenario`]): a pre-check Risk item (passes when named in
+//! `skippedCheckItemList`, optionally for some node UIDs), an Exception item (never passes), an
+//! upgrade failing once at a given progress, a pause at a given progress, slow steps. [`Fault`]s
+//! injected with [`Emulator::inject`] make the next requests fail the way networks and gateways
+//! do. [`Emulator::requests`] shows everything that arrived, [`Emulator::upgrades_started`] how
+//! many upgrades the service acted on.
 //!
 //! Several emulators can run in one process; each has its own port, keys, ids and state.
 //!
@@ -61,7 +106,8 @@
 //! // The next two requests are throttled, then the service answers again.
 //! emulator.inject(Fault::Status { status: 429, retry_after: Some(1) }, 2);
 //!
-//! // ... run the client: create a workflow, wait for it, post-check ...
+//! // ... run the client: pre-check, upgrade (each read moves a task a step), post-check ...
+//! emulator.advance(10); // or move every task along without reading
 //!
 //! assert_eq!(emulator.cluster_version(emulator.cluster_id()).as_deref(), Some("v1.28.15-r0"));
 //! assert!(emulator.requests().iter().all(|r| r.authenticated));
@@ -438,7 +484,7 @@ fn recorded_size(request: &ReceivedRequest) -> usize {
 /// - a CCE cluster ([`Emulator::cluster_id`], version `v1.28.15-r0`) with a node pool
 ///   ([`Emulator::nodepool_id`]) and the `DefaultPool` every CCE cluster has;
 /// - an Autopilot cluster ([`Emulator::autopilot_cluster_id`], version `v1.28.15-r0`) with an
-///   upgrade workflow to `v1.29.10-r0` created two steps before start, so already progressing.
+///   upgrade workflow to `v1.29.10-r0`, created at start and waiting in `Init`.
 pub struct Emulator {
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
@@ -464,7 +510,7 @@ impl fmt::Debug for Emulator {
 }
 
 impl Emulator {
-    /// Starts an emulator with [`EmulatorConfig::default`] (pace 50 ms) on `127.0.0.1` and a
+    /// Starts an emulator with [`EmulatorConfig::default`] on `127.0.0.1` and a
     /// free port. Must be called within a tokio runtime.
     pub async fn start() -> std::io::Result<Emulator> {
         Emulator::start_with(EmulatorConfig::default()).await
@@ -545,7 +591,7 @@ impl Emulator {
     }
 
     /// The demo Autopilot cluster, whose upgrade workflow (`v1.28.15-r0` → `v1.29.10-r0`) was
-    /// created at start and is already progressing.
+    /// created at start and waits in `Init`.
     pub fn autopilot_cluster_id(&self) -> &str {
         &self.shared.autopilot_cluster_id
     }
