@@ -1,28 +1,35 @@
-//! The emulated API: routing, request validation and the JSON the service answers.
+//! The emulated API: routing, request validation and the answers of every operation.
 //!
-//! Routing follows the gateway: an unknown path is `404 APIGW.0101` and a known path with the
-//! wrong method is `405`, both before authentication; then a refused signature or token is
-//! `401 APIGW.0301`; then the service checks the project, the cluster (and node pool or task),
-//! and the body, in that order.
+//! Routes are the spec's: [`ROUTES`] pairs each generated [`Operation`] (method and path
+//! template, body rules) with what the service does for it, so the emulator serves exactly the
+//! operations of `openapi/`. Routing follows the gateway: an unknown path is `404 APIGW.0101`
+//! and a known path with the wrong method is `405`, both before authentication; then a refused
+//! signature or token is `401 APIGW.0301`; then the service checks the project, the cluster (and
+//! node pool, task, workflow, job or plan), and the body, in that order.
 //!
-//! Clusters live under the prefix of their kind: a CCE cluster under `/api/v3/...`, an Autopilot
-//! cluster under `/autopilot/v3/...`; asking for one under the other prefix is a 404 that says so.
+//! A CCE cluster lives under `/api/...`, an Autopilot cluster under `/autopilot/...`; asking for
+//! one under the other prefix is a 404 that says so. Bodies are checked with the spec's rule
+//! tables ([`checks::check_body`]), then what the service checks beyond the schema (versions,
+//! what is under way).
 
 use percent_encoding::percent_decode_str;
-use serde_json::{Map, Value, json};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use super::Shared;
 use super::auth::{self, AuthError, Principal};
-use super::state::CreateError;
+use super::state::{Flavour, Refusal, State, UpgradeAction};
+use crate::call::Operation;
+use crate::checks;
+use crate::generated as g;
+use crate::generated::types as t;
 
-/// Error code for a missing project, cluster, node pool or task.
+/// Error code for a missing project, cluster, node pool, task, workflow, job or plan.
 const NOT_FOUND: &str = "CCE.01404001";
 /// Error code for an invalid request body.
 const INVALID: &str = "CCE.01400001";
-/// Error code for a workflow created while another one runs.
+/// Error code for a request refused because something is under way.
 const CONFLICT: &str = "CCE.01400013";
-/// Scripts of a node template, together, at most this many characters.
-const MAX_SCRIPT_CHARS: usize = 10_240;
 
 /// An answer, before the transport adds `X-Request-Id`.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +46,8 @@ pub(crate) enum ReplyBody {
     Json(Value),
     /// `text/html`.
     Html(&'static str),
+    /// `text/plain`.
+    Text(&'static str),
     /// No body at all.
     Empty,
 }
@@ -52,6 +61,14 @@ impl Reply {
         }
     }
 
+    fn empty() -> Reply {
+        Reply {
+            status: 200,
+            body: ReplyBody::Empty,
+            headers: Vec::new(),
+        }
+    }
+
     /// An error in the gateway's and the service's shape.
     pub(crate) fn error(status: u16, code: &str, msg: &str, request_id: &str) -> Reply {
         Reply::json(
@@ -61,104 +78,221 @@ impl Reply {
     }
 }
 
-/// Which API prefix a route was reached under.
+/// What the service does for an operation; CCE and Autopilot twins share one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Prefix {
-    Api,
-    Autopilot,
+pub(crate) enum Action {
+    FeatureGates,
+    UpgradeFeatureGates,
+    UpgradePaths,
+    UpgradeInfo,
+    CreateWorkflow,
+    ListWorkflows,
+    ShowWorkflow,
+    UpdateWorkflow,
+    CreatePreCheck,
+    ListPreChecks,
+    ShowPreCheck,
+    AddonPreCheck,
+    ListAddonPreChecks,
+    CreateSnapshot,
+    ListSnapshots,
+    Upgrade,
+    ListUpgrades,
+    ShowUpgrade,
+    Retry,
+    Pause,
+    Continue,
+    PostCheck,
+    SyncNodePool,
+    SyncNode,
+    BatchSyncNodes,
+    ShowJob,
+    ListV2Jobs,
+    GetV2Job,
+    DeleteV2Job,
+    ListPlans,
+    UpdatePlan,
 }
 
-impl Prefix {
-    fn as_str(self) -> &'static str {
-        match self {
-            Prefix::Api => "api",
-            Prefix::Autopilot => "autopilot",
-        }
+/// Every operation of the spec and what the service does for it.
+pub(crate) static ROUTES: [(&Operation, Action); 50] = [
+    (&g::SHOW_FEATURE_GATES, Action::FeatureGates),
+    (&g::SHOW_AUTOPILOT_FEATURE_GATES, Action::FeatureGates),
+    (
+        &g::LIST_CLUSTER_UPGRADE_FEATURE_GATES,
+        Action::UpgradeFeatureGates,
+    ),
+    (
+        &g::LIST_AUTOPILOT_CLUSTER_UPGRADE_FEATURE_GATES,
+        Action::UpgradeFeatureGates,
+    ),
+    (&g::LIST_CLUSTER_UPGRADE_PATHS, Action::UpgradePaths),
+    (
+        &g::LIST_AUTOPILOT_CLUSTER_UPGRADE_PATHS,
+        Action::UpgradePaths,
+    ),
+    (&g::SHOW_CLUSTER_UPGRADE_INFO, Action::UpgradeInfo),
+    (&g::SHOW_AUTOPILOT_CLUSTER_UPGRADE_INFO, Action::UpgradeInfo),
+    (&g::CREATE_UPGRADE_WORK_FLOW, Action::CreateWorkflow),
+    (
+        &g::CREATE_AUTOPILOT_UPGRADE_WORK_FLOW,
+        Action::CreateWorkflow,
+    ),
+    (&g::LIST_UPGRADE_WORK_FLOWS, Action::ListWorkflows),
+    (&g::LIST_AUTOPILOT_UPGRADE_WORK_FLOWS, Action::ListWorkflows),
+    (&g::SHOW_UPGRADE_WORK_FLOW, Action::ShowWorkflow),
+    (&g::SHOW_AUTOPILOT_UPGRADE_WORK_FLOW, Action::ShowWorkflow),
+    (&g::UPGRADE_WORK_FLOW_UPDATE, Action::UpdateWorkflow),
+    (
+        &g::UPGRADE_AUTOPILOT_WORK_FLOW_UPDATE,
+        Action::UpdateWorkflow,
+    ),
+    (&g::CREATE_PRE_CHECK, Action::CreatePreCheck),
+    (&g::CREATE_AUTOPILOT_PRE_CHECK, Action::CreatePreCheck),
+    (&g::LIST_PRE_CHECK_TASKS, Action::ListPreChecks),
+    (&g::LIST_AUTOPILOT_PRE_CHECK_TASKS, Action::ListPreChecks),
+    (&g::SHOW_PRE_CHECK, Action::ShowPreCheck),
+    (&g::SHOW_AUTOPILOT_PRE_CHECK, Action::ShowPreCheck),
+    (&g::BATCH_CREATE_ADDON_PRECHECK, Action::AddonPreCheck),
+    (&g::LIST_ADDON_PRECHECK_TASKS, Action::ListAddonPreChecks),
+    (&g::CREATE_CLUSTER_MASTER_SNAPSHOT, Action::CreateSnapshot),
+    (
+        &g::CREATE_AUTOPILOT_CLUSTER_MASTER_SNAPSHOT,
+        Action::CreateSnapshot,
+    ),
+    (
+        &g::LIST_CLUSTER_MASTER_SNAPSHOT_TASKS,
+        Action::ListSnapshots,
+    ),
+    (
+        &g::LIST_AUTOPILOT_CLUSTER_MASTER_SNAPSHOT_TASKS,
+        Action::ListSnapshots,
+    ),
+    (&g::UPGRADE_CLUSTER, Action::Upgrade),
+    (&g::UPGRADE_AUTOPILOT_CLUSTER, Action::Upgrade),
+    (&g::LIST_UPGRADE_CLUSTER_TASKS, Action::ListUpgrades),
+    (
+        &g::LIST_AUTOPILOT_UPGRADE_CLUSTER_TASKS,
+        Action::ListUpgrades,
+    ),
+    (&g::SHOW_UPGRADE_CLUSTER_TASK, Action::ShowUpgrade),
+    (&g::SHOW_AUTOPILOT_UPGRADE_CLUSTER_TASK, Action::ShowUpgrade),
+    (&g::RETRY_UPGRADE_CLUSTER_TASK, Action::Retry),
+    (&g::RETRY_AUTOPILOT_UPGRADE_CLUSTER_TASK, Action::Retry),
+    (&g::PAUSE_UPGRADE_CLUSTER_TASK, Action::Pause),
+    (&g::CONTINUE_UPGRADE_CLUSTER_TASK, Action::Continue),
+    (&g::CREATE_POST_CHECK, Action::PostCheck),
+    (&g::CREATE_AUTOPILOT_POST_CHECK, Action::PostCheck),
+    (&g::UPGRADE_NODE_POOL, Action::SyncNodePool),
+    (&g::SYNC_NODE, Action::SyncNode),
+    (&g::BATCH_SYNC_NODES, Action::BatchSyncNodes),
+    (&g::SHOW_JOB, Action::ShowJob),
+    (&g::SHOW_AUTOPILOT_JOB, Action::ShowJob),
+    (&g::LIST_AUTOPILOT_JOBS, Action::ListV2Jobs),
+    (&g::GET_AUTOPILOT_ONE_JOB, Action::GetV2Job),
+    (&g::DELETE_AUTOPILOT_JOB, Action::DeleteV2Job),
+    (&g::LIST_AUTOPILOT_UPGRADE_PLANS, Action::ListPlans),
+    (&g::UPDATE_AUTOPILOT_UPGRADE_PLAN, Action::UpdatePlan),
+];
+
+/// A matched route: the operation, its action, and the decoded path parameters.
+#[derive(Debug)]
+struct Matched {
+    op: &'static Operation,
+    action: Action,
+    flavour: Flavour,
+    params: Vec<(&'static str, String)>,
+}
+
+impl Matched {
+    fn param(&self, name: &str) -> &str {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("", |(_, v)| v.as_str())
     }
 }
 
-/// An operation, with its decoded path parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Route {
-    CreateWorkflow(ClusterPath),
-    ListWorkflows(ClusterPath),
-    ShowTask(ClusterPath, String),
-    PostCheck(ClusterPath),
-    UpgradeNodePool(ClusterPath, String),
+/// What the path and method name.
+#[derive(Debug)]
+enum Match {
+    Found(Matched),
+    /// The path exists with these methods.
+    WrongMethod(String),
+    NotFound,
     IamProjects,
 }
 
-/// `/{prefix}/v3/projects/{project_id}/clusters/{cluster_id}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ClusterPath {
-    prefix: Prefix,
-    project_id: String,
-    cluster_id: String,
-}
-
-/// What the path and method name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Match {
-    Found(Route),
-    WrongMethod(&'static str),
-    NotFound,
-}
-
-/// Matches a raw path and method; path segments are percent-decoded (`+` stays `+`).
+/// Matches a raw path and method against the spec's routes; path segments are percent-decoded
+/// (`+` stays `+`).
 fn route(method: &str, raw_path: &str) -> Match {
     let segments: Vec<String> = raw_path
         .split('/')
         .skip(1)
         .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
         .collect();
-    let s: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let by_method = |allowed: &'static str, route: Route| {
-        if method == allowed {
-            Match::Found(route)
+    if segments == ["v3", "projects"] {
+        return if method == "GET" {
+            Match::IamProjects
         } else {
-            Match::WrongMethod(allowed)
-        }
-    };
-    let cluster = |prefix: Prefix, project: &str, cluster: &str| ClusterPath {
-        prefix,
-        project_id: project.to_string(),
-        cluster_id: cluster.to_string(),
-    };
-    match s.as_slice() {
-        ["v3", "projects"] => by_method("GET", Route::IamProjects),
-        [
-            prefix @ ("api" | "autopilot"),
-            "v3",
-            "projects",
-            project,
-            "clusters",
-            id,
-            rest @ ..,
-        ] => {
-            let prefix = if *prefix == "api" {
-                Prefix::Api
-            } else {
-                Prefix::Autopilot
-            };
-            let c = cluster(prefix, project, id);
-            match rest {
-                ["operation", "upgradeworkflows"] => match method {
-                    "POST" => Match::Found(Route::CreateWorkflow(c)),
-                    "GET" => Match::Found(Route::ListWorkflows(c)),
-                    _ => Match::WrongMethod("GET, POST"),
-                },
-                ["operation", "upgrade", "tasks", task] => {
-                    by_method("GET", Route::ShowTask(c, task.to_string()))
-                }
-                ["operation", "postcheck"] => by_method("POST", Route::PostCheck(c)),
-                ["nodepools", pool, "operation", "upgrade"] if prefix == Prefix::Api => {
-                    by_method("POST", Route::UpgradeNodePool(c, pool.to_string()))
-                }
-                _ => Match::NotFound,
-            }
-        }
-        _ => Match::NotFound,
+            Match::WrongMethod("GET".into())
+        };
     }
+    let mut allowed: Vec<&str> = Vec::new();
+    for (op, action) in &ROUTES {
+        let template: Vec<&str> = op.path.split('/').skip(1).collect();
+        if template.len() != segments.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let fits = template.iter().zip(&segments).all(|(t, s)| {
+            match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                Some(name) if !s.is_empty() => {
+                    params.push((name, s.clone()));
+                    true
+                }
+                Some(_) => false,
+                None => t == s,
+            }
+        });
+        if !fits {
+            continue;
+        }
+        if op.method.as_str() != method {
+            allowed.push(op.method.as_str());
+            continue;
+        }
+        // The parameter names are `'static` in the template.
+        let params = params
+            .into_iter()
+            .map(|(name, value)| (static_name(op.path, name), value))
+            .collect();
+        let flavour = if op.path.starts_with("/autopilot/") {
+            Flavour::Autopilot
+        } else {
+            Flavour::Cce
+        };
+        return Match::Found(Matched {
+            op,
+            action: *action,
+            flavour,
+            params,
+        });
+    }
+    if allowed.is_empty() {
+        Match::NotFound
+    } else {
+        allowed.sort_unstable();
+        allowed.dedup();
+        Match::WrongMethod(allowed.join(", "))
+    }
+}
+
+/// The `'static` slice of `path` equal to `name`.
+fn static_name(path: &'static str, name: &str) -> &'static str {
+    path.split(['{', '}'])
+        .find(|part| *part == name)
+        .unwrap_or("")
 }
 
 /// Answers one request. `auth` is the verifier's verdict on it.
@@ -173,8 +307,9 @@ pub(crate) fn handle(
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
-    let route = match route(method, path) {
-        Match::Found(route) => route,
+    let matched = match route(method, path) {
+        Match::Found(matched) => Some(matched),
+        Match::IamProjects => None,
         Match::NotFound => {
             return Reply::error(
                 404,
@@ -190,7 +325,7 @@ pub(crate) fn handle(
                 &format!("Method {method} is not allowed on {path}; use {allowed}"),
                 request_id,
             );
-            reply.headers.push(("allow", allowed.to_string()));
+            reply.headers.push(("allow", allowed));
             return reply;
         }
     };
@@ -201,18 +336,12 @@ pub(crate) fn handle(
         shared,
         request_id,
         body,
+        query,
     };
-    let result = match &route {
-        Route::IamProjects => Ok(cx.iam_projects(path_and_query, query)),
-        Route::CreateWorkflow(c) => cx.cluster(c).and_then(|()| cx.create_workflow(c)),
-        Route::ListWorkflows(c) => cx.cluster(c).map(|()| cx.list_workflows(c)),
-        Route::ShowTask(c, task) => cx.cluster(c).and_then(|()| cx.show_task(c, task)),
-        Route::PostCheck(c) => cx.cluster(c).and_then(|()| cx.post_check(c)),
-        Route::UpgradeNodePool(c, pool) => {
-            cx.cluster(c).and_then(|()| cx.upgrade_node_pool(c, pool))
-        }
+    let Some(m) = matched else {
+        return cx.iam_projects(path_and_query);
     };
-    result.unwrap_or_else(|e| e)
+    cx.serve(&m).unwrap_or_else(|e| e)
 }
 
 /// One request being answered.
@@ -220,190 +349,215 @@ struct Cx<'a> {
     shared: &'a Shared,
     request_id: &'a str,
     body: &'a [u8],
+    query: &'a str,
 }
 
 impl Cx<'_> {
-    fn not_found(&self, msg: String) -> Reply {
-        Reply::error(404, NOT_FOUND, &msg, self.request_id)
-    }
-
-    fn invalid(&self, msg: impl std::fmt::Display) -> Reply {
-        Reply::error(
-            400,
-            INVALID,
-            &format!("Invalid request: {msg}"),
-            self.request_id,
-        )
-    }
-
-    /// Checks the project and that the cluster exists under this prefix.
-    fn cluster(&self, c: &ClusterPath) -> Result<(), Reply> {
-        if c.project_id != self.shared.project_id {
-            return Err(self.not_found(format!("Project {} not found", c.project_id)));
-        }
-        let now = self.shared.now();
-        let mut state = self.shared.state();
-        match state.cluster(&c.cluster_id, now) {
-            None => Err(self.not_found(format!("Cluster {} not found", c.cluster_id))),
-            Some(cluster) if cluster.autopilot != (c.prefix == Prefix::Autopilot) => {
-                let (kind, prefix) = if cluster.autopilot {
-                    ("an Autopilot", "autopilot")
-                } else {
-                    ("a CCE", "api")
-                };
-                Err(self.not_found(format!(
-                    "Cluster {} not found under /{}/v3: it is {kind} cluster, served under /{prefix}/v3",
-                    c.cluster_id,
-                    c.prefix.as_str()
-                )))
-            }
-            Some(_) => Ok(()),
-        }
-    }
-
-    /// The body as a JSON object.
-    fn json_body(&self) -> Result<Map<String, Value>, Reply> {
-        match serde_json::from_slice::<Value>(self.body) {
-            Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Err(self.invalid("the body must be a JSON object")),
-            Err(e) => Err(self.invalid(format!("the body is not valid JSON: {e}"))),
-        }
-    }
-
-    /// Checks `kind` and `apiVersion`, and returns `spec` (required, an object).
-    fn typed_body(&self, kind: &str) -> Result<Map<String, Value>, Reply> {
-        let body = self.json_body()?;
-        match body.get("kind") {
-            Some(Value::String(k)) if k == kind => {}
-            None => return Err(self.invalid(format!("kind is required and must be {kind}"))),
-            Some(other) => return Err(self.invalid(format!("kind must be {kind}, got {other}"))),
-        }
-        match body.get("apiVersion") {
-            Some(Value::String(v)) if v == "v3" => {}
-            None => return Err(self.invalid("apiVersion is required and must be v3")),
-            Some(other) => return Err(self.invalid(format!("apiVersion must be v3, got {other}"))),
-        }
-        match body.get("spec") {
-            Some(Value::Object(spec)) => Ok(spec.clone()),
-            None | Some(Value::Null) => Err(self.invalid("spec is required")),
-            Some(_) => Err(self.invalid("spec must be an object")),
-        }
-    }
-
-    fn create_workflow(&self, c: &ClusterPath) -> Result<Reply, Reply> {
-        let spec = self.typed_body("WorkFlowTask")?;
-        let target = match spec.get("targetVersion") {
-            Some(Value::String(t)) if !t.trim().is_empty() => t.trim().to_string(),
-            _ => return Err(self.invalid("spec.targetVersion is required")),
-        };
-        let now = self.shared.now();
-        let created =
-            self.shared
-                .state()
-                .create_workflow(&c.cluster_id, &target, &self.shared.ids, now, now);
-        match created {
-            Ok(wf) => Ok(Reply::json(201, wf)),
-            Err(CreateError::AlreadyRunning { uid }) => Err(Reply::error(
+    fn refusal(&self, refusal: Refusal) -> Reply {
+        match refusal {
+            Refusal::NotFound(msg) => Reply::error(404, NOT_FOUND, &msg, self.request_id),
+            Refusal::Invalid(msg) => Reply::error(
+                400,
+                INVALID,
+                &format!("Invalid request: {msg}"),
+                self.request_id,
+            ),
+            Refusal::Conflict(msg) => Reply::error(
                 400,
                 CONFLICT,
-                &format!(
-                    "Invalid request: an upgrade workflow is already running for cluster {} \
-                     (workflow {uid}); wait for it to finish",
-                    c.cluster_id
-                ),
+                &format!("Invalid request: {msg}"),
                 self.request_id,
-            )),
-            Err(CreateError::NotNewer { current }) => Err(self.invalid(format!(
-                "spec.targetVersion {target} is not newer than the cluster's current version \
-                 {current}"
-            ))),
+            ),
         }
     }
 
-    fn list_workflows(&self, c: &ClusterPath) -> Reply {
-        let now = self.shared.now();
-        let items = self.shared.state().list(&c.cluster_id, now);
-        let mut body = json!({"kind": "List", "apiVersion": "v3"});
-        if self.shared.config.list_items_as_object {
-            if let Some(newest) = items.into_iter().next() {
-                body["items"] = newest;
-            }
-        } else {
-            body["items"] = Value::Array(items);
-        }
-        Reply::json(200, body)
+    fn invalid(&self, msg: impl Into<String>) -> Reply {
+        self.refusal(Refusal::Invalid(msg.into()))
     }
 
-    fn show_task(&self, c: &ClusterPath, task_id: &str) -> Result<Reply, Reply> {
-        let now = self.shared.now();
-        let task = self.shared.state().task(&c.cluster_id, task_id, now);
-        task.map(|t| Reply::json(200, t)).ok_or_else(|| {
-            self.not_found(format!(
-                "Upgrade task {task_id} not found in cluster {}",
-                c.cluster_id
-            ))
+    /// The body, checked with the operation's rules and read as `T`.
+    fn body<T: DeserializeOwned>(&self, m: &Matched) -> Result<T, Reply> {
+        let mut json = match serde_json::from_slice::<Value>(self.body) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => return Err(self.invalid("the body must be a JSON object")),
+            Err(e) => return Err(self.invalid(format!("the body is not valid JSON: {e}"))),
+        };
+        if let Some(rules) = m.op.body {
+            let params: Vec<(&'static str, &str)> =
+                m.params.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            checks::check_body(rules, &mut json, &params)
+                .map_err(|e| self.invalid(e.to_string()))?;
+        }
+        serde_json::from_value(json)
+            .map_err(|e| self.invalid(format!("the body does not fit: {e}")))
+    }
+
+    fn query(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then(|| percent_decode_str(v).decode_utf8_lossy().into_owned())
         })
     }
 
-    fn post_check(&self, c: &ClusterPath) -> Result<Reply, Reply> {
-        let spec = self.typed_body("PostCheckTask")?;
-        let now = self.shared.now();
-        let outcome = self.shared.state().post_check(&c.cluster_id, now);
-        let echo = |key: &str, fallback: &str| match spec.get(key) {
-            Some(Value::String(v)) if !v.is_empty() => v.clone(),
-            _ => fallback.to_string(),
-        };
-        Ok(Reply::json(
-            200,
-            json!({
-                "kind": "PostCheckTask",
-                "apiVersion": "v3",
-                "metadata": {"uid": self.shared.ids.uuid()},
-                "spec": {
-                    "clusterID": echo("clusterID", &c.cluster_id),
-                    "clusterVersion": echo("clusterVersion", &outcome.cluster_version),
-                    "targetVersion": echo("targetVersion", &outcome.target_version),
-                },
-                "status": {"phase": if outcome.success { "Success" } else { "Failed" }},
-            }),
-        ))
-    }
-
-    fn upgrade_node_pool(&self, c: &ClusterPath, pool: &str) -> Result<Reply, Reply> {
-        let now = self.shared.now();
-        let known = self
-            .shared
-            .state()
-            .cluster(&c.cluster_id, now)
-            .is_some_and(|cluster| cluster.nodepools.contains(pool));
-        if !known {
-            return Err(self.not_found(format!(
-                "Node pool {pool} not found in cluster {}",
-                c.cluster_id
-            )));
+    fn serve(&self, m: &Matched) -> Result<Reply, Reply> {
+        let ids = &self.shared.ids;
+        let config = &self.shared.config;
+        let project = m.param("project_id");
+        if m.params.iter().any(|(n, _)| *n == "project_id") && project != self.shared.project_id {
+            return Err(self.refusal(Refusal::NotFound(format!("Project {project} not found"))));
         }
-        let body = self.json_body()?;
-        let spec = match body.get("spec") {
-            Some(Value::Object(spec)) => spec,
-            None | Some(Value::Null) => return Err(self.invalid("spec is required")),
-            Some(_) => return Err(self.invalid("spec must be an object")),
-        };
-        validate_node_pool_spec(spec, pool).map_err(|msg| self.invalid(msg))?;
-        if self.shared.config.empty_nodepool_response {
-            return Ok(Reply {
+        let cluster = m.param("cluster_id").to_string();
+        let mut state = self.shared.state();
+        let state: &mut State = &mut state;
+        if m.params.iter().any(|(n, _)| *n == "cluster_id") {
+            state
+                .check_cluster(&cluster, m.flavour)
+                .map_err(|r| self.refusal(r))?;
+        }
+        let ok = |v: Value| Ok(Reply::json(200, v));
+        let refused = |r: Refusal| self.refusal(r);
+        match m.action {
+            Action::FeatureGates => ok(State::feature_gates()),
+            Action::UpgradeFeatureGates => ok(State::upgrade_feature_gates()),
+            Action::UpgradePaths => ok(State::upgrade_paths()),
+            Action::UpgradeInfo => ok(state.upgrade_info(&cluster)),
+            Action::CreateWorkflow => {
+                let body: t::CreateUpgradeWorkFlowRequestBody = self.body(m)?;
+                let created = state
+                    .create_workflow(&cluster, Some(&body.spec.target_version), ids)
+                    .map_err(refused)?;
+                // CCE documents 201, Autopilot 200.
+                let status = if m.flavour == Flavour::Cce { 201 } else { 200 };
+                Ok(Reply::json(status, created))
+            }
+            Action::ListWorkflows => {
+                ok(state.list_workflows(&cluster, config.list_items_as_object))
+            }
+            Action::ShowWorkflow => state
+                .show_workflow(&cluster, m.param("upgrade_workflow_id"))
+                .map(|v| Reply::json(200, v))
+                .map_err(refused),
+            Action::UpdateWorkflow => {
+                let body: t::UpgradeWorkFlowUpdateRequestBody = self.body(m)?;
+                let phase = body.status.as_ref().and_then(|s| s.phase.as_ref());
+                state
+                    .update_workflow(&cluster, m.param("upgrade_workflow_id"), phase)
+                    .map(|v| Reply::json(200, v))
+                    .map_err(refused)
+            }
+            Action::CreatePreCheck => {
+                let body: t::PreCheckClusterRequestBody = self.body(m)?;
+                state
+                    .create_precheck(&cluster, &body.spec, ids)
+                    .map(|v| Reply::json(200, v))
+                    .map_err(refused)
+            }
+            Action::ListPreChecks => ok(state.list_prechecks(&cluster)),
+            Action::ShowPreCheck => state
+                .show_precheck(&cluster, m.param("task_id"))
+                .map(|v| Reply::json(200, v))
+                .map_err(refused),
+            Action::AddonPreCheck => {
+                let body: t::AddonCheckRequestBody = self.body(m)?;
+                if body.spec.cluster_id != cluster {
+                    return Err(self.invalid(format!(
+                        "spec.clusterID {} is not the cluster {cluster} of the path",
+                        body.spec.cluster_id
+                    )));
+                }
+                ok(state.addon_check(&cluster, &body, ids))
+            }
+            Action::ListAddonPreChecks => ok(state.list_addon_checks(
+                &cluster,
+                self.query("type").as_deref(),
+                self.query("task_id").as_deref(),
+                self.query("addon_instance_id").as_deref(),
+            )),
+            Action::CreateSnapshot => ok(state.create_snapshot(&cluster, ids)),
+            Action::ListSnapshots => ok(state.list_snapshots(&cluster)),
+            Action::Upgrade => {
+                let body: t::UpgradeClusterRequestBody = self.body(m)?;
+                let Some(action) = body.spec.cluster_upgrade_action else {
+                    return Err(self.invalid("spec.clusterUpgradeAction is required"));
+                };
+                state
+                    .upgrade(&cluster, &action, ids)
+                    .map(|v| Reply::json(200, v))
+                    .map_err(refused)
+            }
+            Action::ListUpgrades => ok(state.list_upgrades(&cluster)),
+            Action::ShowUpgrade => state
+                .show_upgrade(&cluster, m.param("task_id"))
+                .map(|v| Reply::json(200, v))
+                .map_err(refused),
+            Action::Retry | Action::Pause | Action::Continue => {
+                let action = match m.action {
+                    Action::Retry => UpgradeAction::Retry,
+                    Action::Pause => UpgradeAction::Pause,
+                    _ => UpgradeAction::Continue,
+                };
+                state
+                    .act_on_upgrade(&cluster, action)
+                    .map(|()| Reply::empty())
+                    .map_err(refused)
+            }
+            Action::PostCheck => {
+                let body: t::PostCheckClusterRequestBody = self.body(m)?;
+                ok(state.post_check(&cluster, &body.spec, ids))
+            }
+            Action::SyncNodePool => {
+                let pool = m.param("nodepool_id");
+                let known = state
+                    .cluster(&cluster)
+                    .is_some_and(|c| c.nodepools.contains(pool));
+                if !known {
+                    return Err(refused(Refusal::NotFound(format!(
+                        "Node pool {pool} not found in cluster {cluster}"
+                    ))));
+                }
+                let _body: t::UpgradeNodePool = self.body(m)?;
+                let job = state.sync_nodepool(&cluster, pool, ids);
+                if config.empty_nodepool_response {
+                    return Ok(Reply::empty());
+                }
+                ok(json!({ "jobid": job }))
+            }
+            Action::SyncNode => Ok(Reply {
                 status: 200,
-                body: ReplyBody::Empty,
+                body: ReplyBody::Text("Sync node success"),
                 headers: Vec::new(),
-            });
+            }),
+            Action::BatchSyncNodes => Ok(Reply {
+                status: 200,
+                body: ReplyBody::Text("Start to batch sync nodes"),
+                headers: Vec::new(),
+            }),
+            Action::ShowJob => state
+                .show_job(m.param("job_id"), m.flavour)
+                .map(|v| Reply::json(200, v))
+                .map_err(refused),
+            Action::ListV2Jobs => ok(state.list_v2_jobs()),
+            Action::GetV2Job => state
+                .get_v2_job(m.param("job_id"))
+                .map(|v| Reply::json(200, v))
+                .map_err(refused),
+            Action::DeleteV2Job => state
+                .delete_v2_job(m.param("job_id"))
+                .map(|()| Reply::empty())
+                .map_err(refused),
+            Action::ListPlans => ok(state.list_plans(&cluster, config.list_items_as_object)),
+            Action::UpdatePlan => {
+                let body: t::DelayUpgradePlanRequestBody = self.body(m)?;
+                state
+                    .postpone_plan(&cluster, m.param("upgrade_plan_id"), &body.not_before)
+                    .map(|v| Reply::json(200, v))
+                    .map_err(refused)
+            }
         }
-        Ok(Reply::json(200, json!({"jobid": self.shared.ids.uuid()})))
     }
 
-    fn iam_projects(&self, path_and_query: &str, query: &str) -> Reply {
-        let name = query.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == "name").then(|| percent_decode_str(v).decode_utf8_lossy().into_owned())
-        });
+    fn iam_projects(&self, path_and_query: &str) -> Reply {
+        let name = self.query("name");
         let shared = self.shared;
         let endpoint = shared.endpoint();
         let projects = if name.as_deref().is_none_or(|n| n == shared.region) {
@@ -434,145 +588,56 @@ impl Cx<'_> {
     }
 }
 
-/// Checks an UpgradeNodePool `spec`; the error names the field.
-fn validate_node_pool_spec(spec: &Map<String, Value>, pool: &str) -> Result<(), String> {
-    match spec.get("nodePoolID") {
-        Some(Value::String(id)) if id == pool => {}
-        Some(Value::String(id)) if !id.is_empty() => {
-            return Err(format!(
-                "spec.nodePoolID {id} does not match the node pool {pool} in the path"
-            ));
-        }
-        _ => return Err("spec.nodePoolID is required".into()),
-    }
-    match spec.get("maxUnavailable") {
-        None | Some(Value::Null) => return Err("spec.maxUnavailable is required".into()),
-        Some(v) if v.as_i64().is_some_and(|n| (1..=20).contains(&n)) => {}
-        Some(v) => {
-            return Err(format!(
-                "spec.maxUnavailable must be an integer from 1 to 20, got {v}"
-            ));
-        }
-    }
-    if let Some(ids) = spec.get("nodeIDs")
-        && !ids
-            .as_array()
-            .is_some_and(|a| a.iter().all(Value::is_string))
-    {
-        return Err("spec.nodeIDs must be an array of node ids".into());
-    }
-    let template = match spec.get("nodeTemplate") {
-        None | Some(Value::Null) => return Ok(()),
-        Some(Value::Object(t)) => t,
-        Some(_) => return Err("spec.nodeTemplate must be an object".into()),
-    };
-    if let Some(life_cycle) = template.get("lifeCycle") {
-        let mut total = 0;
-        for script in ["preInstall", "postInstall"] {
-            match life_cycle.get(script) {
-                None | Some(Value::Null) => {}
-                Some(Value::String(s)) if is_base64(s) => total += s.chars().count(),
-                Some(_) => {
-                    return Err(format!(
-                        "spec.nodeTemplate.lifeCycle.{script} must be base64-encoded \
-                         (echo -n \"script\" | base64)"
-                    ));
-                }
-            }
-        }
-        if total > MAX_SCRIPT_CHARS {
-            return Err(format!(
-                "spec.nodeTemplate.lifeCycle: preInstall and postInstall together must not \
-                 exceed {MAX_SCRIPT_CHARS} characters, got {total}"
-            ));
-        }
-    }
-    if let Some(login) = template.get("login") {
-        let ssh_key = login
-            .get("sshKey")
-            .and_then(Value::as_str)
-            .is_some_and(|k| !k.is_empty());
-        match login.get("userPassword") {
-            Some(Value::Object(up)) => {
-                let password = up.get("password").and_then(Value::as_str);
-                if password.is_none_or(str::is_empty) {
-                    return Err("spec.nodeTemplate.login.userPassword.password is required".into());
-                }
-            }
-            _ if ssh_key => {}
-            _ => return Err("spec.nodeTemplate.login requires sshKey or userPassword".into()),
-        }
-    }
-    Ok(())
-}
-
-/// Whether `s` is standard base64 (RFC 4648 alphabet, padded to a multiple of 4).
-pub(crate) fn is_base64(s: &str) -> bool {
-    let b = s.as_bytes();
-    if !b.len().is_multiple_of(4) {
-        return false;
-    }
-    let padding = b.iter().rev().take_while(|&&c| c == b'=').count();
-    padding <= 2
-        && b[..b.len() - padding]
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn found(method: &str, path: &str) -> Route {
+    fn found(method: &str, path: &str) -> (Action, Flavour, Vec<(&'static str, String)>) {
         match route(method, path) {
-            Match::Found(r) => r,
+            Match::Found(m) => (m.action, m.flavour, m.params),
             other => panic!("{method} {path}: {other:?}"),
         }
     }
 
     #[test]
-    fn routes_match_both_prefixes_and_decode_segments() {
-        let c = |prefix, cluster: &str| ClusterPath {
-            prefix,
-            project_id: "p".into(),
-            cluster_id: cluster.into(),
-        };
-        assert_eq!(
-            found(
-                "POST",
-                "/api/v3/projects/p/clusters/c/operation/upgradeworkflows"
-            ),
-            Route::CreateWorkflow(c(Prefix::Api, "c"))
+    fn every_operation_of_the_spec_is_routed_once() {
+        let mut ids: Vec<&str> = ROUTES.iter().map(|(op, _)| op.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 50);
+        for (op, action) in &ROUTES {
+            let path = op
+                .path
+                .replace("{project_id}", "p")
+                .replace("{cluster_id}", "c")
+                .replace(['{', '}'], "");
+            let (found, _, _) = found(op.method.as_str(), &path);
+            assert_eq!(found, *action, "{}", op.id);
+        }
+    }
+
+    #[test]
+    fn routes_decode_segments_and_tell_the_flavour() {
+        let (action, flavour, params) = found(
+            "GET",
+            "/api/v3/projects/p/clusters/a%20b+c%25%E4%B8%AD/operation/upgrade/tasks/t%2F1",
         );
+        assert_eq!(action, Action::ShowUpgrade);
+        assert_eq!(flavour, Flavour::Cce);
         assert_eq!(
-            found(
-                "GET",
-                "/autopilot/v3/projects/p/clusters/c/operation/upgradeworkflows"
-            ),
-            Route::ListWorkflows(c(Prefix::Autopilot, "c"))
+            params,
+            [
+                ("project_id", "p".to_string()),
+                ("cluster_id", "a b+c%中".to_string()),
+                ("task_id", "t/1".to_string())
+            ]
         );
-        assert_eq!(
-            found(
-                "GET",
-                "/api/v3/projects/p/clusters/a%20b+c%25%E4%B8%AD/operation/upgrade/tasks/t%2F1"
-            ),
-            Route::ShowTask(c(Prefix::Api, "a b+c%中"), "t/1".into())
+        let (action, flavour, _) = found(
+            "POST",
+            "/autopilot/v3/projects/p/clusters/c/operation/postcheck",
         );
-        assert_eq!(
-            found(
-                "POST",
-                "/autopilot/v3/projects/p/clusters/c/operation/postcheck"
-            ),
-            Route::PostCheck(c(Prefix::Autopilot, "c"))
-        );
-        assert_eq!(
-            found(
-                "POST",
-                "/api/v3/projects/p/clusters/c/nodepools/np/operation/upgrade"
-            ),
-            Route::UpgradeNodePool(c(Prefix::Api, "c"), "np".into())
-        );
-        assert_eq!(found("GET", "/v3/projects"), Route::IamProjects);
+        assert_eq!((action, flavour), (Action::PostCheck, Flavour::Autopilot));
+        assert!(matches!(route("GET", "/v3/projects"), Match::IamProjects));
     }
 
     #[test]
@@ -582,95 +647,21 @@ mod tests {
             "/api/v3/projects/p/clusters/c",
             "/api/v3/projects/p/clusters/c/operation/upgradeworkflows/",
             "/autopilot/v3/projects/p/clusters/c/nodepools/np/operation/upgrade",
+            "/autopilot/v3/projects/p/clusters/c/operation/upgrade/pause",
             "/api/v2/projects/p/clusters/c/operation/postcheck",
         ] {
-            assert_eq!(route("GET", path), Match::NotFound, "{path}");
+            assert!(matches!(route("GET", path), Match::NotFound), "{path}");
         }
-        assert_eq!(
-            route(
-                "DELETE",
-                "/api/v3/projects/p/clusters/c/operation/upgradeworkflows"
-            ),
-            Match::WrongMethod("GET, POST")
-        );
-        assert_eq!(
-            route("GET", "/api/v3/projects/p/clusters/c/operation/postcheck"),
-            Match::WrongMethod("POST")
-        );
-    }
-
-    #[test]
-    fn base64_is_checked_by_hand() {
-        for ok in ["", "ZWNobyAx", "ZWNobyAxMg==", "ZWNobyAxMjM=", "a+/="] {
-            assert!(is_base64(ok), "{ok}");
+        match route(
+            "DELETE",
+            "/api/v3/projects/p/clusters/c/operation/upgradeworkflows",
+        ) {
+            Match::WrongMethod(allowed) => assert_eq!(allowed, "GET, POST"),
+            other => panic!("{other:?}"),
         }
-        for bad in [
-            "ZWNobyAx=",
-            "ZWNoby",
-            "echo 1",
-            "ZW=N",
-            "Z===",
-            "ZWNo\nbyAx",
-            "ZWNo-_Ax",
-        ] {
-            assert!(!is_base64(bad), "{bad}");
+        match route("GET", "/api/v3/projects/p/clusters/c/operation/postcheck") {
+            Match::WrongMethod(allowed) => assert_eq!(allowed, "POST"),
+            other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn node_pool_specs_are_validated_field_by_field() {
-        let check = |spec: Value| {
-            validate_node_pool_spec(spec.as_object().unwrap(), "np")
-                .err()
-                .unwrap_or_default()
-        };
-        assert_eq!(check(json!({"nodePoolID": "np", "maxUnavailable": 1})), "");
-        assert!(check(json!({"maxUnavailable": 1})).contains("spec.nodePoolID is required"));
-        assert!(
-            check(json!({"nodePoolID": "", "maxUnavailable": 1}))
-                .contains("spec.nodePoolID is required")
-        );
-        assert!(
-            check(json!({"nodePoolID": "other", "maxUnavailable": 1})).contains("does not match")
-        );
-        assert!(check(json!({"nodePoolID": "np"})).contains("spec.maxUnavailable is required"));
-        for bad in [json!(0), json!(21), json!(1.5), json!("1")] {
-            assert!(
-                check(json!({"nodePoolID": "np", "maxUnavailable": bad})).contains("from 1 to 20"),
-                "{bad}"
-            );
-        }
-        let with_template =
-            |t: Value| check(json!({"nodePoolID": "np", "maxUnavailable": 20, "nodeTemplate": t}));
-        assert_eq!(
-            with_template(
-                json!({"lifeCycle": {"preInstall": "ZWNobyAx", "postInstall": "ZWNobyAx"},
-                                 "login": {"userPassword": {"username": "root", "password": "x"}}})
-            ),
-            ""
-        );
-        assert_eq!(with_template(json!({"login": {"sshKey": "kp"}})), "");
-        assert!(
-            with_template(json!({"lifeCycle": {"preInstall": "echo 1"}}))
-                .contains("preInstall must be base64")
-        );
-        let long = "QUJD".repeat(1_281); // 5124 characters
-        assert_eq!(
-            with_template(
-                json!({"lifeCycle": {"preInstall": "QUJD".repeat(1_280), "postInstall": "QUJD".repeat(1_280)}})
-            ),
-            ""
-        );
-        assert!(
-            with_template(
-                json!({"lifeCycle": {"preInstall": long, "postInstall": "QUJD".repeat(1_280)}})
-            )
-            .contains("10240")
-        );
-        assert!(with_template(json!({"login": {}})).contains("requires sshKey or userPassword"));
-        assert!(
-            with_template(json!({"login": {"userPassword": {"username": "root"}}}))
-                .contains("password is required")
-        );
     }
 }

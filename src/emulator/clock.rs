@@ -1,46 +1,40 @@
-//! Time for the emulator: a monotonic clock for the state machine, and the two text formats the
-//! service speaks — `X-Sdk-Date` (`20240312T081500Z`) and Go's `time.Time.String()` timestamps
+//! Time for the emulator: the clock the test controls, and the two text formats the service
+//! speaks — `X-Sdk-Date` (`20240312T081500Z`) and Go's `time.Time.String()` timestamps
 //! (`2024-03-12 08:15:00.123456 +0000 UTC`).
 //!
 //! No date crate is used: the civil-calendar conversions are Howard Hinnant's `days_from_civil`
 //! and `civil_from_days`, exact for the proleptic Gregorian calendar.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Microseconds relative to the emulator's start (negative for back-dated fixtures).
 pub(crate) type Micros = i64;
 
-/// The emulator's clock: monotonic offsets from its start, mapped to wall-clock time once.
-///
-/// The state machine derives every state from these offsets, so it never sees the wall clock
-/// jump, and tests can pass any offset they like.
+/// The emulator's clock: an offset from its start time that moves only when the test says
+/// ([`Clock::advance`]), never with the machine's pace.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Clock {
-    origin: Instant,
     origin_unix_micros: i64,
+    now: Micros,
 }
 
 impl Clock {
-    /// A clock whose offset 0 is now.
-    pub(crate) fn start() -> Clock {
-        Clock {
-            origin: Instant::now(),
-            origin_unix_micros: unix_micros_now(),
-        }
-    }
-
-    /// A clock pinned to a wall-clock origin, for tests.
-    #[cfg(test)]
+    /// A clock whose offset 0 is the given wall-clock instant.
     pub(crate) fn at_unix_micros(origin_unix_micros: i64) -> Clock {
         Clock {
-            origin: Instant::now(),
             origin_unix_micros,
+            now: 0,
         }
     }
 
-    /// Microseconds elapsed since the start.
+    /// The current offset from the start.
     pub(crate) fn now(&self) -> Micros {
-        i64::try_from(self.origin.elapsed().as_micros()).unwrap_or(i64::MAX)
+        self.now
+    }
+
+    /// Moves the clock forward (saturating).
+    pub(crate) fn advance(&mut self, by: Micros) {
+        self.now = self.now.saturating_add(by.max(0));
     }
 
     /// The Go-style timestamp of an offset.
@@ -221,6 +215,14 @@ mod tests {
         let clock = Clock::at_unix_micros(1_710_231_300 * 1_000_000);
         assert_eq!(clock.timestamp(0), "2024-03-12 08:15:00 +0000 UTC");
         assert_eq!(clock.timestamp(-1_000_000), "2024-03-12 08:14:59 +0000 UTC");
-        assert!(clock.now() >= 0);
+        assert_eq!(clock.now(), 0);
+        let mut clock = clock;
+        clock.advance(90_000_000);
+        clock.advance(-5);
+        assert_eq!(clock.now(), 90_000_000);
+        assert_eq!(
+            clock.timestamp(clock.now()),
+            "2024-03-12 08:16:30 +0000 UTC"
+        );
     }
 }

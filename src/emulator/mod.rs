@@ -1,30 +1,75 @@
 //! A local CCE emulator: a real HTTP server on `127.0.0.1` that checks signatures the way the
-//! Huawei Cloud API gateway does and plays the cluster-upgrade state machine.
+//! Huawei Cloud API gateway does and plays the cluster-upgrade service as `FLOW.md` describes it.
 //!
 //! There is no network to Huawei Cloud from tests, so the crate ships this stand-in. It serves
-//! the five upgrade operations (under both `/api/v3` and `/autopilot/v3` where the service has
-//! both) and the IAM project lookup:
+//! every operation of the spec in `openapi/` (50: CCE under `/api/v2`, `/api/v3`, `/api/v3.1`,
+//! Autopilot under `/autopilot/v2`, `/autopilot/v3`, `/autopilot/v3.1`, and the global ones
+//! without a cluster id), routed from the generated operation table, with answers built from the
+//! generated types; and the IAM project lookup (`GET /v3/projects?name={region}`).
 //!
-//! | operation | method and path | success |
-//! |---|---|---|
-//! | CreateUpgradeWorkFlow | `POST /{api,autopilot}/v3/projects/{project_id}/clusters/{cluster_id}/operation/upgradeworkflows` | 201, WorkFlowTask |
-//! | ListUpgradeWorkFlows | `GET  /{api,autopilot}/v3/projects/{project_id}/clusters/{cluster_id}/operation/upgradeworkflows` | 200, List |
-//! | ShowUpgradeClusterTask | `GET  /{api,autopilot}/v3/projects/{project_id}/clusters/{cluster_id}/operation/upgrade/tasks/{task_id}` | 200, UpgradeTask |
-//! | CreatePostCheck | `POST /{api,autopilot}/v3/projects/{project_id}/clusters/{cluster_id}/operation/postcheck` | 200, PostCheckTask |
-//! | UpgradeNodePool | `POST /api/v3/projects/{project_id}/clusters/{cluster_id}/nodepools/{nodepool_id}/operation/upgrade` | 200, `{"jobid"}` |
-//! | IAM KeystoneListProjects | `GET /v3/projects?name={region}` | 200, projects |
+//! | step | operations (CCE; the Autopilot twin where there is one) |
+//! |---|---|
+//! | choose a target | ShowClusterUpgradeInfo, ListClusterUpgradePaths, ListClusterUpgradeFeatureGates, ShowFeatureGates |
+//! | workflow | CreateUpgradeWorkFlow (CCE 201, Autopilot 200), ListUpgradeWorkFlows, ShowUpgradeWorkFlow, UpgradeWorkFlowUpdate (cancel) |
+//! | pre-check | CreatePreCheck, ShowPreCheck, ListPreCheckTasks, BatchCreateAddonPrecheck, ListAddonPrecheckTasks (CCE) |
+//! | backup | CreateClusterMasterSnapshot, ListClusterMasterSnapshotTasks |
+//! | upgrade | UpgradeCluster, ShowUpgradeClusterTask, ListUpgradeClusterTasks, RetryUpgradeClusterTask, Pause/ContinueUpgradeClusterTask (CCE only) |
+//! | post-check | CreatePostCheck (synchronous) |
+//! | node pools, jobs | UpgradeNodePool, SyncNode, BatchSyncNodes (CCE), ShowJob, ShowAutopilotJob, ListAutopilotJobs, GetAutopilotOneJob, DeleteAutopilotJob |
+//! | Autopilot plans | ListAutopilotUpgradePlans, UpdateAutopilotUpgradePlan |
 //!
 //! Requests must be signed with SDK-HMAC-SHA256 using [`Emulator::access_key`] and
 //! [`Emulator::secret_key`] (or the temporary pair with its security token), or carry
 //! [`Emulator::auth_token`] in `X-Auth-Token`; otherwise the answer is `401 APIGW.0301`, and for
 //! a wrong signature the message shows the canonical request the server computed. Every answer
-//! carries an `X-Request-Id`; errors are `{"error_code", "error_msg", "request_id"}`.
+//! carries an `X-Request-Id`; errors are `{"error_code", "error_msg", "request_id"}`. Bodies are
+//! checked with the spec's rules (400 `CCE.01400001` naming the field), then as the service
+//! checks them (versions, what is under way: 400 `CCE.01400013`). An unknown project, cluster,
+//! task, workflow, job, plan or node pool is 404 `CCE.01404001`; a CCE cluster under
+//! `/autopilot` (or the reverse) is a 404 that says so.
 //!
-//! An upgrade workflow moves by itself, one step per [`EmulatorConfig::pace`]: PreCheck,
-//! Snapshot, then the Cluster task (`Init`, `Queuing`, `Running` with progress, `Success`), 14
-//! steps in all; when it succeeds, the cluster's version becomes the target. A post-check then
-//! succeeds. [`Fault`]s injected with [`Emulator::inject`] make the next requests fail the way
-//! networks and gateways do. [`Emulator::requests`] shows everything that arrived.
+//! # The model
+//!
+//! One model of clusters, workflows and tasks; the API flavour is a parameter. Each cluster has
+//! a version and a platform version; the allowed targets come from a small table
+//! (`v1.28.15-r0` may go to `v1.28.15-r1.sp1`, `v1.29.10-r0`, `v1.29.15-r0`, `v1.30.14-r0`); a
+//! target that is not allowed or not higher is refused; a minor version (`v1.29`) means its
+//! latest allowed patch; versions compare as versions, not strings.
+//!
+//! Workflows do not move by themselves: a new one is `Init`. What runs are the tasks:
+//! pre-checks (`Init` → `Running` → `Success`/`Failed`), snapshots (`Init` → `Queuing` →
+//! `Running` → `Success`), upgrades (`Init` → `Queuing` → `Running` 0…80% → `Success`; `Pause`
+//! and `Failed` where a scenario says), node-pool jobs (`Initializing` → `Running` →
+//! `Success`); post-checks answer at once (`Success` once the newest upgrade succeeded). A
+//! workflow's phase and `pointStatuses` follow the tasks created for its cluster while it is
+//! open: `Init` → `Running` (a task started) → `Success` (after a successful post-check),
+//! `Pending` while a task has failed, `Cancel` when cancelled (refused while one of its tasks is
+//! initialising, queued, running or paused). `UpgradeCluster` refuses a second upgrade while one
+//! is under way; with `isOnlyUpgrade: false` it runs its own pre-check first (it appears in the
+//! pre-check list; the upgrade waits in `Init` for it, and fails if it fails); with `true` it
+//! needs a passed pre-check for that target that has not expired ([`PRECHECK_VALIDITY`], 30
+//! minutes, on the emulator's clock). When an upgrade succeeds the cluster's version becomes the
+//! target. `RetryUpgradeClusterTask` resumes a failed upgrade from where it failed.
+//!
+//! # Time
+//!
+//! Never the machine's pace. A task moves one step each time it is read (shown or listed; the
+//! read answers the state before the step, so a poller sees every phase), unless
+//! [`EmulatorConfig::advance_on_read`] is off, and every task moves `n` steps on
+//! [`Emulator::advance`]. The emulator's clock (timestamps, pre-check expiry) starts at
+//! [`EmulatorConfig::start_time`] (or the real time) and moves only with
+//! [`Emulator::advance_clock`]. [`EmulatorConfig::demo`] adds a background ticker (a step and
+//! the clock every 500 ms) so a person can watch an upgrade; no test may depend on it.
+//!
+//! # Scenarios
+//!
+//! [`Scenario`]s, per cluster ([`Emulator::set_scenario`]) or for all
+//! ([`EmulatorConfig::scenario`]): a pre-check Risk item (passes when named in
+//! `skippedCheckItemList`, optionally for some node UIDs), an Exception item (never passes), an
+//! upgrade failing once at a given progress, a pause at a given progress, slow steps. [`Fault`]s
+//! injected with [`Emulator::inject`] make the next requests fail the way networks and gateways
+//! do. [`Emulator::requests`] shows everything that arrived, [`Emulator::upgrades_started`] how
+//! many upgrades the service acted on.
 //!
 //! Several emulators can run in one process; each has its own port, keys, ids and state.
 //!
@@ -61,7 +106,8 @@
 //! // The next two requests are throttled, then the service answers again.
 //! emulator.inject(Fault::Status { status: 429, retry_after: Some(1) }, 2);
 //!
-//! // ... run the client: create a workflow, wait for it, post-check ...
+//! // ... run the client: pre-check, upgrade (each read moves a task a step), post-check ...
+//! emulator.advance(10); // or move every task along without reading
 //!
 //! assert_eq!(emulator.cluster_version(emulator.cluster_id()).as_deref(), Some("v1.28.15-r0"));
 //! assert!(emulator.requests().iter().all(|r| r.authenticated));
@@ -78,16 +124,18 @@ mod auth;
 mod clock;
 mod fault;
 mod ids;
+mod scenario;
 mod server;
 mod state;
 #[cfg(test)]
 mod tests;
+mod versions;
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -95,27 +143,29 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use fault::Fault;
+pub use scenario::Scenario;
+pub use state::{MAX_RECORDS, PRECHECK_VALIDITY};
 
 use auth::Keys;
-use clock::{Clock, Micros};
+use clock::Clock;
 use fault::FaultQueue;
 use ids::IdGen;
 use state::State;
 
 /// The version of the demo clusters.
-const DEMO_VERSION: &str = "v1.28.15-r0";
+pub const DEMO_VERSION: &str = "v1.28.15-r0";
 /// The target of the demo Autopilot cluster's workflow.
-const DEMO_AUTOPILOT_TARGET: &str = "v1.29.10-r0";
-/// How many pace steps the demo Autopilot workflow is back-dated (PreCheck and Snapshot done).
-const DEMO_AUTOPILOT_HEAD_START: i64 = 2;
+pub const DEMO_AUTOPILOT_TARGET: &str = "v1.29.10-r0";
 
-/// How an [`Emulator`] behaves. Builder-style: `EmulatorConfig::default().pace(..)`.
+/// How an [`Emulator`] behaves. Builder-style: `EmulatorConfig::fast().scenario(..)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmulatorConfig {
-    pace: Duration,
+    pace: Option<Duration>,
+    advance_on_read: bool,
+    start_time: Option<SystemTime>,
+    scenarios: Vec<Scenario>,
     list_items_as_object: bool,
     empty_nodepool_response: bool,
-    fail_cluster_task: bool,
     max_body_bytes: usize,
     header_read_timeout: Duration,
     max_connections: usize,
@@ -129,15 +179,18 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
 impl Default for EmulatorConfig {
-    /// A pace of 50 ms (a whole upgrade takes 0.7 s), lists as arrays, node-pool upgrades
-    /// answered with a job id, upgrades that succeed; the [limits](self#limits) at their
-    /// defaults.
+    /// Tasks advance one step per read and per [`Emulator::advance`] step, nothing moves by
+    /// itself, the clock starts at the real time and moves only with
+    /// [`Emulator::advance_clock`]; lists as arrays, node-pool upgrades answered with a job id,
+    /// no scenario; the [limits](self#limits) at their defaults.
     fn default() -> Self {
         EmulatorConfig {
-            pace: Duration::from_millis(50),
+            pace: None,
+            advance_on_read: true,
+            start_time: None,
+            scenarios: Vec::new(),
             list_items_as_object: false,
             empty_nodepool_response: false,
-            fail_cluster_task: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -146,23 +199,48 @@ impl Default for EmulatorConfig {
 }
 
 impl EmulatorConfig {
-    /// For tests: a pace of 1 ms, so a whole upgrade takes 14 ms.
+    /// For tests: the default (every read moves a task one step; nothing moves by itself).
     pub fn fast() -> Self {
-        EmulatorConfig::default().pace(Duration::from_millis(1))
+        EmulatorConfig::default()
     }
 
-    /// For demos: a pace of 400 ms, so a person can watch a whole upgrade (about 5.6 s).
+    /// For demos: besides reads, every task also moves one step every 500 ms on its own (and
+    /// the clock with it), so a person can watch a whole upgrade in well under a minute. No
+    /// test may depend on this pace.
     pub fn demo() -> Self {
-        EmulatorConfig::default().pace(Duration::from_millis(400))
+        EmulatorConfig::default().pace(Duration::from_millis(500))
     }
 
-    /// One step of the upgrade state machine (see [`Emulator`]); an upgrade takes 14 steps.
+    /// Moves every task one step, and the clock by `step`, every `step` of real time (a
+    /// background ticker, for demos). Zero turns the ticker off.
     pub fn pace(mut self, step: Duration) -> Self {
-        self.pace = step;
+        self.pace = (!step.is_zero()).then_some(step);
         self
     }
 
-    /// Answer lists with `items` as one object (the newest workflow), as the API page
+    /// Whether a read of a task (show or list) moves it one step (true by default). With
+    /// false, tasks move only with [`Emulator::advance`] (or the demo pace).
+    pub fn advance_on_read(mut self, yes: bool) -> Self {
+        self.advance_on_read = yes;
+        self
+    }
+
+    /// The wall-clock time the emulator's clock starts at (the real time by default); it then
+    /// moves only with [`Emulator::advance_clock`].
+    pub fn start_time(mut self, at: SystemTime) -> Self {
+        self.start_time = Some(at);
+        self
+    }
+
+    /// Plays `scenario` on every cluster (the demo ones and those added later); one of the same
+    /// kind replaces the earlier.
+    pub fn scenario(mut self, scenario: Scenario) -> Self {
+        self.scenarios.retain(|s| !s.same_kind(&scenario));
+        self.scenarios.push(scenario);
+        self
+    }
+
+    /// Answer lists with `items` as one object (the newest workflow or plan), as the API page
     /// documents, instead of an array (as the service and the official SDKs do). With no
     /// workflow, `items` is left out.
     pub fn list_items_as_object(mut self, yes: bool) -> Self {
@@ -177,11 +255,18 @@ impl EmulatorConfig {
         self
     }
 
-    /// Make every new workflow's Cluster task fail at 50% progress (the workflow's phase then
-    /// becomes `Pending`), to exercise failure paths.
-    pub fn fail_cluster_task(mut self, yes: bool) -> Self {
-        self.fail_cluster_task = yes;
-        self
+    /// Shorthand for `scenario(Scenario::UpgradeFailsAt { progress: 50 })`: the next upgrade
+    /// of every cluster fails at 50% (once; a retry completes it).
+    pub fn fail_cluster_task(self, yes: bool) -> Self {
+        if yes {
+            self.scenario(Scenario::UpgradeFailsAt { progress: 50 })
+        } else {
+            let mut config = self;
+            config
+                .scenarios
+                .retain(|s| !matches!(s, Scenario::UpgradeFailsAt { .. }));
+            config
+        }
     }
 
     /// The largest request body served ([`DEFAULT_MAX_BODY_BYTES`] by default); a larger one
@@ -274,7 +359,6 @@ pub(crate) struct Shared {
     cluster_id: String,
     nodepool_id: String,
     autopilot_cluster_id: String,
-    clock: Clock,
     state: Mutex<State>,
     requests: Mutex<RequestLog>,
     faults: Mutex<FaultQueue>,
@@ -291,20 +375,26 @@ impl Shared {
             security_token: ids.token("gQpjbi1ub3J0aC00", 344),
             auth_token: ids.token("MII", 512),
         };
-        let clock = Clock::start();
-        let mut state = State::new(clock, config.pace, config.fail_cluster_task);
-        let (cluster_id, nodepool_id, autopilot_cluster_id) = (ids.uuid(), ids.uuid(), ids.uuid());
-        state.add_cluster(&cluster_id, DEMO_VERSION, false);
-        state.add_nodepool(&cluster_id, &nodepool_id);
-        state.add_cluster(&autopilot_cluster_id, DEMO_VERSION, true);
-        let head_start = DEMO_AUTOPILOT_HEAD_START.saturating_mul(state.pace());
-        let created = state.create_workflow(
-            &autopilot_cluster_id,
-            DEMO_AUTOPILOT_TARGET,
-            &ids,
-            -head_start,
-            0,
+        let start = config.start_time.unwrap_or_else(SystemTime::now);
+        let origin = match start.duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs())
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1_000_000),
+            Err(e) => -i64::try_from(e.duration().as_secs())
+                .unwrap_or(i64::MAX)
+                .saturating_mul(1_000_000),
+        };
+        let mut state = State::new(
+            Clock::at_unix_micros(origin),
+            config.advance_on_read,
+            config.scenarios.clone(),
         );
+        let (cluster_id, nodepool_id, autopilot_cluster_id) = (ids.uuid(), ids.uuid(), ids.uuid());
+        state.add_cluster(&cluster_id, DEMO_VERSION, false, &ids);
+        state.add_nodepool(&cluster_id, &nodepool_id);
+        state.add_cluster(&autopilot_cluster_id, DEMO_VERSION, true, &ids);
+        let created =
+            state.create_workflow(&autopilot_cluster_id, Some(DEMO_AUTOPILOT_TARGET), &ids);
         debug_assert!(created.is_ok(), "the demo workflow is valid");
         Shared {
             config,
@@ -316,7 +406,6 @@ impl Shared {
             cluster_id,
             nodepool_id,
             autopilot_cluster_id,
-            clock,
             ids,
             state: Mutex::new(state),
             requests: Mutex::new(RequestLog::default()),
@@ -331,11 +420,6 @@ impl Shared {
     /// The state, locked. Never held across an `.await`.
     fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
-    }
-
-    /// The state clock's current offset.
-    fn now(&self) -> Micros {
-        self.clock.now()
     }
 
     fn record(&self, request: ReceivedRequest) {
@@ -400,7 +484,7 @@ fn recorded_size(request: &ReceivedRequest) -> usize {
 /// - a CCE cluster ([`Emulator::cluster_id`], version `v1.28.15-r0`) with a node pool
 ///   ([`Emulator::nodepool_id`]) and the `DefaultPool` every CCE cluster has;
 /// - an Autopilot cluster ([`Emulator::autopilot_cluster_id`], version `v1.28.15-r0`) with an
-///   upgrade workflow to `v1.29.10-r0` created two steps before start, so already progressing.
+///   upgrade workflow to `v1.29.10-r0`, created at start and waiting in `Init`.
 pub struct Emulator {
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
@@ -426,7 +510,7 @@ impl fmt::Debug for Emulator {
 }
 
 impl Emulator {
-    /// Starts an emulator with [`EmulatorConfig::default`] (pace 50 ms) on `127.0.0.1` and a
+    /// Starts an emulator with [`EmulatorConfig::default`] on `127.0.0.1` and a
     /// free port. Must be called within a tokio runtime.
     pub async fn start() -> std::io::Result<Emulator> {
         Emulator::start_with(EmulatorConfig::default()).await
@@ -438,6 +522,9 @@ impl Emulator {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let shared = Arc::new(Shared::new(config, listener.local_addr()?));
         let (shutdown, signal) = watch::channel(false);
+        if let Some(pace) = shared.config.pace {
+            tokio::spawn(tick(shared.clone(), pace, shutdown.subscribe()));
+        }
         let server = tokio::spawn(server::serve(listener, shared.clone(), signal));
         tracing::debug!(endpoint = %shared.endpoint(), "emulator: started");
         Ok(Emulator {
@@ -504,17 +591,20 @@ impl Emulator {
     }
 
     /// The demo Autopilot cluster, whose upgrade workflow (`v1.28.15-r0` → `v1.29.10-r0`) was
-    /// created at start and is already progressing.
+    /// created at start and waits in `Init`.
     pub fn autopilot_cluster_id(&self) -> &str {
         &self.shared.autopilot_cluster_id
     }
 
     /// Adds a cluster (or replaces its version and kind). Ids may contain anything, spaces,
     /// `+`, `%` or non-ASCII included: request paths are percent-decoded before lookup.
-    /// An Autopilot cluster is served under `/autopilot/v3`, a CCE cluster under `/api/v3`;
-    /// a CCE cluster also gets a `DefaultPool` node pool.
+    /// An Autopilot cluster is served under `/autopilot/...`, a CCE cluster under `/api/...`;
+    /// a CCE cluster also gets a `DefaultPool` node pool. The scenarios of
+    /// [`EmulatorConfig::scenario`] apply to it.
     pub fn add_cluster(&self, id: &str, version: &str, autopilot: bool) {
-        self.shared.state().add_cluster(id, version, autopilot);
+        self.shared
+            .state()
+            .add_cluster(id, version, autopilot, &self.shared.ids);
     }
 
     /// Adds a node pool to a cluster.
@@ -528,19 +618,85 @@ impl Emulator {
         );
     }
 
-    /// The cluster's current version (the target once an upgrade's Cluster task succeeded).
+    /// Plays `scenario` on a cluster from now on (replacing one of the same kind).
+    ///
+    /// # Panics
+    /// If there is no such cluster.
+    pub fn set_scenario(&self, cluster_id: &str, scenario: Scenario) {
+        assert!(
+            self.shared.state().set_scenario(cluster_id, scenario),
+            "set_scenario: no cluster {cluster_id:?}"
+        );
+    }
+
+    /// Removes every scenario of a cluster (a pre-check Exception is then "fixed").
+    ///
+    /// # Panics
+    /// If there is no such cluster.
+    pub fn clear_scenarios(&self, cluster_id: &str) {
+        assert!(
+            self.shared.state().clear_scenarios(cluster_id),
+            "clear_scenarios: no cluster {cluster_id:?}"
+        );
+    }
+
+    /// Moves every unfinished task `steps` steps (see the [time](self#time) section).
+    pub fn advance(&self, steps: u32) {
+        self.shared.state().advance(steps);
+    }
+
+    /// Moves the emulator's clock forward by `by` (timestamps, pre-check expiry). Tasks do not
+    /// move with it.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.state().advance_clock(by);
+    }
+
+    /// The emulator's clock now, as the service writes timestamps
+    /// (`2024-03-12 08:15:00 +0000 UTC`).
+    pub fn now(&self) -> String {
+        self.shared.state().now_timestamp()
+    }
+
+    /// The cluster's current version (the target once an upgrade task succeeded).
     pub fn cluster_version(&self, cluster_id: &str) -> Option<String> {
-        let now = self.shared.now();
         self.shared
             .state()
-            .cluster(cluster_id, now)
+            .cluster(cluster_id)
             .map(|c| c.version.clone())
+    }
+
+    /// The cluster's platform version (e.g. `cce.5.0.0`), which follows its version.
+    pub fn cluster_platform_version(&self, cluster_id: &str) -> Option<String> {
+        self.shared
+            .state()
+            .cluster(cluster_id)
+            .map(|c| c.platform_version.clone())
+    }
+
+    /// How many `UpgradeCluster` (or `UpgradeAutopilotCluster`) requests the service acted on
+    /// for the cluster, i.e. created an upgrade task for (refused ones do not count).
+    pub fn upgrades_started(&self, cluster_id: &str) -> usize {
+        self.shared
+            .state()
+            .cluster(cluster_id)
+            .map_or(0, |c| c.upgrades_started)
     }
 
     /// The cluster's upgrade workflows as a list request would return them now, newest first.
     pub fn workflows(&self, cluster_id: &str) -> Vec<Value> {
-        let now = self.shared.now();
-        self.shared.state().list(cluster_id, now)
+        self.shared.state().workflows(cluster_id)
+    }
+
+    /// The cluster's pre-check tasks as a list request would return them, newest first
+    /// (observing does not move them).
+    pub fn pre_checks(&self, cluster_id: &str) -> Vec<Value> {
+        self.shared.state().prechecks_of(cluster_id)
+    }
+
+    /// The cluster's upgrade tasks as a list request would return them, newest first
+    /// (observing does not move them).
+    pub fn upgrade_tasks(&self, cluster_id: &str) -> Vec<Value> {
+        self.shared.state().upgrades_of(cluster_id)
     }
 
     /// Every request that reached the server so far, in arrival order (in a very long run, the
@@ -565,6 +721,19 @@ impl Emulator {
         {
             tracing::warn!(%error, "emulator: the server task failed");
         }
+    }
+}
+
+/// The demo pace: every `pace`, every task moves one step and the clock moves by `pace`.
+async fn tick(shared: Arc<Shared>, pace: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(pace) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let mut state = shared.state();
+        state.advance(1);
+        state.advance_clock(pace);
     }
 }
 

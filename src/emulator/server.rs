@@ -290,6 +290,7 @@ fn into_response(reply: Reply, request_id: &str) -> Response<Full<Bytes>> {
     let (content_type, body) = match reply.body {
         ReplyBody::Json(value) => (Some("application/json"), Bytes::from(value.to_string())),
         ReplyBody::Html(html) => (Some("text/html"), Bytes::from_static(html.as_bytes())),
+        ReplyBody::Text(text) => (Some("text/plain"), Bytes::from_static(text.as_bytes())),
         ReplyBody::Empty => (None, Bytes::new()),
     };
     let mut builder = Response::builder()

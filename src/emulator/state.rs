@@ -1,104 +1,262 @@
-//! The emulated CCE: clusters, node pools, upgrade workflows and their tasks.
+//! The emulated service: clusters, upgrade workflows, and the tasks that really run — pre-checks,
+//! snapshots, upgrades, post-checks, add-on checks and jobs.
 //!
-//! Nothing runs in the background. Every state is derived from the time elapsed since a
-//! workflow's creation, counted in units of the configured *pace* `p`:
+//! Nothing moves by itself. A task advances one *step* each time it is read (shown or listed;
+//! with [`Scenario::SlowSteps`], every so many reads) and each time the test calls
+//! [`State::advance`]. Its phases, one step apart:
 //!
-//! | task | `Init` | `Queuing` | `Running` | then |
-//! |---|---|---|---|---|
-//! | PreCheck | — | — | `[0, 1)` | `Success` |
-//! | Snapshot | `[0, 1)` | — | `[1, 2)` | `Success` |
-//! | Cluster | `[0, 3)` | `[3, 4)` | `[4, 14)`, progress `0.00` → `100.00` | `Success` (or `Failed` at `[9, ..)` and `50.00` with `fail_cluster_task`) |
-//! | PostCheck | until a post-check is posted | — | — | `Success` from the post-check on |
+//! | task | phases |
+//! |---|---|
+//! | pre-check | `Init` → `Running` 0% → `Running` 50% → `Success` or `Failed` |
+//! | snapshot | `Init` → `Queuing` → `Running` 50% → `Success` |
+//! | upgrade | `Init` (its own pre-check runs first unless `isOnlyUpgrade`) → `Queuing` → `Running` 0, 20, 40, 60, 80% → `Success` (or `Failed` / `Pause` where a scenario says) |
+//! | node-pool job | `Initializing` → `Running` → `Success` |
+//! | post-check, add-on check | final when created |
 //!
-//! The workflow's phase is `Init` in the creation response (nothing has run yet at that
-//! instant), `Running` while tasks run, `Success` once the Cluster task succeeded and `Pending`
-//! once it failed. When the Cluster task succeeds, the cluster's version becomes the target:
-//! [`State::settle`] applies that before any read, so the effect is as if it happened on time.
+//! A workflow holds no state of its own beyond its versions and whether it was cancelled: its
+//! phase and `pointStatuses` are read from the tasks created for its cluster while it was open
+//! (`Init`, `Running` or `Pending`). Which API flavour (CCE or Autopilot) a request came through
+//! is a parameter of the calls that differ, not a second model.
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use super::clock::{Clock, Micros};
 use super::ids::IdGen;
+use super::scenario::Scenario;
+use super::versions::{self, TargetError};
+use crate::generated::types as t;
+use crate::model::{
+    ApiVersionV3, ApiVersionV31, CheckStatusPhase, FeatureGatesKind, JobPhase, LenientBool,
+    PointRef, PointStatusPhase, PostCheckPhase, PreCheckItemGroup, PreCheckItemKind,
+    PreCheckItemLevel, PreCheckNodeStatus, PreCheckNodeType, PreCheckPhase, PreCheckSelectorKey,
+    PreCheckSelectorOperator, PreCheckTaskKind, SnapshotSubtaskStatus, SnapshotSubtaskType,
+    UpgradeFeatureGateValue, UpgradeStrategyType, UpgradeTaskKind, UpgradeTaskPhase,
+    UpgradeTaskType, UpgradeWorkFlowListKind, WorkFlowItems, WorkFlowPhase, WorkFlowTaskKind,
+};
 
-/// How long a pre-check result stays valid (the PreCheck point's `expireTimeStamp`).
-const PRECHECK_VALIDITY: Micros = 24 * 3_600 * 1_000_000;
+/// How long a passed pre-check stays valid for an upgrade with `isOnlyUpgrade` (the PreCheck
+/// point's and the task's `expireTimeStamp`), on the emulator's clock.
+pub const PRECHECK_VALIDITY: Duration = Duration::from_secs(30 * 60);
 
-/// Schedule, in units of the pace.
-const SNAPSHOT_AT: i64 = 1;
-const CLUSTER_TASK_QUEUED_AT: i64 = 3;
-const CLUSTER_TASK_RUNNING_AT: i64 = 4;
-const CLUSTER_TASK_DONE_AT: i64 = 14;
-const CLUSTER_TASK_FAILS_AT: i64 = 9;
+/// How many tasks and workflows the state keeps at most, each; the oldest finished ones are
+/// forgotten first, so no client can grow the emulator without bound.
+pub const MAX_RECORDS: usize = 10_000;
 
-/// The kinds of task in a workflow, in their order.
+/// Upgrade progress per running step, in percent.
+const PROGRESS_STEP: u8 = 20;
+
+/// The phase of a task, in the upgrade task's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TaskType {
-    PreCheck,
-    Snapshot,
-    Cluster,
-    PostCheck,
-}
-
-impl TaskType {
-    const ALL: [TaskType; 4] = [
-        TaskType::PreCheck,
-        TaskType::Snapshot,
-        TaskType::Cluster,
-        TaskType::PostCheck,
-    ];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            TaskType::PreCheck => "PreCheck",
-            TaskType::Snapshot => "Snapshot",
-            TaskType::Cluster => "Cluster",
-            TaskType::PostCheck => "PostCheck",
-        }
-    }
-}
-
-/// The status of one task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TaskStatus {
+pub(crate) enum Phase {
     Init,
     Queuing,
     Running,
+    Pause,
     Success,
     Failed,
 }
 
-impl TaskStatus {
+impl Phase {
     fn as_str(self) -> &'static str {
         match self {
-            TaskStatus::Init => "Init",
-            TaskStatus::Queuing => "Queuing",
-            TaskStatus::Running => "Running",
-            TaskStatus::Success => "Success",
-            TaskStatus::Failed => "Failed",
+            Phase::Init => "Init",
+            Phase::Queuing => "Queuing",
+            Phase::Running => "Running",
+            Phase::Pause => "Pause",
+            Phase::Success => "Success",
+            Phase::Failed => "Failed",
         }
+    }
+
+    fn is_final(self) -> bool {
+        matches!(self, Phase::Success | Phase::Failed)
+    }
+
+    /// Running, initialising, queued or paused: an upgrade "under way".
+    fn is_active(self) -> bool {
+        !self.is_final()
     }
 }
 
-/// One task of a workflow as seen at some instant.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Point {
-    status: TaskStatus,
-    start: Option<Micros>,
-    end: Option<Micros>,
-    /// 0 to 100.
-    progress: f64,
-    /// When the status last changed.
-    changed: Micros,
+/// The API flavour a request came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavour {
+    Cce,
+    Autopilot,
+}
+
+/// Why the service refused a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// 404: the message names what is missing.
+    NotFound(String),
+    /// 400: the message names the field or the rule.
+    Invalid(String),
+    /// 400 with the conflict code: something is under way.
+    Conflict(String),
 }
 
 /// A cluster the emulator knows.
 #[derive(Debug, Clone)]
 pub(crate) struct Cluster {
     pub(crate) version: String,
+    pub(crate) platform_version: String,
     pub(crate) autopilot: bool,
     pub(crate) nodepools: BTreeSet<String>,
+    scenarios: Vec<Scenario>,
+    /// How many UpgradeCluster requests created an upgrade task.
+    pub(crate) upgrades_started: usize,
+    created: Micros,
+    /// The Autopilot upgrade plan's `notBefore` once postponed.
+    plan_not_before: Option<String>,
+    plan_uid: String,
+}
+
+impl Cluster {
+    fn reads_per_step(&self) -> u32 {
+        self.scenarios
+            .iter()
+            .find_map(|s| match s {
+                Scenario::SlowSteps { reads_per_step } => Some(*reads_per_step),
+                _ => None,
+            })
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    fn take_progress_fault(&mut self, pause: bool) -> Option<u8> {
+        let i = self.scenarios.iter().position(|s| {
+            matches!(
+                (s, pause),
+                (Scenario::UpgradeFailsAt { .. }, false) | (Scenario::PauseAt { .. }, true)
+            )
+        })?;
+        match self.scenarios.remove(i) {
+            Scenario::UpgradeFailsAt { progress } | Scenario::PauseAt { progress } => {
+                Some(progress.clamp(1, 99))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The life of one task.
+#[derive(Debug, Clone)]
+struct Run {
+    phase: Phase,
+    progress: u8,
+    created: Micros,
+    started: Option<Micros>,
+    ended: Option<Micros>,
+    updated: Micros,
+    reads: u32,
+}
+
+impl Run {
+    fn new(now: Micros) -> Run {
+        Run {
+            phase: Phase::Init,
+            progress: 0,
+            created: now,
+            started: None,
+            ended: None,
+            updated: now,
+            reads: 0,
+        }
+    }
+
+    fn set(&mut self, phase: Phase, progress: u8, now: Micros) {
+        if phase == Phase::Running && self.started.is_none() {
+            self.started = Some(now);
+        }
+        if phase.is_final() {
+            self.started.get_or_insert(now);
+            self.ended = Some(now);
+        } else {
+            self.ended = None;
+        }
+        self.phase = phase;
+        self.progress = progress;
+        self.updated = now;
+    }
+}
+
+/// A pre-check finding.
+#[derive(Debug, Clone)]
+struct Finding {
+    name: String,
+    exception: bool,
+    nodes: Vec<String>,
+    skipped: bool,
+}
+
+/// What kind of task, with what only that kind has.
+#[derive(Debug, Clone)]
+enum Kind {
+    PreCheck {
+        skipped: Vec<t::SkippedCheckItem>,
+        findings: Vec<Finding>,
+        /// The upgrade task that runs this pre-check as its own.
+        owner: Option<String>,
+    },
+    Snapshot,
+    Upgrade {
+        own_precheck: Option<String>,
+        fail_at: Option<u8>,
+        pause_at: Option<u8>,
+        message: Option<String>,
+    },
+    PostCheck,
+    AddonCheck {
+        info: t::AddonCheckInfo,
+    },
+    Job {
+        /// The node pool synced, or the upgrade task followed.
+        resource: JobResource,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum JobResource {
+    NodePool(String),
+    Upgrade(String),
+}
+
+/// One task.
+#[derive(Debug, Clone)]
+struct Task {
+    uid: String,
+    cluster: String,
+    /// The workflow that was open for the cluster when the task was created.
+    workflow: Option<String>,
+    run: Run,
+    from_version: String,
+    target_version: String,
+    kind: Kind,
+}
+
+impl Task {
+    fn point_type(&self) -> Option<UpgradeTaskType> {
+        match self.kind {
+            Kind::PreCheck { .. } => Some(UpgradeTaskType::PreCheck),
+            Kind::Snapshot => Some(UpgradeTaskType::Snapshot),
+            Kind::Upgrade { .. } => Some(UpgradeTaskType::Cluster),
+            Kind::PostCheck => Some(UpgradeTaskType::PostCheck),
+            Kind::AddonCheck { .. } | Kind::Job { .. } => None,
+        }
+    }
+
+    fn is_upgrade(&self) -> bool {
+        matches!(self.kind, Kind::Upgrade { .. })
+    }
+
+    fn is_precheck(&self) -> bool {
+        matches!(self.kind, Kind::PreCheck { .. })
+    }
 }
 
 /// An upgrade workflow.
@@ -106,74 +264,86 @@ pub(crate) struct Cluster {
 struct Workflow {
     uid: String,
     name: String,
-    cluster_id: String,
+    cluster: String,
     from_version: String,
     target_version: String,
     created: Micros,
-    /// Task ids of PreCheck, Snapshot, Cluster and PostCheck.
-    task_ids: [String; 4],
-    postcheck_at: Option<Micros>,
-    fails: bool,
-    applied: bool,
+    cancelled: Option<Micros>,
 }
 
-/// Why a workflow could not be created.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CreateError {
-    /// Another workflow of the cluster has not finished.
-    AlreadyRunning { uid: String },
-    /// The target is the current version, or older.
-    NotNewer { current: String },
-}
-
-/// What a post-check found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PostCheck {
-    pub(crate) success: bool,
-    pub(crate) cluster_version: String,
-    pub(crate) target_version: String,
-}
-
-/// All clusters and workflows of one emulator.
+/// All clusters, workflows and tasks of one emulator.
 #[derive(Debug)]
 pub(crate) struct State {
     clock: Clock,
-    pace: Micros,
-    fail_cluster_task: bool,
+    advance_on_read: bool,
+    default_scenarios: Vec<Scenario>,
     clusters: HashMap<String, Cluster>,
     /// In creation order.
     workflows: Vec<Workflow>,
+    /// In creation order.
+    tasks: Vec<Task>,
+}
+
+/// The JSON of a generated type (these never fail to serialise; `null` if one did).
+fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 impl State {
-    /// An empty state whose schedule advances one step every `pace`.
-    pub(crate) fn new(clock: Clock, pace: std::time::Duration, fail_cluster_task: bool) -> State {
+    /// An empty state.
+    pub(crate) fn new(clock: Clock, advance_on_read: bool, scenarios: Vec<Scenario>) -> State {
         State {
             clock,
-            pace: i64::try_from(pace.as_micros()).unwrap_or(i64::MAX).max(1),
-            fail_cluster_task,
+            advance_on_read,
+            default_scenarios: scenarios,
             clusters: HashMap::new(),
             workflows: Vec::new(),
+            tasks: Vec::new(),
         }
     }
 
-    /// One pace step.
-    pub(crate) fn pace(&self) -> Micros {
-        self.pace
+    fn now(&self) -> Micros {
+        self.clock.now()
     }
 
-    /// Adds a cluster, or replaces its version and kind (its node pools and workflows stay).
-    /// Every CCE cluster has a `DefaultPool` node pool, as on the service.
-    pub(crate) fn add_cluster(&mut self, id: &str, version: &str, autopilot: bool) {
+    fn ts(&self, at: Micros) -> String {
+        self.clock.timestamp(at)
+    }
+
+    /// Moves the emulator's clock forward.
+    pub(crate) fn advance_clock(&mut self, by: Duration) {
+        self.clock
+            .advance(i64::try_from(by.as_micros()).unwrap_or(i64::MAX));
+    }
+
+    /// The emulator's clock now, as the service writes timestamps.
+    pub(crate) fn now_timestamp(&self) -> String {
+        self.ts(self.now())
+    }
+
+    // ----------------------------------------------------------------------------- clusters
+
+    /// Adds a cluster, or replaces its version and kind (its node pools, tasks and workflows
+    /// stay). Every CCE cluster has a `DefaultPool` node pool, as on the service.
+    pub(crate) fn add_cluster(&mut self, id: &str, version: &str, autopilot: bool, ids: &IdGen) {
+        let now = self.now();
+        let defaults = self.default_scenarios.clone();
         let cluster = self
             .clusters
             .entry(id.to_string())
             .or_insert_with(|| Cluster {
                 version: String::new(),
+                platform_version: String::new(),
                 autopilot,
                 nodepools: BTreeSet::new(),
+                scenarios: defaults,
+                upgrades_started: 0,
+                created: now,
+                plan_not_before: None,
+                plan_uid: ids.uuid(),
             });
         cluster.version = version.to_string();
+        cluster.platform_version = versions::platform_of(version).to_string();
         cluster.autopilot = autopilot;
         if !autopilot {
             cluster.nodepools.insert("DefaultPool".to_string());
@@ -191,572 +361,1648 @@ impl State {
         }
     }
 
-    /// A cluster, after applying finished upgrades up to `now`.
-    pub(crate) fn cluster(&mut self, id: &str, now: Micros) -> Option<&Cluster> {
-        self.settle(now);
+    /// A cluster.
+    pub(crate) fn cluster(&self, id: &str) -> Option<&Cluster> {
         self.clusters.get(id)
     }
 
-    /// Applies the effect of every Cluster task that has succeeded by `now`.
-    pub(crate) fn settle(&mut self, now: Micros) {
-        for i in 0..self.workflows.len() {
-            let wf = &self.workflows[i];
-            if wf.applied
-                || self.point(wf, TaskType::Cluster, Some(now)).status != TaskStatus::Success
-            {
-                continue;
+    /// Sets a scenario on a cluster (replacing one of the same kind); false when there is no
+    /// such cluster.
+    pub(crate) fn set_scenario(&mut self, cluster_id: &str, scenario: Scenario) -> bool {
+        let Some(cluster) = self.clusters.get_mut(cluster_id) else {
+            return false;
+        };
+        cluster.scenarios.retain(|s| !s.same_kind(&scenario));
+        cluster.scenarios.push(scenario);
+        true
+    }
+
+    /// Removes every scenario of a cluster; false when there is no such cluster.
+    pub(crate) fn clear_scenarios(&mut self, cluster_id: &str) -> bool {
+        match self.clusters.get_mut(cluster_id) {
+            Some(cluster) => {
+                cluster.scenarios.clear();
+                true
             }
-            let (cluster_id, target) = (wf.cluster_id.clone(), wf.target_version.clone());
-            self.workflows[i].applied = true;
-            if let Some(cluster) = self.clusters.get_mut(&cluster_id) {
-                cluster.version = target;
+            None => false,
+        }
+    }
+
+    /// Checks that the cluster exists and is served under this flavour.
+    pub(crate) fn check_cluster(&self, id: &str, flavour: Flavour) -> Result<(), Refusal> {
+        match self.clusters.get(id) {
+            None => Err(Refusal::NotFound(format!("Cluster {id} not found"))),
+            Some(c) if c.autopilot != (flavour == Flavour::Autopilot) => {
+                let (kind, prefix, asked) = if c.autopilot {
+                    ("an Autopilot", "/autopilot", "/api")
+                } else {
+                    ("a CCE", "/api", "/autopilot")
+                };
+                Err(Refusal::NotFound(format!(
+                    "Cluster {id} not found under {asked}: it is {kind} cluster, served under \
+                     {prefix}"
+                )))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    // ----------------------------------------------------------------------------- time
+
+    /// Moves every unfinished task `steps` steps (a pre-check an upgrade runs as its own moves
+    /// with its upgrade).
+    pub(crate) fn advance(&mut self, steps: u32) {
+        for _ in 0..steps {
+            let uids: Vec<String> = self
+                .tasks
+                .iter()
+                .filter(|t| !t.run.phase.is_final())
+                .filter(|t| !matches!(&t.kind, Kind::PreCheck { owner: Some(_), .. }))
+                .map(|t| t.uid.clone())
+                .collect();
+            for uid in uids {
+                self.step(&uid);
             }
         }
     }
 
-    /// Creates a workflow upgrading `cluster_id` (which must exist) to `target`, created at
-    /// `created` (which may lie before `now`, for fixtures); returns it as created.
-    pub(crate) fn create_workflow(
-        &mut self,
-        cluster_id: &str,
-        target: &str,
-        ids: &IdGen,
-        created: Micros,
-        now: Micros,
-    ) -> Result<Value, CreateError> {
-        self.settle(now);
-        if let Some(wf) = self.newest(cluster_id)
-            && !self.finished(wf, now)
-        {
-            return Err(CreateError::AlreadyRunning {
-                uid: wf.uid.clone(),
-            });
+    /// A read of a task: every `reads_per_step` reads, one step.
+    fn read(&mut self, uid: &str) {
+        if !self.advance_on_read {
+            return;
         }
+        let Some(task) = self.tasks.iter().find(|t| t.uid == uid) else {
+            return;
+        };
+        let per_step = self
+            .clusters
+            .get(&task.cluster)
+            .map_or(1, Cluster::reads_per_step);
+        let Some(task) = self.tasks.iter_mut().find(|t| t.uid == uid) else {
+            return;
+        };
+        task.run.reads = task.run.reads.saturating_add(1);
+        if task.run.reads >= per_step {
+            task.run.reads = 0;
+            self.step(uid);
+        }
+    }
+
+    /// One step of one task.
+    fn step(&mut self, uid: &str) {
+        let now = self.now();
+        let Some(i) = self.tasks.iter().position(|t| t.uid == uid) else {
+            return;
+        };
+        let phase = self.tasks[i].run.phase;
+        let progress = self.tasks[i].run.progress;
+        match &self.tasks[i].kind {
+            Kind::PreCheck { findings, .. } => {
+                let passes = findings.iter().all(|f| f.skipped && !f.exception);
+                let run = &mut self.tasks[i].run;
+                match phase {
+                    Phase::Init => run.set(Phase::Running, 0, now),
+                    Phase::Running if progress < 50 => run.set(Phase::Running, 50, now),
+                    Phase::Running if passes => run.set(Phase::Success, 100, now),
+                    Phase::Running => run.set(Phase::Failed, 100, now),
+                    _ => {}
+                }
+            }
+            Kind::Snapshot => {
+                let run = &mut self.tasks[i].run;
+                match phase {
+                    Phase::Init => run.set(Phase::Queuing, 0, now),
+                    Phase::Queuing => run.set(Phase::Running, 50, now),
+                    Phase::Running => run.set(Phase::Success, 100, now),
+                    _ => {}
+                }
+            }
+            Kind::Job { resource } => {
+                if let JobResource::Upgrade(_) = resource {
+                    return; // follows its upgrade task
+                }
+                let run = &mut self.tasks[i].run;
+                match phase {
+                    Phase::Init | Phase::Queuing => run.set(Phase::Running, 50, now),
+                    Phase::Running => run.set(Phase::Success, 100, now),
+                    _ => {}
+                }
+            }
+            Kind::PostCheck | Kind::AddonCheck { .. } => {}
+            Kind::Upgrade {
+                own_precheck,
+                fail_at,
+                pause_at,
+                ..
+            } => {
+                let (own, fail_at, pause_at) = (own_precheck.clone(), *fail_at, *pause_at);
+                match phase {
+                    Phase::Init => {
+                        let check = own
+                            .as_deref()
+                            .and_then(|p| self.tasks.iter().find(|t| t.uid == p))
+                            .map(|t| t.run.phase);
+                        match check {
+                            Some(p) if !p.is_final() => {
+                                if let Some(own) = own {
+                                    self.step(&own);
+                                }
+                            }
+                            Some(Phase::Failed) => {
+                                let task = &mut self.tasks[i];
+                                task.run.set(Phase::Failed, 0, now);
+                                if let Kind::Upgrade { message, .. } = &mut task.kind {
+                                    *message = Some(
+                                        "the pre-upgrade check failed: see its items, fix \
+                                         Exceptions, run a pre-check skipping the Risks, then \
+                                         upgrade with isOnlyUpgrade"
+                                            .to_string(),
+                                    );
+                                }
+                            }
+                            _ => self.tasks[i].run.set(Phase::Queuing, 0, now),
+                        }
+                    }
+                    Phase::Queuing => self.tasks[i].run.set(Phase::Running, 0, now),
+                    Phase::Running => {
+                        let next = progress.saturating_add(PROGRESS_STEP).min(100);
+                        let task = &mut self.tasks[i];
+                        if let Some(f) = fail_at.filter(|f| next >= *f && progress < *f) {
+                            task.run.set(Phase::Failed, f, now);
+                            if let Kind::Upgrade {
+                                fail_at, message, ..
+                            } = &mut task.kind
+                            {
+                                *fail_at = None;
+                                *message = Some(format!(
+                                    "the upgrade failed at {f}%: retry it with \
+                                     RetryUpgradeClusterTask"
+                                ));
+                            }
+                        } else if let Some(p) = pause_at.filter(|p| next >= *p && progress < *p) {
+                            task.run.set(Phase::Pause, p, now);
+                            if let Kind::Upgrade { pause_at, .. } = &mut task.kind {
+                                *pause_at = None;
+                            }
+                        } else if next >= 100 {
+                            task.run.set(Phase::Success, 100, now);
+                            let (cluster, target) =
+                                (task.cluster.clone(), task.target_version.clone());
+                            if let Some(c) = self.clusters.get_mut(&cluster) {
+                                c.platform_version = versions::platform_of(&target).to_string();
+                                c.version = target;
+                            }
+                        } else {
+                            task.run.set(Phase::Running, next, now);
+                        }
+                    }
+                    Phase::Pause | Phase::Success | Phase::Failed => {}
+                }
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------- records
+
+    fn push_task(&mut self, task: Task) {
+        self.tasks.push(task);
+        if self.tasks.len() > MAX_RECORDS {
+            let drop = self
+                .tasks
+                .iter()
+                .position(|t| t.run.phase.is_final())
+                .unwrap_or(0);
+            self.tasks.remove(drop);
+        }
+    }
+
+    fn task(&self, uid: &str) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.uid == uid)
+    }
+
+    /// The cluster's open workflow (Init, Running or Pending), newest first.
+    fn open_workflow(&self, cluster: &str) -> Option<&Workflow> {
+        self.workflows.iter().rev().find(|w| {
+            w.cluster == cluster
+                && matches!(
+                    self.workflow_phase(w),
+                    WorkFlowPhase::Init | WorkFlowPhase::Running | WorkFlowPhase::Pending
+                )
+        })
+    }
+
+    fn new_task(&self, ids: &IdGen, cluster: &str, from: &str, target: &str, kind: Kind) -> Task {
+        Task {
+            uid: ids.uuid(),
+            cluster: cluster.to_string(),
+            workflow: self.open_workflow(cluster).map(|w| w.uid.clone()),
+            run: Run::new(self.now()),
+            from_version: from.to_string(),
+            target_version: target.to_string(),
+            kind,
+        }
+    }
+
+    /// The normalised target for a cluster, or the 400 naming `field`.
+    fn target(&self, cluster: &str, target: Option<&str>, field: &str) -> Result<String, Refusal> {
         let current = self
             .clusters
-            .get(cluster_id)
+            .get(cluster)
             .map(|c| c.version.clone())
             .unwrap_or_default();
-        if target == current || version_is_older(target, &current) {
-            return Err(CreateError::NotNewer { current });
+        let Some(target) = target.filter(|t| !t.trim().is_empty()) else {
+            return Err(Refusal::Invalid(format!("{field} is required")));
+        };
+        let allowed = versions::targets_of(&current).join(", ");
+        versions::normalise(&current, target).map_err(|e| {
+            Refusal::Invalid(match e {
+                TargetError::Malformed => {
+                    format!("{field} {target:?} is not a version such as v1.29 or v1.29.15-r0")
+                }
+                TargetError::NotHigher => {
+                    format!("{field} {target} is not higher than the cluster's version {current}")
+                }
+                TargetError::NotAllowed => format!(
+                    "{field} {target} is not an allowed target for version {current}; allowed: \
+                     [{allowed}]"
+                ),
+            })
+        })
+    }
+
+    fn current_version(&self, cluster: &str) -> String {
+        self.clusters
+            .get(cluster)
+            .map(|c| c.version.clone())
+            .unwrap_or_default()
+    }
+
+    // ----------------------------------------------------------------------------- workflows
+
+    /// Creates a workflow to `target`; returns it as created.
+    pub(crate) fn create_workflow(
+        &mut self,
+        cluster: &str,
+        target: Option<&str>,
+        ids: &IdGen,
+    ) -> Result<Value, Refusal> {
+        if let Some(open) = self.open_workflow(cluster) {
+            return Err(Refusal::Conflict(format!(
+                "an upgrade workflow ({}, phase {}) is already open for cluster {cluster}: \
+                 finish or cancel it first",
+                open.uid,
+                self.workflow_phase(open).as_str()
+            )));
         }
+        let target = self.target(cluster, target, "spec.targetVersion")?;
         let uid = ids.uuid();
         let wf = Workflow {
             name: format!("upgradeworkflow-{}", &uid[..8]),
             uid,
-            cluster_id: cluster_id.to_string(),
-            from_version: current,
-            target_version: target.to_string(),
-            created,
-            task_ids: [ids.uuid(), ids.uuid(), ids.uuid(), ids.uuid()],
-            postcheck_at: None,
-            fails: self.fail_cluster_task,
-            applied: false,
+            cluster: cluster.to_string(),
+            from_version: self.current_version(cluster),
+            target_version: target,
+            created: self.now(),
+            cancelled: None,
         };
-        let rendered = self.render(&wf, None);
+        let rendered = self.render_workflow(&wf);
         self.workflows.push(wf);
+        if self.workflows.len() > MAX_RECORDS {
+            self.workflows.remove(0);
+        }
         Ok(rendered)
     }
 
     /// The workflows of a cluster as a list returns them, newest first.
-    pub(crate) fn list(&mut self, cluster_id: &str, now: Micros) -> Vec<Value> {
-        self.settle(now);
+    pub(crate) fn workflows(&self, cluster: &str) -> Vec<Value> {
         self.workflows
             .iter()
             .rev()
-            .filter(|wf| wf.cluster_id == cluster_id)
-            .map(|wf| self.render(wf, Some(now)))
+            .filter(|w| w.cluster == cluster)
+            .map(|w| self.render_workflow(w))
             .collect()
     }
 
-    /// An UpgradeTask (any task id of any workflow of the cluster), or `None`.
-    pub(crate) fn task(&mut self, cluster_id: &str, task_id: &str, now: Micros) -> Option<Value> {
-        self.settle(now);
-        let (wf, kind) = self.workflows.iter().rev().find_map(|wf| {
-            let i = wf.task_ids.iter().position(|id| id == task_id)?;
-            (wf.cluster_id == cluster_id).then_some((wf, TaskType::ALL[i]))
-        })?;
-        let p = self.point(wf, kind, Some(now));
-        let mut status = json!({
-            "phase": p.status.as_str(),
-            "progress": format!("{:.2}", p.progress),
-        });
-        if let Some(end) = p.end {
-            status["completionTime"] = json!(self.clock.timestamp(end));
-        }
-        let updated = if p.status == TaskStatus::Running {
-            now
-        } else {
-            p.changed
+    /// The workflow list answer.
+    pub(crate) fn list_workflows(&self, cluster: &str, as_object: bool) -> Value {
+        let items = self.workflows(cluster);
+        let mut list = t::UpgradeWorkFlowList {
+            api_version: Some(ApiVersionV3::V3),
+            kind: Some(UpgradeWorkFlowListKind::List),
+            items: None,
         };
-        Some(json!({
-            "kind": "UpgradeTask",
-            "apiVersion": "v3",
-            "metadata": {
-                "uid": task_id,
-                "creationTimestamp": self.clock.timestamp(wf.created),
-                "updateTimestamp": self.clock.timestamp(updated),
-            },
-            "spec": {
-                "version": wf.from_version,
-                "targetVersion": wf.target_version,
-                "items": {},
-            },
-            "status": status,
-        }))
+        if !as_object {
+            let typed = items
+                .iter()
+                .filter_map(|v| serde_json::from_value(v.clone()).ok())
+                .collect();
+            list.items = Some(WorkFlowItems(typed));
+            return to_json(&list);
+        }
+        let mut body = to_json(&list);
+        if let Some(newest) = items.into_iter().next() {
+            body["items"] = newest;
+        }
+        body
     }
 
-    /// Runs a post-check on the cluster's newest workflow: a success when its Cluster task has
-    /// succeeded, which also marks the PostCheck point `Success`.
-    pub(crate) fn post_check(&mut self, cluster_id: &str, now: Micros) -> PostCheck {
-        self.settle(now);
-        let current = self
-            .clusters
-            .get(cluster_id)
-            .map(|c| c.version.clone())
-            .unwrap_or_default();
+    pub(crate) fn show_workflow(&self, cluster: &str, uid: &str) -> Result<Value, Refusal> {
+        self.workflows
+            .iter()
+            .find(|w| w.cluster == cluster && w.uid == uid)
+            .map(|w| self.render_workflow(w))
+            .ok_or_else(|| {
+                Refusal::NotFound(format!(
+                    "Upgrade workflow {uid} not found in cluster {cluster}"
+                ))
+            })
+    }
+
+    /// Cancels a workflow (the only update the API has).
+    pub(crate) fn update_workflow(
+        &mut self,
+        cluster: &str,
+        uid: &str,
+        phase: Option<&WorkFlowPhase>,
+    ) -> Result<Value, Refusal> {
         let Some(i) = self
             .workflows
             .iter()
-            .rposition(|wf| wf.cluster_id == cluster_id)
+            .position(|w| w.cluster == cluster && w.uid == uid)
         else {
-            return PostCheck {
-                success: false,
-                cluster_version: current.clone(),
-                target_version: current,
-            };
+            return Err(Refusal::NotFound(format!(
+                "Upgrade workflow {uid} not found in cluster {cluster}"
+            )));
         };
+        match phase {
+            Some(WorkFlowPhase::Cancel) => {}
+            None => return Err(Refusal::Invalid("status.phase is required".into())),
+            Some(other) => {
+                return Err(Refusal::Invalid(format!(
+                    "status.phase {} is not allowed: the only update is Cancel",
+                    other.as_str()
+                )));
+            }
+        }
         let wf = &self.workflows[i];
-        let success = self.point(wf, TaskType::Cluster, Some(now)).status == TaskStatus::Success;
-        let outcome = PostCheck {
-            success,
-            cluster_version: wf.from_version.clone(),
-            target_version: wf.target_version.clone(),
-        };
-        if success && wf.postcheck_at.is_none() {
-            self.workflows[i].postcheck_at = Some(now);
-        }
-        outcome
-    }
-
-    fn newest(&self, cluster_id: &str) -> Option<&Workflow> {
-        self.workflows
-            .iter()
-            .rev()
-            .find(|wf| wf.cluster_id == cluster_id)
-    }
-
-    /// Whether a workflow has ended (its Cluster task succeeded or failed).
-    fn finished(&self, wf: &Workflow, now: Micros) -> bool {
-        matches!(
-            self.point(wf, TaskType::Cluster, Some(now)).status,
-            TaskStatus::Success | TaskStatus::Failed
-        )
-    }
-
-    /// One task of a workflow at `now`; `None` means "as created", before anything ran.
-    fn point(&self, wf: &Workflow, kind: TaskType, now: Option<Micros>) -> Point {
-        let at = |units: i64| wf.created.saturating_add(units.saturating_mul(self.pace));
-        let init = Point {
-            status: TaskStatus::Init,
-            start: None,
-            end: None,
-            progress: 0.0,
-            changed: wf.created,
-        };
-        let Some(now) = now else { return init };
-        let window = |start: Micros, end: Micros| {
-            if now < start {
-                init
-            } else if now < end {
-                Point {
-                    status: TaskStatus::Running,
-                    start: Some(start),
-                    end: None,
-                    progress: percent(now - start, end - start),
-                    changed: start,
-                }
-            } else {
-                Point {
-                    status: TaskStatus::Success,
-                    start: Some(start),
-                    end: Some(end),
-                    progress: 100.0,
-                    changed: end,
-                }
+        match self.workflow_phase(wf) {
+            WorkFlowPhase::Cancel => return Ok(self.render_workflow(wf)),
+            WorkFlowPhase::Success => {
+                return Err(Refusal::Invalid(format!(
+                    "upgrade workflow {uid} has succeeded; it cannot be cancelled"
+                )));
             }
-        };
-        match kind {
-            TaskType::PreCheck => window(at(0), at(SNAPSHOT_AT)),
-            TaskType::Snapshot => window(at(SNAPSHOT_AT), at(SNAPSHOT_AT + 1)),
-            TaskType::Cluster => {
-                let (queued, running) = (at(CLUSTER_TASK_QUEUED_AT), at(CLUSTER_TASK_RUNNING_AT));
-                let (done, fails_at) = (at(CLUSTER_TASK_DONE_AT), at(CLUSTER_TASK_FAILS_AT));
-                if now < queued {
-                    init
-                } else if now < running {
-                    Point {
-                        status: TaskStatus::Queuing,
-                        changed: queued,
-                        ..init
-                    }
-                } else if wf.fails && now >= fails_at {
-                    Point {
-                        status: TaskStatus::Failed,
-                        start: Some(running),
-                        end: Some(fails_at),
-                        progress: percent(fails_at - running, done - running),
-                        changed: fails_at,
-                    }
-                } else {
-                    window(running, done)
-                }
-            }
-            TaskType::PostCheck => match wf.postcheck_at {
-                Some(t) if t <= now => Point {
-                    status: TaskStatus::Success,
-                    start: Some(t),
-                    end: Some(t),
-                    progress: 100.0,
-                    changed: t,
-                },
-                _ => init,
-            },
+            _ => {}
         }
+        if let Some(busy) = self
+            .linked(wf)
+            .into_iter()
+            .flatten()
+            .find(|t| t.run.phase.is_active())
+        {
+            return Err(Refusal::Invalid(format!(
+                "upgrade workflow {uid} cannot be cancelled while its {} task {} is {}",
+                busy.point_type()
+                    .map_or_else(String::new, |p| p.as_str().to_owned()),
+                busy.uid,
+                busy.run.phase.as_str()
+            )));
+        }
+        let now = self.now();
+        self.workflows[i].cancelled = Some(now);
+        Ok(self.render_workflow(&self.workflows[i]))
     }
 
-    /// A workflow as the API shows it; `now = None` renders it as created.
-    fn render(&self, wf: &Workflow, now: Option<Micros>) -> Value {
-        let points: Vec<(TaskType, Point)> = TaskType::ALL
-            .iter()
-            .map(|&kind| (kind, self.point(wf, kind, now)))
-            .collect();
-        let status_of = |kind: TaskType| {
-            points
-                .iter()
-                .find(|(k, _)| *k == kind)
-                .map_or(TaskStatus::Init, |(_, p)| p.status)
+    /// The newest task of each point type linked to a workflow, in point order.
+    fn linked(&self, wf: &Workflow) -> [Option<&Task>; 4] {
+        let newest = |ty: UpgradeTaskType| {
+            self.tasks.iter().rev().find(|t| {
+                t.workflow.as_deref() == Some(&wf.uid) && t.point_type() == Some(ty.clone())
+            })
         };
-        let phase = match status_of(TaskType::Cluster) {
-            TaskStatus::Success => "Success",
-            TaskStatus::Failed => "Pending",
-            _ if points.iter().any(|(_, p)| p.status != TaskStatus::Init) => "Running",
-            _ => "Init",
-        };
-        let updated = points
+        [
+            newest(UpgradeTaskType::PreCheck),
+            newest(UpgradeTaskType::Snapshot),
+            newest(UpgradeTaskType::Cluster),
+            newest(UpgradeTaskType::PostCheck),
+        ]
+    }
+
+    fn workflow_phase(&self, wf: &Workflow) -> WorkFlowPhase {
+        if wf.cancelled.is_some() {
+            return WorkFlowPhase::Cancel;
+        }
+        let linked = self.linked(wf);
+        if linked[3].is_some_and(|t| t.run.phase == Phase::Success) {
+            return WorkFlowPhase::Success;
+        }
+        if linked
             .iter()
-            .map(|(_, p)| p.changed)
-            .fold(wf.created, Micros::max);
-        let point_statuses: Vec<Value> = points
+            .flatten()
+            .any(|t| t.run.phase == Phase::Failed)
+        {
+            return WorkFlowPhase::Pending;
+        }
+        if linked.iter().any(Option::is_some) {
+            return WorkFlowPhase::Running;
+        }
+        WorkFlowPhase::Init
+    }
+
+    fn render_workflow(&self, wf: &Workflow) -> Value {
+        let linked = self.linked(wf);
+        let types = [
+            UpgradeTaskType::PreCheck,
+            UpgradeTaskType::Snapshot,
+            UpgradeTaskType::Cluster,
+            UpgradeTaskType::PostCheck,
+        ];
+        let mut updated = wf.cancelled.unwrap_or(wf.created);
+        let points = types
             .iter()
-            .zip(&wf.task_ids)
-            .map(|((kind, p), task_id)| {
-                let mut v = json!({
-                    "taskType": kind.as_str(),
-                    "taskID": task_id,
-                    "status": p.status.as_str(),
-                });
-                if let Some(start) = p.start {
-                    v["startTimeStamp"] = json!(self.clock.timestamp(start));
+            .enumerate()
+            .map(|(i, ty)| {
+                let task = linked.get(i).copied().flatten();
+                let mut point = t::PointStatus {
+                    task_type: Some(ty.clone()),
+                    status: Some(PointStatusPhase::Init),
+                    ..Default::default()
+                };
+                if let Some(task) = task {
+                    updated = updated.max(task.run.updated);
+                    point.task_id = Some(task.uid.clone());
+                    point.status = Some(PointStatusPhase::from(match task.run.phase {
+                        Phase::Pause => "Running",
+                        other => other.as_str(),
+                    }));
+                    point.start_time_stamp = task.run.started.map(|s| self.ts(s));
+                    point.end_time_stamp = task.run.ended.map(|e| self.ts(e));
+                    if task.is_precheck() && task.run.phase == Phase::Success {
+                        point.expire_time_stamp = task.run.ended.map(|e| self.ts(expiry(e)));
+                    }
                 }
-                if let Some(end) = p.end {
-                    v["endTimeStamp"] = json!(self.clock.timestamp(end));
-                }
-                if *kind == TaskType::PreCheck {
-                    v["expireTimeStamp"] = json!(
-                        self.clock
-                            .timestamp(wf.created.saturating_add(PRECHECK_VALIDITY))
-                    );
-                }
-                v
+                point
             })
             .collect();
-        json!({
-            "kind": "WorkFlowTask",
-            "apiVersion": "v3",
-            "metadata": {
-                "uid": wf.uid,
-                "name": wf.name,
-                "creationTimestamp": self.clock.timestamp(wf.created),
-                "updateTimestamp": self.clock.timestamp(updated),
-            },
-            "spec": {
-                "clusterID": wf.cluster_id,
-                "clusterVersion": wf.from_version,
-                "targetVersion": wf.target_version,
-            },
-            "status": {
-                "phase": phase,
-                "pointStatuses": point_statuses,
-                "lineStatuses": [
-                    {
-                        "startPoint": {"taskType": "PreCheck"},
-                        "endPoint": {"taskType": "Cluster"},
-                        "critical": true,
-                    },
-                    {
-                        "startPoint": {"taskType": "Cluster"},
-                        "endPoint": {"taskType": "PostCheck"},
-                    },
+        let line = |from: UpgradeTaskType, to: UpgradeTaskType, critical: bool| t::LineStatus {
+            start_point: Some(PointRef::from(from)),
+            end_point: Some(PointRef::from(to)),
+            critical: Some(LenientBool::Bool(critical)),
+        };
+        let workflow = t::UpgradeWorkFlow {
+            api_version: Some(ApiVersionV3::V3),
+            kind: Some(WorkFlowTaskKind::WorkFlowTask),
+            metadata: Some(t::Metadata {
+                uid: Some(wf.uid.clone()),
+                name: Some(wf.name.clone()),
+                creation_timestamp: Some(self.ts(wf.created)),
+                update_timestamp: Some(self.ts(updated)),
+                ..Default::default()
+            }),
+            spec: Some(t::WorkFlowResponseSpec {
+                cluster_id: Some(wf.cluster.clone()),
+                cluster_version: Some(wf.from_version.clone()),
+                target_version: Some(wf.target_version.clone()),
+            }),
+            status: Some(t::WorkFlowStatus {
+                phase: Some(self.workflow_phase(wf)),
+                point_statuses: points,
+                line_statuses: vec![
+                    line(UpgradeTaskType::PreCheck, UpgradeTaskType::Snapshot, false),
+                    line(UpgradeTaskType::Snapshot, UpgradeTaskType::Cluster, false),
+                    line(UpgradeTaskType::Cluster, UpgradeTaskType::PostCheck, true),
                 ],
+            }),
+        };
+        to_json(&workflow)
+    }
+
+    // ----------------------------------------------------------------------------- pre-checks
+
+    /// Creates a pre-check task; returns it as created.
+    pub(crate) fn create_precheck(
+        &mut self,
+        cluster: &str,
+        spec: &t::PreCheckSpec,
+        ids: &IdGen,
+    ) -> Result<Value, Refusal> {
+        let target = self.target(
+            cluster,
+            spec.target_version.as_deref(),
+            "spec.targetVersion",
+        )?;
+        let current = self.current_version(cluster);
+        if let Some(v) = spec.cluster_version.as_deref().filter(|v| !v.is_empty())
+            && versions::compare(v, &current) != std::cmp::Ordering::Equal
+        {
+            return Err(Refusal::Invalid(format!(
+                "spec.clusterVersion {v} is not the cluster's version {current}"
+            )));
+        }
+        let uid = self.precheck(
+            cluster,
+            &current,
+            &target,
+            spec.skipped_check_item_list.clone(),
+            None,
+            ids,
+        );
+        Ok(self.render_precheck(self.task(&uid).expect("just created")))
+    }
+
+    /// Adds a pre-check task; returns its uid.
+    fn precheck(
+        &mut self,
+        cluster: &str,
+        current: &str,
+        target: &str,
+        skipped: Vec<t::SkippedCheckItem>,
+        owner: Option<String>,
+        ids: &IdGen,
+    ) -> String {
+        let scenarios = self
+            .clusters
+            .get(cluster)
+            .map(|c| c.scenarios.clone())
+            .unwrap_or_default();
+        let findings = scenarios
+            .iter()
+            .filter_map(|s| match s {
+                Scenario::PreCheckRisk { item, nodes } => Some(Finding {
+                    name: item.clone(),
+                    exception: false,
+                    nodes: nodes.clone(),
+                    skipped: is_skipped(&skipped, item, nodes),
+                }),
+                Scenario::PreCheckException { item } => Some(Finding {
+                    name: item.clone(),
+                    exception: true,
+                    nodes: Vec::new(),
+                    skipped: false,
+                }),
+                _ => None,
+            })
+            .collect();
+        let task = self.new_task(
+            ids,
+            cluster,
+            current,
+            target,
+            Kind::PreCheck {
+                skipped,
+                findings,
+                owner,
             },
+        );
+        let uid = task.uid.clone();
+        self.push_task(task);
+        uid
+    }
+
+    pub(crate) fn show_precheck(&mut self, cluster: &str, uid: &str) -> Result<Value, Refusal> {
+        let rendered = self
+            .tasks
+            .iter()
+            .find(|t| t.cluster == cluster && t.uid == uid && t.is_precheck())
+            .map(|t| self.render_precheck(t))
+            .ok_or_else(|| {
+                Refusal::NotFound(format!(
+                    "Pre-check task {uid} not found in cluster {cluster}"
+                ))
+            })?;
+        self.read(uid);
+        Ok(rendered)
+    }
+
+    pub(crate) fn list_prechecks(&mut self, cluster: &str) -> Value {
+        let (items, uids) = self.list_of(cluster, Task::is_precheck, Self::render_precheck_typed);
+        let list = t::PreCheckTaskList {
+            api_version: Some(ApiVersionV3::V3),
+            kind: Some("List".into()),
+            items,
+            metadata: None,
+        };
+        uids.iter().for_each(|u| self.read(u));
+        to_json(&list)
+    }
+
+    /// The tasks of a cluster that `keep`, newest first, rendered; and their uids.
+    fn list_of<T>(
+        &self,
+        cluster: &str,
+        keep: fn(&Task) -> bool,
+        render: fn(&State, &Task) -> T,
+    ) -> (Vec<T>, Vec<String>) {
+        self.tasks
+            .iter()
+            .rev()
+            .filter(|t| t.cluster == cluster && keep(t))
+            .map(|t| (render(self, t), t.uid.clone()))
+            .unzip()
+    }
+
+    fn render_precheck(&self, task: &Task) -> Value {
+        to_json(&self.render_precheck_typed(task))
+    }
+
+    fn render_precheck_typed(&self, task: &Task) -> t::PreCheckTask {
+        let Kind::PreCheck {
+            skipped, findings, ..
+        } = &task.kind
+        else {
+            return t::PreCheckTask::default();
+        };
+        let done = task.run.phase.is_final();
+        let phase = PreCheckPhase::from(task.run.phase.as_str());
+        let check_phase = |ok: bool| {
+            if !done {
+                CheckStatusPhase::from(task.run.phase.as_str())
+            } else if ok {
+                CheckStatusPhase::Success
+            } else {
+                CheckStatusPhase::Failed
+            }
+        };
+        let item = |f: &Finding| t::PreCheckItemStatus {
+            name: Some(f.name.clone()),
+            kind: Some(if f.exception {
+                PreCheckItemKind::Exception
+            } else {
+                PreCheckItemKind::Risk
+            }),
+            level: Some(if f.exception {
+                PreCheckItemLevel::Fatal
+            } else {
+                PreCheckItemLevel::Warning
+            }),
+            group: Some(if f.nodes.is_empty() {
+                PreCheckItemGroup::MasterCheck
+            } else {
+                PreCheckItemGroup::NodeCheck
+            }),
+            phase: Some(if f.skipped && !f.exception {
+                CheckStatusPhase::Success
+            } else {
+                CheckStatusPhase::Failed
+            }),
+            message: Some(if f.exception {
+                format!(
+                    "{}: an exception that must be fixed before the upgrade",
+                    f.name
+                )
+            } else if f.skipped {
+                format!("{}: a risk, skipped as asked", f.name)
+            } else {
+                format!(
+                    "{}: a risk; confirm it by naming it in skippedCheckItemList",
+                    f.name
+                )
+            }),
+            error_codes: Vec::new(),
+            risk_source: (!f.nodes.is_empty()).then(|| t::RiskSource {
+                node_risks: f
+                    .nodes
+                    .iter()
+                    .map(|n| t::NodeRisk {
+                        node_id: Some(n.clone()),
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+        };
+        let (cluster_items, node_findings): (Vec<&Finding>, Vec<&Finding>) =
+            findings.iter().partition(|f| f.nodes.is_empty());
+        let cluster_ok = cluster_items.iter().all(|f| f.skipped && !f.exception);
+        let nodes: BTreeSet<&String> = node_findings.iter().flat_map(|f| &f.nodes).collect();
+        let node_ok = node_findings.iter().all(|f| f.skipped);
+        let message = if !done {
+            None
+        } else if task.run.phase == Phase::Success {
+            Some("the pre-upgrade check passed".to_string())
+        } else {
+            Some(format!(
+                "the pre-upgrade check failed: {}",
+                findings
+                    .iter()
+                    .filter(|f| !f.skipped || f.exception)
+                    .map(|f| format!(
+                        "{} ({})",
+                        f.name,
+                        if f.exception { "Exception" } else { "Risk" }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        };
+        let status = t::PreCheckStatus {
+            phase: Some(phase),
+            message,
+            expire_time_stamp: (task.run.phase == Phase::Success)
+                .then(|| task.run.ended.map(|e| self.ts(expiry(e))))
+                .flatten(),
+            cluster_check_status: done.then(|| t::ClusterCheckStatus {
+                phase: Some(check_phase(cluster_ok)),
+                items_status: if done {
+                    cluster_items.iter().map(|f| item(f)).collect()
+                } else {
+                    Vec::new()
+                },
+            }),
+            node_check_status: done.then(|| t::NodeCheckStatus {
+                phase: Some(check_phase(node_ok)),
+                node_stage_status: nodes
+                    .iter()
+                    .map(|n| t::NodeStageStatus {
+                        node_info: Some(t::PreCheckNodeInfo {
+                            uid: Some((*n).clone()),
+                            name: Some(format!("node-{}", n.chars().take(8).collect::<String>())),
+                            node_type: Some(PreCheckNodeType::Node),
+                            status: Some(PreCheckNodeStatus::Active),
+                        }),
+                        items_status: node_findings
+                            .iter()
+                            .filter(|f| f.nodes.contains(n))
+                            .map(|f| item(f))
+                            .collect(),
+                    })
+                    .collect(),
+            }),
+            addon_check_status: done.then(|| t::AddonCheckStatus {
+                phase: Some(CheckStatusPhase::Success),
+                items_status: Vec::new(),
+            }),
+        };
+        t::PreCheckTask {
+            api_version: Some(ApiVersionV3::V3),
+            kind: Some(PreCheckTaskKind::PreCheckTask),
+            metadata: Some(t::PreCheckTaskMetadata {
+                uid: Some(task.uid.clone()),
+                creation_timestamp: Some(self.ts(task.run.created)),
+                update_timestamp: Some(self.ts(task.run.updated)),
+            }),
+            spec: Some(t::PreCheckSpec {
+                cluster_id: Some(task.cluster.clone()),
+                cluster_version: Some(task.from_version.clone()),
+                target_version: Some(task.target_version.clone()),
+                skipped_check_item_list: skipped.clone(),
+            }),
+            status: Some(status),
+        }
+    }
+
+    // ----------------------------------------------------------------------------- snapshots
+
+    pub(crate) fn create_snapshot(&mut self, cluster: &str, ids: &IdGen) -> Value {
+        let current = self.current_version(cluster);
+        let task = self.new_task(ids, cluster, &current, &current, Kind::Snapshot);
+        let uid = task.uid.clone();
+        self.push_task(task);
+        to_json(&t::SnapshotClusterResponse {
+            metadata: Some(t::SnapshotClusterResponseMetadata {
+                api_version: Some(ApiVersionV31::V31),
+                kind: Some("Task".into()),
+            }),
+            uid: Some(uid),
         })
     }
-}
 
-fn percent(part: Micros, whole: Micros) -> f64 {
-    (part as f64 / whole.max(1) as f64 * 100.0).clamp(0.0, 100.0)
-}
-
-/// The numbers of a version such as `v1.28.15-r0` → `[1, 28, 15, 0]`.
-fn version_numbers(version: &str) -> Vec<u64> {
-    version
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|part| !part.is_empty())
-        .filter_map(|part| part.parse().ok())
-        .collect()
-}
-
-/// Whether `target` is clearly older than `current` (compared over their common components).
-fn version_is_older(target: &str, current: &str) -> bool {
-    let (t, c) = (version_numbers(target), version_numbers(current));
-    let n = t.len().min(c.len());
-    n > 0 && t[..n] < c[..n]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    const P: Micros = 1_000_000; // one-second pace
-
-    fn state(fail: bool) -> (State, IdGen) {
-        let clock = Clock::at_unix_micros(1_710_231_300 * 1_000_000);
-        let mut s = State::new(clock, Duration::from_secs(1), fail);
-        s.add_cluster("c1", "v1.28.15-r0", false);
-        (s, IdGen::new())
+    pub(crate) fn list_snapshots(&mut self, cluster: &str) -> Value {
+        let (items, uids) = self.list_of(
+            cluster,
+            |t| matches!(t.kind, Kind::Snapshot),
+            Self::render_snapshot,
+        );
+        let latest_backup = self
+            .tasks
+            .iter()
+            .rev()
+            .find(|t| {
+                t.cluster == cluster
+                    && matches!(t.kind, Kind::Snapshot)
+                    && t.run.phase == Phase::Success
+            })
+            .and_then(|t| t.run.ended)
+            .map(|e| self.ts(e));
+        let list = t::SnapshotTaskList {
+            api_version: Some(ApiVersionV31::V31),
+            kind: Some("List".into()),
+            items,
+            metadata: None,
+            status: Some(t::SnapshotTaskStatus {
+                latest_backup_time: latest_backup,
+            }),
+        };
+        uids.iter().for_each(|u| self.read(u));
+        to_json(&list)
     }
 
-    fn statuses(wf: &Value) -> Vec<String> {
-        wf["status"]["pointStatuses"]
-            .as_array()
-            .unwrap()
+    fn render_snapshot(&self, task: &Task) -> t::SnapshotTask {
+        let sub = t::SnapshotSpecItem {
+            id: Some(format!("{}-backup", &task.uid[..8.min(task.uid.len())])),
+            type_: Some(SnapshotSubtaskType::MasterBackup),
+            status: Some(SnapshotSubtaskStatus::from(task.run.phase.as_str())),
+            creation_timestamp: Some(self.ts(task.run.created)),
+            update_timestamp: Some(self.ts(task.run.updated)),
+            message: None,
+        };
+        t::SnapshotTask {
+            api_version: Some("v3.1".into()),
+            kind: Some("Task".into()),
+            metadata: Some(t::SnapshotTaskMetadata {
+                uid: Some(task.uid.clone()),
+                creation_timestamp: Some(self.ts(task.run.created)),
+                update_timestamp: Some(self.ts(task.run.updated)),
+            }),
+            spec: Some(t::SnapshotSpec { items: vec![sub] }),
+            status: Some(t::SnapshotStatus {
+                phase: Some(task.run.phase.as_str().into()),
+                progress: Some(format!("{}", task.run.progress)),
+                completion_time: task.run.ended.map(|e| self.ts(e)),
+            }),
+        }
+    }
+
+    // ----------------------------------------------------------------------------- upgrades
+
+    /// Starts an upgrade (UpgradeCluster); returns the answer.
+    pub(crate) fn upgrade(
+        &mut self,
+        cluster: &str,
+        action: &t::ClusterUpgradeAction,
+        ids: &IdGen,
+    ) -> Result<Value, Refusal> {
+        if let Some(busy) = self
+            .tasks
             .iter()
-            .map(|p| p["status"].as_str().unwrap().to_string())
+            .rev()
+            .find(|t| t.cluster == cluster && t.is_upgrade() && t.run.phase.is_active())
+        {
+            return Err(Refusal::Conflict(format!(
+                "an upgrade of cluster {cluster} is already under way (task {}, phase {}): \
+                 follow it instead of starting another",
+                busy.uid,
+                busy.run.phase.as_str()
+            )));
+        }
+        let target = self.target(
+            cluster,
+            Some(&action.target_version),
+            "spec.clusterUpgradeAction.targetVersion",
+        )?;
+        let current = self.current_version(cluster);
+        let now = self.now();
+        let own_precheck = if action.is_only_upgrade {
+            let passed = self.tasks.iter().rev().find(|t| {
+                t.cluster == cluster
+                    && t.is_precheck()
+                    && t.from_version == current
+                    && t.target_version == target
+                    && t.run.phase == Phase::Success
+            });
+            match passed.and_then(|t| t.run.ended) {
+                Some(ended) if now <= expiry(ended) => None,
+                Some(ended) => {
+                    return Err(Refusal::Invalid(format!(
+                        "spec.clusterUpgradeAction.isOnlyUpgrade: the pre-upgrade check for \
+                         {target} expired at {}; run it again",
+                        self.ts(expiry(ended))
+                    )));
+                }
+                None => {
+                    return Err(Refusal::Invalid(format!(
+                        "spec.clusterUpgradeAction.isOnlyUpgrade: no passed pre-upgrade check \
+                         of cluster {cluster} for {current} -> {target}; run one first (or \
+                         upgrade with isOnlyUpgrade false)"
+                    )));
+                }
+            }
+        } else {
+            Some(())
+        };
+        let (fail_at, pause_at) = match self.clusters.get_mut(cluster) {
+            Some(c) => {
+                c.upgrades_started += 1;
+                (c.take_progress_fault(false), c.take_progress_fault(true))
+            }
+            None => (None, None),
+        };
+        let mut task = self.new_task(
+            ids,
+            cluster,
+            &current,
+            &target,
+            Kind::Upgrade {
+                own_precheck: None,
+                fail_at,
+                pause_at,
+                message: None,
+            },
+        );
+        let uid = task.uid.clone();
+        if own_precheck.is_some() {
+            let check = self.precheck(
+                cluster,
+                &current,
+                &target,
+                Vec::new(),
+                Some(uid.clone()),
+                ids,
+            );
+            if let Kind::Upgrade { own_precheck, .. } = &mut task.kind {
+                *own_precheck = Some(check);
+            }
+        }
+        self.push_task(task);
+        let job = self.new_task(
+            ids,
+            cluster,
+            &current,
+            &target,
+            Kind::Job {
+                resource: JobResource::Upgrade(uid.clone()),
+            },
+        );
+        self.push_task(Task {
+            workflow: None,
+            ..job
+        });
+        Ok(to_json(&t::UpgradeClusterResponse {
+            metadata: Some(t::UpgradeClusterResponseMetadata { uid: Some(uid) }),
+            spec: Some(t::UpgradeClusterResponseSpec {
+                cluster_upgrade_action: Some(t::ClusterUpgradeResponseAction {
+                    version: Some(current),
+                    target_version: Some(target.clone()),
+                    target_platform_version: Some(versions::platform_of(&target).to_string()),
+                    strategy: Some(action.strategy.clone()),
+                    config: Map::new(),
+                }),
+            }),
+        }))
+    }
+
+    /// The newest upgrade task of a cluster.
+    fn newest_upgrade(&self, cluster: &str) -> Option<usize> {
+        self.tasks
+            .iter()
+            .rposition(|t| t.cluster == cluster && t.is_upgrade())
+    }
+
+    /// Retry, Pause or Continue on the cluster's newest upgrade task.
+    pub(crate) fn act_on_upgrade(
+        &mut self,
+        cluster: &str,
+        action: UpgradeAction,
+    ) -> Result<(), Refusal> {
+        let now = self.now();
+        let Some(i) = self.newest_upgrade(cluster) else {
+            return Err(Refusal::NotFound(format!(
+                "cluster {cluster} has no upgrade task to {}",
+                action.verb()
+            )));
+        };
+        let task = &mut self.tasks[i];
+        let (from, to) = match action {
+            UpgradeAction::Retry => (Phase::Failed, Phase::Running),
+            UpgradeAction::Pause => (Phase::Running, Phase::Pause),
+            UpgradeAction::Continue => (Phase::Pause, Phase::Running),
+        };
+        if task.run.phase != from {
+            return Err(Refusal::Invalid(format!(
+                "the upgrade task {} is {}; only a {} task can be {}",
+                task.uid,
+                task.run.phase.as_str(),
+                from.as_str(),
+                action.done()
+            )));
+        }
+        let progress = task.run.progress;
+        // A failed own pre-check is run again by a retry.
+        if let (
+            UpgradeAction::Retry,
+            Kind::Upgrade {
+                own_precheck: Some(own),
+                message,
+                ..
+            },
+        ) = (action, &mut task.kind)
+        {
+            *message = None;
+            let own = own.clone();
+            if let Some(check) = self.tasks.iter_mut().find(|t| t.uid == own)
+                && check.run.phase == Phase::Failed
+            {
+                check.run = Run::new(now);
+                self.tasks[i].run.set(Phase::Init, 0, now);
+                return Ok(());
+            }
+        }
+        let task = &mut self.tasks[i];
+        if let Kind::Upgrade { message, .. } = &mut task.kind {
+            *message = None;
+        }
+        task.run.set(to, progress, now);
+        task.run.ended = None;
+        Ok(())
+    }
+
+    pub(crate) fn show_upgrade(&mut self, cluster: &str, uid: &str) -> Result<Value, Refusal> {
+        let rendered = self
+            .tasks
+            .iter()
+            .find(|t| t.cluster == cluster && t.uid == uid && t.is_upgrade())
+            .map(|t| to_json(&self.render_upgrade(t)))
+            .ok_or_else(|| {
+                Refusal::NotFound(format!("Upgrade task {uid} not found in cluster {cluster}"))
+            })?;
+        self.read(uid);
+        Ok(rendered)
+    }
+
+    pub(crate) fn list_upgrades(&mut self, cluster: &str) -> Value {
+        let (items, uids) = self.list_of(cluster, Task::is_upgrade, Self::render_upgrade);
+        let list = t::UpgradeTaskList {
+            api_version: Some(ApiVersionV3::V3),
+            kind: Some("List".into()),
+            items,
+            metadata: None,
+        };
+        uids.iter().for_each(|u| self.read(u));
+        to_json(&list)
+    }
+
+    fn render_upgrade(&self, task: &Task) -> t::UpgradeTask {
+        let mut items = Map::new();
+        if let Kind::Upgrade {
+            own_precheck,
+            message,
+            ..
+        } = &task.kind
+        {
+            if let Some(own) = own_precheck {
+                items.insert("preCheckTaskID".into(), Value::String(own.clone()));
+            }
+            if let Some(message) = message {
+                items.insert("message".into(), Value::String(message.clone()));
+            }
+        }
+        t::UpgradeTask {
+            api_version: Some(ApiVersionV3::V3),
+            kind: Some(UpgradeTaskKind::UpgradeTask),
+            metadata: Some(t::UpgradeTaskMetadata {
+                uid: Some(task.uid.clone()),
+                creation_timestamp: Some(self.ts(task.run.created)),
+                update_timestamp: Some(self.ts(task.run.updated)),
+            }),
+            spec: Some(t::UpgradeTaskSpec {
+                version: Some(task.from_version.clone()),
+                target_version: Some(task.target_version.clone()),
+                items,
+            }),
+            status: Some(t::UpgradeTaskStatus {
+                phase: Some(UpgradeTaskPhase::from(task.run.phase.as_str())),
+                progress: Some(format!("{}.00", task.run.progress)),
+                completion_time: task.run.ended.map(|e| self.ts(e)),
+            }),
+        }
+    }
+
+    // ----------------------------------------------------------------------------- post-checks
+
+    /// Runs a post-check (synchronous): a success when the cluster's newest upgrade succeeded
+    /// (to the spec's target, when it names one).
+    pub(crate) fn post_check(
+        &mut self,
+        cluster: &str,
+        spec: &t::PostCheckSpec,
+        ids: &IdGen,
+    ) -> Value {
+        let upgrade = self.newest_upgrade(cluster).map(|i| self.tasks[i].clone());
+        let current = self.current_version(cluster);
+        let (from, target) = upgrade
+            .as_ref()
+            .map_or((current.clone(), current.clone()), |u| {
+                (u.from_version.clone(), u.target_version.clone())
+            });
+        let target_matches = spec.target_version.as_deref().is_none_or(|t| {
+            t.is_empty() || versions::compare(t, &target) == std::cmp::Ordering::Equal
+        });
+        let success = upgrade.is_some_and(|u| u.run.phase == Phase::Success) && target_matches;
+        let mut task = self.new_task(ids, cluster, &from, &target, Kind::PostCheck);
+        let now = self.now();
+        task.run.set(
+            if success {
+                Phase::Success
+            } else {
+                Phase::Failed
+            },
+            100,
+            now,
+        );
+        let uid = task.uid.clone();
+        self.push_task(task);
+        let echo = |given: &Option<String>, fallback: &str| {
+            Some(
+                given
+                    .clone()
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| fallback.to_string()),
+            )
+        };
+        to_json(&t::PostCheckTask {
+            api_version: Some("v3".into()),
+            kind: Some("PostCheckTask".into()),
+            metadata: Some(t::PostCheckClusterResponseMetadata { uid: Some(uid) }),
+            spec: Some(t::PostCheckSpec {
+                cluster_id: echo(&spec.cluster_id, cluster),
+                cluster_version: echo(&spec.cluster_version, &from),
+                target_version: echo(&spec.target_version, &target),
+            }),
+            status: Some(t::PostCheckClusterResponseStatus {
+                phase: Some(if success {
+                    PostCheckPhase::Success
+                } else {
+                    PostCheckPhase::Failed
+                }),
+            }),
+        })
+    }
+
+    // ----------------------------------------------------------------------------- add-on checks
+
+    pub(crate) fn addon_check(
+        &mut self,
+        cluster: &str,
+        body: &t::AddonCheckRequestBody,
+        ids: &IdGen,
+    ) -> Value {
+        let current = self.current_version(cluster);
+        let now = self.now();
+        for info in &body.spec.addon_list {
+            let mut task = self.new_task(
+                ids,
+                cluster,
+                &current,
+                info.target_version.as_deref().unwrap_or(""),
+                Kind::AddonCheck { info: info.clone() },
+            );
+            task.workflow = None;
+            task.run.set(Phase::Success, 100, now);
+            self.push_task(task);
+        }
+        to_json(&t::AddonCheck {
+            api_version: Some("v3".into()),
+            kind: Some("AddonCheck".into()),
+            spec: Some(body.spec.clone()),
+            status: Some(t::AddonCheckStatus {
+                phase: Some(CheckStatusPhase::Success),
+                items_status: Vec::new(),
+            }),
+        })
+    }
+
+    pub(crate) fn list_addon_checks(
+        &self,
+        cluster: &str,
+        type_: Option<&str>,
+        task_id: Option<&str>,
+        instance: Option<&str>,
+    ) -> Value {
+        let items: Vec<t::AddonCheckTask> = self
+            .tasks
+            .iter()
+            .rev()
+            .filter(|t| t.cluster == cluster)
+            .filter_map(|task| {
+                let Kind::AddonCheck { info } = &task.kind else {
+                    return None;
+                };
+                let keep = type_.is_none_or(|ty| ty == info.type_.as_str())
+                    && task_id.is_none_or(|id| id == task.uid)
+                    && instance.is_none_or(|id| id == info.addon_instance_id);
+                keep.then(|| t::AddonCheckTask {
+                    metadata: Some(t::AddonCheckTaskMetadata {
+                        task_id: Some(task.uid.clone()),
+                        addon_instance_id: Some(info.addon_instance_id.clone()),
+                        addon_instance_name: Some(info.addon_template_name.clone()),
+                        addon_template_name: Some(info.addon_template_name.clone()),
+                        create_time_stamp: Some(self.ts(task.run.created)),
+                        expire_time_stamp: task.run.ended.map(|e| self.ts(expiry(e))),
+                        type_: Some(info.type_.clone()),
+                    }),
+                    spec: Some(t::AddonCheckTaskSpec {
+                        addon_target_version: info.target_version.clone(),
+                    }),
+                    status: Some(t::AddonCheckTaskStatus {
+                        status: Some(crate::model::AddonCheckPhase::Success),
+                        message: Some("the add-on check passed".into()),
+                        risk_list: Vec::new(),
+                    }),
+                })
+            })
+            .collect();
+        let count = i64::try_from(items.len()).unwrap_or(i64::MAX);
+        to_json(&t::AddonCheckTaskList {
+            api_version: Some("v3".into()),
+            kind: Some("List".into()),
+            items,
+            page_info: Some(t::AddonCheckPageInfo {
+                current_count: Some(count),
+            }),
+        })
+    }
+
+    // ----------------------------------------------------------------------------- node pools, jobs
+
+    /// Starts a node-pool sync; returns the job id.
+    pub(crate) fn sync_nodepool(&mut self, cluster: &str, pool: &str, ids: &IdGen) -> String {
+        let current = self.current_version(cluster);
+        let mut task = self.new_task(
+            ids,
+            cluster,
+            &current,
+            &current,
+            Kind::Job {
+                resource: JobResource::NodePool(pool.to_string()),
+            },
+        );
+        task.workflow = None;
+        let uid = task.uid.clone();
+        self.push_task(task);
+        uid
+    }
+
+    /// The phase of a job (an upgrade job follows its upgrade task).
+    fn job_phase(&self, task: &Task) -> Phase {
+        match &task.kind {
+            Kind::Job {
+                resource: JobResource::Upgrade(u),
+            } => self.task(u).map_or(Phase::Failed, |u| u.run.phase),
+            _ => task.run.phase,
+        }
+    }
+
+    /// A job, if it exists and its cluster is of this flavour.
+    fn job(&self, uid: &str, flavour: Flavour) -> Result<&Task, Refusal> {
+        self.tasks
+            .iter()
+            .find(|t| {
+                t.uid == uid
+                    && matches!(t.kind, Kind::Job { .. })
+                    && self
+                        .clusters
+                        .get(&t.cluster)
+                        .is_some_and(|c| c.autopilot == (flavour == Flavour::Autopilot))
+            })
+            .ok_or_else(|| Refusal::NotFound(format!("Job {uid} not found")))
+    }
+
+    pub(crate) fn show_job(&mut self, uid: &str, flavour: Flavour) -> Result<Value, Refusal> {
+        let rendered = to_json(&self.render_job(self.job(uid, flavour)?));
+        self.read(uid);
+        Ok(rendered)
+    }
+
+    fn render_job(&self, task: &Task) -> t::Job {
+        let phase = self.job_phase(task);
+        let (ty, resource) = match &task.kind {
+            Kind::Job {
+                resource: JobResource::NodePool(p),
+            } => ("UpgradeNodePool", p.clone()),
+            Kind::Job {
+                resource: JobResource::Upgrade(u),
+            } => ("UpgradeCluster", u.clone()),
+            _ => ("", String::new()),
+        };
+        t::Job {
+            api_version: Some("v3".into()),
+            kind: Some("Job".into()),
+            metadata: Some(t::JobMetadata {
+                uid: Some(task.uid.clone()),
+                creation_timestamp: Some(self.ts(task.run.created)),
+                update_timestamp: Some(self.ts(task.run.updated)),
+            }),
+            spec: Some(t::JobSpec {
+                type_: Some(ty.into()),
+                cluster_uid: Some(task.cluster.clone()),
+                resource_id: Some(resource.clone()),
+                resource_name: Some(resource),
+                ..Default::default()
+            }),
+            status: Some(t::JobStatus {
+                phase: Some(job_phase_of(phase)),
+                reason: (phase == Phase::Failed).then(|| "the task failed".to_string()),
+            }),
+        }
+    }
+
+    fn render_v2_job(&self, task: &Task) -> t::V2Job {
+        let job = self.render_job(task);
+        let spec = job.spec.unwrap_or_default();
+        let status = job.status.unwrap_or_default();
+        t::V2Job {
+            api_version: job.api_version,
+            kind: job.kind,
+            metadata: job.metadata.map(|m| t::V2JobMetadata {
+                uid: m.uid,
+                creation_timestamp: m.creation_timestamp,
+                update_timestamp: m.update_timestamp,
+            }),
+            spec: Some(t::V2JobSpec {
+                clusteruid: spec.cluster_uid,
+                resourceid: spec.resource_id,
+                resourcename: spec.resource_name,
+                type_: spec.type_,
+                ..Default::default()
+            }),
+            status: Some(t::V2JobStatus {
+                status: status.phase,
+                reason: status.reason,
+                completion_time: task.run.ended.map(|e| self.ts(e)),
+            }),
+        }
+    }
+
+    pub(crate) fn get_v2_job(&mut self, uid: &str) -> Result<Value, Refusal> {
+        let rendered = to_json(&self.render_v2_job(self.job(uid, Flavour::Autopilot)?));
+        self.read(uid);
+        Ok(rendered)
+    }
+
+    pub(crate) fn list_v2_jobs(&self) -> Value {
+        let jobs: Vec<t::V2Job> = self
+            .tasks
+            .iter()
+            .rev()
+            .filter(|t| {
+                matches!(t.kind, Kind::Job { .. })
+                    && self.clusters.get(&t.cluster).is_some_and(|c| c.autopilot)
+            })
+            .map(|t| self.render_v2_job(t))
+            .collect();
+        to_json(&jobs)
+    }
+
+    pub(crate) fn delete_v2_job(&mut self, uid: &str) -> Result<(), Refusal> {
+        self.job(uid, Flavour::Autopilot)?;
+        self.tasks.retain(|t| t.uid != uid);
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------------- versions
+
+    pub(crate) fn upgrade_info(&self, cluster: &str) -> Value {
+        let current = self.current_version(cluster);
+        let (release, patch) = versions::release_and_patch(&current);
+        let targets: Vec<String> = versions::targets_of(&current)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let suggest = targets
+            .iter()
+            .filter(|t| versions::release_and_patch(t).0 == release)
+            .max_by(|a, b| versions::compare(a, b))
+            .map(|t| versions::release_and_patch(t).1);
+        let last = self.newest_upgrade(cluster).map(|i| {
+            let task = &self.tasks[i];
+            t::UpgradeInfoStatus {
+                phase: Some(UpgradeTaskPhase::from(task.run.phase.as_str())),
+                progress: Some(format!("{}.00", task.run.progress)),
+                completion_time: task.run.ended.map(|e| self.ts(e)),
+            }
+        });
+        let created = self.clusters.get(cluster).map_or(0, |c| c.created);
+        to_json(&t::UpgradeInfo {
+            api_version: Some("v3".into()),
+            kind: Some("UpgradeInfo".into()),
+            metadata: Some(t::Metadata {
+                uid: Some(cluster.to_string()),
+                creation_timestamp: Some(self.ts(created)),
+                ..Default::default()
+            }),
+            spec: Some(t::UpgradeInfoSpec {
+                last_upgrade_info: last.clone(),
+                version_info: Some(t::UpgradeVersionInfo {
+                    release: Some(release),
+                    patch: Some(patch),
+                    suggest_patch: suggest,
+                    target_versions: targets,
+                }),
+                upgrade_feature_gates: Some(t::UpgradeInfoFeatureGates {
+                    support_upgrade_page_v4: Some(true),
+                }),
+            }),
+            status: last,
+        })
+    }
+
+    pub(crate) fn upgrade_paths() -> Value {
+        to_json(&t::UpgradePathList {
+            api_version: Some("v3".into()),
+            kind: Some("UpgradePath".into()),
+            metadata: None,
+            upgrade_paths: versions::CATALOGUE
+                .iter()
+                .map(|(v, p, targets)| t::UpgradePath {
+                    version: Some((*v).to_string()),
+                    platform_version: Some((*p).to_string()),
+                    target_versions: targets.iter().map(|t| (*t).to_string()).collect(),
+                })
+                .collect(),
+        })
+    }
+
+    pub(crate) fn upgrade_feature_gates() -> Value {
+        let gates = [
+            ("DisplayPreCheckDetail", UpgradeFeatureGateValue::Support),
+            ("EvsSnapshot", UpgradeFeatureGateValue::Support),
+            ("LabelForSkippedNode", UpgradeFeatureGateValue::Default),
+            ("UpgradeStrategy", UpgradeFeatureGateValue::Support),
+        ];
+        to_json(&t::ClusterUpgradeFeatureGates {
+            api_version: Some("v3".into()),
+            kind: Some("ClusterUpgradeFeatureGates".into()),
+            metadata: None,
+            upgrade_feature_gates: gates.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        })
+    }
+
+    pub(crate) fn feature_gates() -> Value {
+        let mut spec = Map::new();
+        spec.insert("EvsSnapshot".into(), Value::Bool(true));
+        spec.insert(
+            "UpgradeStrategy".into(),
+            Value::String(UpgradeStrategyType::InPlaceRollingUpdate.as_str().into()),
+        );
+        to_json(&t::FeatureGates {
+            api_version: Some(ApiVersionV31::V31),
+            kind: Some(FeatureGatesKind::Configuration),
+            spec,
+        })
+    }
+
+    // ----------------------------------------------------------------------------- plans
+
+    fn plan(&self, cluster: &str) -> Option<t::UpgradePlan> {
+        let c = self.clusters.get(cluster)?;
+        let (release, _) = versions::release_and_patch(&c.version);
+        let targets = versions::targets_of(&c.version);
+        let target = targets
+            .iter()
+            .filter(|t| versions::release_and_patch(t).0 == release)
+            .max_by(|a, b| versions::compare(a, b))
+            .or(targets.first())?;
+        const WEEK: Micros = 7 * 24 * 3_600 * 1_000_000;
+        let not_before = c
+            .plan_not_before
+            .clone()
+            .unwrap_or_else(|| self.ts(c.created.saturating_add(WEEK)));
+        Some(t::UpgradePlan {
+            api_version: Some("v3".into()),
+            kind: Some("UpgradePlan".into()),
+            metadata: Some(t::Metadata {
+                uid: Some(c.plan_uid.clone()),
+                creation_timestamp: Some(self.ts(c.created)),
+                ..Default::default()
+            }),
+            spec: Some(t::UpgradePlanSpec {
+                cluster_id: Some(cluster.to_string()),
+                cluster_version: Some(c.version.clone()),
+                target_version: Some((*target).to_string()),
+                not_before: Some(not_before),
+                not_after: None,
+                not_before_deadline: Some(self.ts(c.created.saturating_add(2 * WEEK))),
+            }),
+            status: Some(t::UpgradePlanStatus {
+                phase: Some("Pending".into()),
+            }),
+        })
+    }
+
+    pub(crate) fn list_plans(&self, cluster: &str, as_object: bool) -> Value {
+        let plans: Vec<t::UpgradePlan> = self.plan(cluster).into_iter().collect();
+        to_json(&t::UpgradePlanList {
+            api_version: Some("v3".into()),
+            kind: Some("List".into()),
+            items: Some(if as_object && plans.len() == 1 {
+                t::UpgradePlanItems::UpgradePlan(plans.into_iter().next().unwrap_or_default())
+            } else {
+                t::UpgradePlanItems::Array(plans)
+            }),
+        })
+    }
+
+    pub(crate) fn postpone_plan(
+        &mut self,
+        cluster: &str,
+        uid: &str,
+        not_before: &str,
+    ) -> Result<Value, Refusal> {
+        let plan = self
+            .plan(cluster)
+            .filter(|p| p.metadata.as_ref().and_then(|m| m.uid.as_deref()) == Some(uid))
+            .ok_or_else(|| {
+                Refusal::NotFound(format!("Upgrade plan {uid} not found in cluster {cluster}"))
+            })?;
+        let when = crate::timestamp::parse_go_time(not_before)
+            .map_err(|_| Refusal::Invalid(format!("notBefore {not_before:?} is not a time")))?;
+        let deadline = plan
+            .spec
+            .as_ref()
+            .and_then(|s| s.not_before_deadline.as_deref())
+            .and_then(|d| crate::timestamp::parse_go_time(d).ok());
+        if let Some(deadline) = deadline
+            && when.unix_seconds() >= deadline.unix_seconds()
+        {
+            return Err(Refusal::Invalid(format!(
+                "notBefore {not_before} must be earlier than the plan's notBeforeDeadline"
+            )));
+        }
+        if let Some(c) = self.clusters.get_mut(cluster) {
+            c.plan_not_before = Some(not_before.to_string());
+        }
+        let plan = self.plan(cluster).unwrap_or_default();
+        Ok(to_json(&t::DelayedUpgradePlan {
+            api_version: plan.api_version,
+            kind: plan.kind,
+            metadata: plan.metadata,
+            spec: plan.spec,
+            status: plan.status,
+        }))
+    }
+
+    // ----------------------------------------------------------------------------- observing
+
+    /// The pre-check tasks of a cluster as the list shows them, newest first (no read counted).
+    pub(crate) fn prechecks_of(&self, cluster: &str) -> Vec<Value> {
+        self.list_of(cluster, Task::is_precheck, Self::render_precheck_typed)
+            .0
+            .iter()
+            .map(to_json)
             .collect()
     }
 
-    fn cluster_task_id(wf: &Value) -> String {
-        wf["status"]["pointStatuses"][2]["taskID"]
-            .as_str()
-            .unwrap()
-            .to_string()
+    /// The upgrade tasks of a cluster, newest first (no read counted).
+    pub(crate) fn upgrades_of(&self, cluster: &str) -> Vec<Value> {
+        self.list_of(cluster, Task::is_upgrade, Self::render_upgrade)
+            .0
+            .iter()
+            .map(to_json)
+            .collect()
     }
+}
 
-    #[test]
-    fn the_creation_response_shows_nothing_run_yet() {
-        let (mut s, ids) = state(false);
-        let wf = s.create_workflow("c1", "v1.29.10-r0", &ids, 0, 0).unwrap();
-        assert_eq!(wf["status"]["phase"], "Init");
-        assert_eq!(statuses(&wf), ["Init"; 4]);
-        assert_eq!(
-            wf["metadata"]["creationTimestamp"],
-            "2024-03-12 08:15:00 +0000 UTC"
-        );
-        assert_eq!(wf["spec"]["clusterVersion"], "v1.28.15-r0");
-        assert_eq!(wf["spec"]["targetVersion"], "v1.29.10-r0");
-        assert_eq!(
-            wf["status"]["pointStatuses"][0]["expireTimeStamp"],
-            "2024-03-13 08:15:00 +0000 UTC"
-        );
-        assert!(
-            wf["status"]["pointStatuses"][0]
-                .get("startTimeStamp")
-                .is_none()
-        );
-        assert_eq!(wf["status"]["lineStatuses"][0]["critical"], true);
-    }
+/// Retry, Pause or Continue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UpgradeAction {
+    Retry,
+    Pause,
+    Continue,
+}
 
-    #[test]
-    fn tasks_follow_the_schedule() {
-        let (mut s, ids) = state(false);
-        let created = s.create_workflow("c1", "v1.29.10-r0", &ids, 0, 0).unwrap();
-        let task = cluster_task_id(&created);
-        let cases: [(Micros, &str, [&str; 4]); 9] = [
-            (0, "Running", ["Running", "Init", "Init", "Init"]),
-            (P / 2, "Running", ["Running", "Init", "Init", "Init"]),
-            (P, "Running", ["Success", "Running", "Init", "Init"]),
-            (2 * P, "Running", ["Success", "Success", "Init", "Init"]),
-            (3 * P, "Running", ["Success", "Success", "Queuing", "Init"]),
-            (4 * P, "Running", ["Success", "Success", "Running", "Init"]),
-            (9 * P, "Running", ["Success", "Success", "Running", "Init"]),
-            (
-                14 * P - 1,
-                "Running",
-                ["Success", "Success", "Running", "Init"],
-            ),
-            (14 * P, "Success", ["Success", "Success", "Success", "Init"]),
-        ];
-        for (now, phase, expected) in cases {
-            let wf = s.list("c1", now).remove(0);
-            assert_eq!(wf["status"]["phase"], phase, "at {now}");
-            assert_eq!(statuses(&wf), expected, "at {now}");
+impl UpgradeAction {
+    fn verb(self) -> &'static str {
+        match self {
+            UpgradeAction::Retry => "retry",
+            UpgradeAction::Pause => "pause",
+            UpgradeAction::Continue => "continue",
         }
-        let mut progress = |now| s.task("c1", &task, now).unwrap()["status"]["progress"].clone();
-        assert_eq!(progress(3 * P), "0.00");
-        assert_eq!(progress(4 * P), "0.00");
-        assert_eq!(progress(4 * P + P / 4), "2.50");
-        assert_eq!(progress(9 * P), "50.00");
-        assert_eq!(progress(13 * P), "90.00");
-        assert_eq!(progress(14 * P), "100.00");
     }
 
-    #[test]
-    fn a_finished_upgrade_changes_the_cluster_version_and_stamps_times() {
-        let (mut s, ids) = state(false);
-        let created = s.create_workflow("c1", "v1.29.10-r0", &ids, 0, 0).unwrap();
-        assert_eq!(s.cluster("c1", 14 * P - 1).unwrap().version, "v1.28.15-r0");
-        let task = s.task("c1", &cluster_task_id(&created), 20 * P).unwrap();
-        assert_eq!(task["status"]["phase"], "Success");
-        assert_eq!(
-            task["status"]["completionTime"],
-            "2024-03-12 08:15:14 +0000 UTC"
-        );
-        assert_eq!(
-            task["metadata"]["updateTimestamp"],
-            "2024-03-12 08:15:14 +0000 UTC"
-        );
-        assert_eq!(task["spec"]["version"], "v1.28.15-r0");
-        assert_eq!(task["spec"]["items"], json!({}));
-        assert_eq!(s.cluster("c1", 20 * P).unwrap().version, "v1.29.10-r0");
-        let wf = s.list("c1", 20 * P).remove(0);
-        let cluster_point = &wf["status"]["pointStatuses"][2];
-        assert_eq!(
-            cluster_point["startTimeStamp"],
-            "2024-03-12 08:15:04 +0000 UTC"
-        );
-        assert_eq!(
-            cluster_point["endTimeStamp"],
-            "2024-03-12 08:15:14 +0000 UTC"
-        );
-        assert_eq!(
-            wf["metadata"]["updateTimestamp"],
-            "2024-03-12 08:15:14 +0000 UTC"
-        );
+    fn done(self) -> &'static str {
+        match self {
+            UpgradeAction::Retry => "retried",
+            UpgradeAction::Pause => "paused",
+            UpgradeAction::Continue => "continued",
+        }
     }
+}
 
-    #[test]
-    fn a_failing_cluster_task_stops_at_half_way() {
-        let (mut s, ids) = state(true);
-        let created = s.create_workflow("c1", "v1.29.10-r0", &ids, 0, 0).unwrap();
-        let task = s.task("c1", &cluster_task_id(&created), 9 * P).unwrap();
-        assert_eq!(task["status"]["phase"], "Failed");
-        assert_eq!(task["status"]["progress"], "50.00");
-        assert!(task["status"]["completionTime"].is_string());
-        let wf = s.list("c1", 30 * P).remove(0);
-        assert_eq!(wf["status"]["phase"], "Pending");
-        assert_eq!(s.cluster("c1", 30 * P).unwrap().version, "v1.28.15-r0");
-        assert!(!s.post_check("c1", 30 * P).success);
+fn job_phase_of(phase: Phase) -> JobPhase {
+    match phase {
+        Phase::Init | Phase::Queuing => JobPhase::Initializing,
+        Phase::Running | Phase::Pause => JobPhase::Running,
+        Phase::Success => JobPhase::Success,
+        Phase::Failed => JobPhase::Failed,
     }
+}
 
-    #[test]
-    fn one_workflow_at_a_time_and_only_upwards() {
-        let (mut s, ids) = state(false);
-        assert_eq!(
-            s.create_workflow("c1", "v1.28.15-r0", &ids, 0, 0),
-            Err(CreateError::NotNewer {
-                current: "v1.28.15-r0".into()
-            })
-        );
-        assert!(matches!(
-            s.create_workflow("c1", "v1.27.3-r0", &ids, 0, 0),
-            Err(CreateError::NotNewer { .. })
-        ));
-        let first = s.create_workflow("c1", "v1.29.10-r0", &ids, 0, 0).unwrap();
-        assert_eq!(
-            s.create_workflow("c1", "v1.30.1-r0", &ids, P, P),
-            Err(CreateError::AlreadyRunning {
-                uid: first["metadata"]["uid"].as_str().unwrap().into()
-            })
-        );
-        let second = s
-            .create_workflow("c1", "v1.30.1-r0", &ids, 14 * P, 14 * P)
-            .unwrap();
-        assert_eq!(second["spec"]["clusterVersion"], "v1.29.10-r0");
-        let list = s.list("c1", 15 * P);
-        assert_eq!(list.len(), 2);
-        assert_eq!(list[0]["metadata"]["uid"], second["metadata"]["uid"]);
-    }
+/// When a pre-check that ended at `ended` expires.
+fn expiry(ended: Micros) -> Micros {
+    ended.saturating_add(i64::try_from(PRECHECK_VALIDITY.as_micros()).unwrap_or(i64::MAX))
+}
 
-    #[test]
-    fn post_check_succeeds_only_after_the_cluster_task() {
-        let (mut s, ids) = state(false);
-        assert!(!s.post_check("c1", 0).success);
-        let created = s.create_workflow("c1", "v1.29.10-r0", &ids, 0, 0).unwrap();
-        assert!(!s.post_check("c1", 5 * P).success);
-        assert_eq!(statuses(&s.list("c1", 5 * P)[0])[3], "Init");
-        let check = s.post_check("c1", 15 * P);
-        assert!(check.success);
-        assert_eq!(check.cluster_version, "v1.28.15-r0");
-        assert_eq!(check.target_version, "v1.29.10-r0");
-        let wf = s.list("c1", 16 * P).remove(0);
-        assert_eq!(statuses(&wf)[3], "Success");
-        assert_eq!(
-            wf["status"]["pointStatuses"][3]["endTimeStamp"],
-            "2024-03-12 08:15:15 +0000 UTC"
-        );
-        let postcheck_task = wf["status"]["pointStatuses"][3]["taskID"].as_str().unwrap();
-        assert_eq!(
-            s.task("c1", postcheck_task, 16 * P).unwrap()["status"]["phase"],
-            "Success"
-        );
-        let _ = created;
-    }
-
-    #[test]
-    fn precheck_and_snapshot_tasks_can_be_shown_and_other_clusters_cannot_see_them() {
-        let (mut s, ids) = state(false);
-        s.add_cluster("c2", "v1.28.15-r0", false);
-        let created = s.create_workflow("c1", "v1.29.10-r0", &ids, 0, 0).unwrap();
-        let precheck = created["status"]["pointStatuses"][0]["taskID"]
-            .as_str()
-            .unwrap();
-        let snapshot = created["status"]["pointStatuses"][1]["taskID"]
-            .as_str()
-            .unwrap();
-        let t = s.task("c1", precheck, P / 2).unwrap();
-        assert_eq!(t["status"]["phase"], "Running");
-        assert_eq!(t["status"]["progress"], "50.00");
-        assert_eq!(
-            s.task("c1", snapshot, P / 2).unwrap()["status"]["phase"],
-            "Init"
-        );
-        assert_eq!(
-            s.task("c1", snapshot, 3 * P).unwrap()["status"]["phase"],
-            "Success"
-        );
-        assert!(s.task("c2", precheck, P).is_none());
-        assert!(s.task("c1", "no-such-task", P).is_none());
-    }
-
-    #[test]
-    fn back_dated_workflows_are_already_progressing() {
-        let (mut s, ids) = state(false);
-        s.create_workflow("c1", "v1.29.10-r0", &ids, -2 * P, 0)
-            .unwrap();
-        assert_eq!(
-            statuses(&s.list("c1", 0)[0]),
-            ["Success", "Success", "Init", "Init"]
-        );
-    }
-
-    #[test]
-    fn versions_compare_by_their_numbers() {
-        assert!(version_is_older("v1.27.3-r0", "v1.28.15-r0"));
-        assert!(version_is_older("v1.28.15-r0", "v1.28.15-r1"));
-        assert!(!version_is_older("v1.29", "v1.28.15-r0"));
-        assert!(!version_is_older("v1.28", "v1.28.15-r0"));
-        assert!(!version_is_older("latest", "v1.28.15-r0"));
-    }
+/// Whether `skipped` skips `item` on all of `nodes` (every node when the skip has no selector).
+fn is_skipped(skipped: &[t::SkippedCheckItem], item: &str, nodes: &[String]) -> bool {
+    skipped
+        .iter()
+        .filter(|s| s.name.as_deref() == Some(item))
+        .any(|s| match &s.resource_selector {
+            None => true,
+            Some(sel) => {
+                sel.key == PreCheckSelectorKey::NodeUid
+                    && sel.operator == PreCheckSelectorOperator::In
+                    && !nodes.is_empty()
+                    && nodes.iter().all(|n| sel.values.contains(n))
+            }
+        })
 }

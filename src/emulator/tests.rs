@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
 
 use super::clock;
-use super::{Emulator, EmulatorConfig, Fault};
+use super::{Emulator, EmulatorConfig, Fault, Scenario};
 
 // ---------------------------------------------------------------------------------------------
 // A tiny test-only signer and client
@@ -269,6 +269,49 @@ fn create_body(target: &str) -> Value {
 
 fn postcheck_body() -> Value {
     json!({"kind": "PostCheckTask", "apiVersion": "v3", "spec": {}})
+}
+
+fn precheck_body(target: &str, skipped: Value) -> Value {
+    json!({"kind": "PreCheckTask", "apiVersion": "v3",
+           "spec": {"targetVersion": target, "skippedCheckItemList": skipped}})
+}
+
+fn upgrade_body(target: &str, only_upgrade: bool) -> Value {
+    json!({"metadata": {"kind": "UpgradeTask", "apiVersion": "v3"},
+           "spec": {"clusterUpgradeAction": {
+               "targetVersion": target,
+               "isOnlyUpgrade": only_upgrade,
+               "strategy": {"type": "inPlaceRollingUpdate",
+                            "inPlaceRollingUpdate": {"userDefinedStep": 20}}}}})
+}
+
+/// The statuses of a workflow's points.
+fn point_statuses(wf: &Value) -> Vec<String> {
+    wf["status"]["pointStatuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Reads a task until its phase is one of `last` (at most 50 reads, no waiting: every read moves
+/// it a step); returns every phase seen.
+async fn poll_phases(client: &Client, path: &str, last: &[&str]) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let answer = client.get(path).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text);
+        let phase = answer.json()["status"]["phase"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        seen.push(phase.clone());
+        if last.contains(&phase.as_str()) {
+            return seen;
+        }
+    }
+    panic!("{path} never reached {last:?}: {seen:?}");
 }
 
 /// Polls `check` until it returns `Some`, for at most 5 s.
@@ -558,13 +601,11 @@ async fn a_cce_upgrade_runs_from_create_to_post_check() {
     let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
     let client = Client::new(&emu);
     let cluster = emu.cluster_id().to_string();
+    let api = base(&emu, "api", &cluster);
 
     // Too early: nothing to post-check yet.
     let early = client
-        .post(
-            &format!("{}/operation/postcheck", base(&emu, "api", &cluster)),
-            &postcheck_body(),
-        )
+        .post(&format!("{api}/operation/postcheck"), &postcheck_body())
         .await;
     assert_eq!(early.status, 200);
     assert_eq!(early.json()["status"]["phase"], "Failed");
@@ -590,74 +631,146 @@ async fn a_cce_upgrade_runs_from_create_to_post_check() {
         json!({"clusterID": cluster, "clusterVersion": "v1.28.15-r0", "targetVersion": "v1.29.10-r0"})
     );
     assert_eq!(wf["status"]["phase"], "Init");
+    assert_eq!(point_statuses(&wf), ["Init", "Init", "Init", "Init"]);
     let points = wf["status"]["pointStatuses"].as_array().unwrap();
     let types: Vec<&str> = points
         .iter()
         .map(|p| p["taskType"].as_str().unwrap())
         .collect();
     assert_eq!(types, ["PreCheck", "Snapshot", "Cluster", "PostCheck"]);
-    assert!(
-        points
-            .iter()
-            .all(|p| p["taskID"].as_str().unwrap().len() == 36)
-    );
-    assert!(points[0]["expireTimeStamp"].is_string());
+    // Nothing has run: no task ids yet.
+    assert!(points.iter().all(|p| p.get("taskID").is_none()));
     assert_eq!(
-        wf["status"]["lineStatuses"],
-        json!([
-            {"startPoint": {"taskType": "PreCheck"}, "endPoint": {"taskType": "Cluster"}, "critical": true},
-            {"startPoint": {"taskType": "Cluster"}, "endPoint": {"taskType": "PostCheck"}}
-        ])
+        wf["status"]["lineStatuses"][2],
+        json!({"startPoint": {"taskType": "Cluster"}, "endPoint": {"taskType": "PostCheck"}, "critical": true})
     );
-    let task_id = points[2]["taskID"].as_str().unwrap().to_string();
-    let task_path = format!(
-        "{}/operation/upgrade/tasks/{task_id}",
-        base(&emu, "api", &cluster)
-    );
+    // A workflow does not move by itself, however often it is read.
+    for _ in 0..5 {
+        let list = client.get(&workflows_path(&emu)).await.json();
+        assert_eq!(list["items"][0]["status"]["phase"], "Init");
+    }
 
-    // The Cluster task climbs to 100 %.
-    let seen = std::sync::Mutex::new(Vec::new());
-    let done = eventually(|| {
-        let (client, task_path, seen) = (client.clone(), task_path.clone(), &seen);
-        async move {
-            let task = client.get(&task_path).await.json();
-            let phase = task["status"]["phase"].as_str().unwrap().to_string();
-            seen.lock().unwrap().push(phase.clone());
-            (phase == "Success").then_some(task)
-        }
-    })
+    // The pre-check runs and passes; the workflow follows it.
+    let precheck = client
+        .post(
+            &format!("{api}/operation/precheck"),
+            &precheck_body("v1.29.10-r0", json!([])),
+        )
+        .await;
+    assert_eq!(precheck.status, 200, "{}", precheck.text);
+    let precheck = precheck.json();
+    assert_eq!(precheck["kind"], "PreCheckTask");
+    assert_eq!(precheck["status"]["phase"], "Init");
+    let precheck_id = precheck["metadata"]["uid"].as_str().unwrap().to_string();
+    let wf = &emu.workflows(&cluster)[0];
+    assert_eq!(wf["status"]["phase"], "Running");
+    assert_eq!(
+        wf["status"]["pointStatuses"][0]["taskID"],
+        precheck_id.as_str()
+    );
+    let phases = poll_phases(
+        &client,
+        &format!("{api}/operation/precheck/tasks/{precheck_id}"),
+        &["Success", "Failed"],
+    )
     .await;
+    assert_eq!(phases, ["Init", "Running", "Running", "Success"]);
+    let wf = &emu.workflows(&cluster)[0];
+    assert_eq!(point_statuses(wf), ["Success", "Init", "Init", "Init"]);
+    assert!(wf["status"]["pointStatuses"][0]["expireTimeStamp"].is_string());
+
+    // A snapshot, found in the list.
+    let snapshot = client
+        .call(
+            "POST",
+            &format!(
+                "/api/v3.1/projects/{}/clusters/{cluster}/operation/snapshot",
+                emu.project_id()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(snapshot.status, 200, "{}", snapshot.text);
+    let snapshot_id = snapshot.json()["uid"].as_str().unwrap().to_string();
+    let snapshots = format!(
+        "/api/v3.1/projects/{}/clusters/{cluster}/operation/snapshot/tasks",
+        emu.project_id()
+    );
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        let list = client.get(&snapshots).await.json();
+        let item = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["metadata"]["uid"] == snapshot_id.as_str())
+            .unwrap()
+            .clone();
+        seen.push(item["status"]["phase"].as_str().unwrap().to_string());
+        if item["status"]["phase"] == "Success" {
+            break;
+        }
+    }
+    assert_eq!(seen, ["Init", "Queuing", "Running", "Success"]);
+
+    // The upgrade, on the passed pre-check.
+    let upgrade = client
+        .post(
+            &format!("{api}/operation/upgrade"),
+            &upgrade_body("v1.29.10-r0", true),
+        )
+        .await;
+    assert_eq!(upgrade.status, 200, "{}", upgrade.text);
+    let upgrade = upgrade.json();
+    let task_id = upgrade["metadata"]["uid"].as_str().unwrap().to_string();
+    assert_eq!(
+        upgrade["spec"]["clusterUpgradeAction"]["targetVersion"],
+        "v1.29.10-r0"
+    );
+    assert_eq!(
+        upgrade["spec"]["clusterUpgradeAction"]["targetPlatformVersion"],
+        "cce.6.0.0"
+    );
+    assert_eq!(emu.upgrades_started(&cluster), 1);
+    let task_path = format!("{api}/operation/upgrade/tasks/{task_id}");
+    let phases = poll_phases(&client, &task_path, &["Success", "Failed"]).await;
+    assert_eq!(
+        phases,
+        [
+            "Init", "Queuing", "Running", "Running", "Running", "Running", "Running", "Success"
+        ]
+    );
+    let done = client.get(&task_path).await.json();
     assert_eq!(done["kind"], "UpgradeTask");
     assert_eq!(done["metadata"]["uid"], task_id.as_str());
     assert_eq!(
         done["spec"],
-        json!({"version": "v1.28.15-r0", "targetVersion": "v1.29.10-r0", "items": {}})
+        json!({"version": "v1.28.15-r0", "targetVersion": "v1.29.10-r0"})
     );
     assert_eq!(done["status"]["progress"], "100.00");
     assert!(done["status"]["completionTime"].is_string());
-    assert!(
-        seen.lock()
-            .unwrap()
-            .iter()
-            .all(|p| ["Init", "Queuing", "Running", "Success"].contains(&p.as_str()))
-    );
     assert_eq!(
         emu.cluster_version(&cluster).as_deref(),
         Some("v1.29.10-r0")
     );
+    assert_eq!(
+        emu.cluster_platform_version(&cluster).as_deref(),
+        Some("cce.6.0.0")
+    );
 
+    // Not a Success before the post-check.
     let list = client.get(&workflows_path(&emu)).await.json();
     assert_eq!(list["kind"], "List");
     assert_eq!(list["apiVersion"], "v3");
-    assert_eq!(list["items"][0]["status"]["phase"], "Success");
+    assert_eq!(list["items"][0]["status"]["phase"], "Running");
     assert_eq!(
-        list["items"][0]["status"]["pointStatuses"][3]["status"],
-        "Init"
+        point_statuses(&list["items"][0]),
+        ["Success", "Success", "Success", "Init"]
     );
 
     let check = client
         .post(
-            &format!("{}/operation/postcheck", base(&emu, "api", &cluster)),
+            &format!("{api}/operation/postcheck"),
             &json!({"kind": "PostCheckTask", "apiVersion": "v3", "spec": {"clusterID": cluster}}),
         )
         .await;
@@ -671,14 +784,16 @@ async fn a_cce_upgrade_runs_from_create_to_post_check() {
         json!({"clusterID": cluster, "clusterVersion": "v1.28.15-r0", "targetVersion": "v1.29.10-r0"})
     );
     let wf = &emu.workflows(&cluster)[0];
-    assert_eq!(wf["status"]["pointStatuses"][3]["status"], "Success");
+    assert_eq!(wf["status"]["phase"], "Success");
+    assert_eq!(
+        point_statuses(wf),
+        ["Success", "Success", "Success", "Success"]
+    );
 }
 
 #[tokio::test]
-async fn the_autopilot_demo_workflow_is_already_progressing() {
-    let emu = Emulator::start_with(EmulatorConfig::default().pace(Duration::from_secs(60)))
-        .await
-        .unwrap();
+async fn the_autopilot_demo_workflow_waits_in_init() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
     let client = Client::new(&emu);
     let ap = emu.autopilot_cluster_id().to_string();
     let list = client
@@ -691,32 +806,42 @@ async fn the_autopilot_demo_workflow_is_already_progressing() {
     let items = list.json()["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 1);
     let wf = &items[0];
-    assert_eq!(wf["status"]["phase"], "Running");
+    assert_eq!(wf["status"]["phase"], "Init");
     assert_eq!(wf["spec"]["clusterVersion"], "v1.28.15-r0");
-    assert!(
-        wf["spec"]["targetVersion"]
-            .as_str()
-            .unwrap()
-            .starts_with("v1.29.")
-    );
-    let statuses: Vec<&str> = wf["status"]["pointStatuses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(statuses, ["Success", "Success", "Init", "Init"]);
+    assert_eq!(wf["spec"]["targetVersion"], "v1.29.10-r0");
+    assert_eq!(point_statuses(wf), ["Init", "Init", "Init", "Init"]);
 
-    // Its PreCheck task can be shown too, under /autopilot.
-    let precheck = wf["status"]["pointStatuses"][0]["taskID"].as_str().unwrap();
-    let task = client
-        .get(&format!(
-            "{}/operation/upgrade/tasks/{precheck}",
-            base(&emu, "autopilot", &ap)
-        ))
+    // Its upgrade runs under /autopilot, with its own pre-check first.
+    let upgrade = client
+        .post(
+            &format!("{}/operation/upgrade", base(&emu, "autopilot", &ap)),
+            &upgrade_body("v1.29.10-r0", false),
+        )
         .await;
-    assert_eq!(task.status, 200);
-    assert_eq!(task.json()["status"]["phase"], "Success");
+    assert_eq!(upgrade.status, 200, "{}", upgrade.text);
+    let task = upgrade.json()["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let phases = poll_phases(
+        &client,
+        &format!(
+            "{}/operation/upgrade/tasks/{task}",
+            base(&emu, "autopilot", &ap)
+        ),
+        &["Success", "Failed"],
+    )
+    .await;
+    // Init while its own pre-check runs (3 steps), then the upgrade.
+    assert_eq!(phases[..4], ["Init", "Init", "Init", "Init"]);
+    assert_eq!(phases.last().map(String::as_str), Some("Success"));
+    assert_eq!(emu.pre_checks(&ap).len(), 1);
+    assert_eq!(emu.pre_checks(&ap)[0]["status"]["phase"], "Success");
+    assert_eq!(
+        point_statuses(&emu.workflows(&ap)[0]),
+        ["Success", "Init", "Success", "Init"]
+    );
+    assert_eq!(emu.cluster_version(&ap).as_deref(), Some("v1.29.10-r0"));
 
     // The Autopilot cluster is not served under /api, nor the CCE one under /autopilot.
     let wrong = client
@@ -864,88 +989,88 @@ async fn invalid_bodies_are_400_naming_the_field() {
         (
             &create,
             json!({"apiVersion": "v3", "spec": {"targetVersion": "v1.29"}}),
-            "kind is required",
+            "invalid kind: it is required",
         ),
         (
             &create,
             json!({"kind": "PostCheckTask", "apiVersion": "v3", "spec": {"targetVersion": "v1.29"}}),
-            "kind must be WorkFlowTask",
+            "invalid kind: it is \"PostCheckTask\" but the API only accepts `WorkFlowTask`",
         ),
         (
             &create,
             json!({"kind": "WorkFlowTask", "spec": {"targetVersion": "v1.29"}}),
-            "apiVersion is required",
+            "invalid apiVersion: it is required",
         ),
         (
             &create,
             json!({"kind": "WorkFlowTask", "apiVersion": "v1", "spec": {"targetVersion": "v1.29"}}),
-            "apiVersion must be v3",
+            "invalid apiVersion: it is \"v1\" but the API only accepts `v3`",
         ),
         (
             &create,
             json!({"kind": "WorkFlowTask", "apiVersion": "v3"}),
-            "spec is required",
+            "invalid spec: it is required",
         ),
         (
             &create,
             json!({"kind": "WorkFlowTask", "apiVersion": "v3", "spec": {}}),
-            "spec.targetVersion is required",
+            "invalid spec.targetVersion: it is required",
         ),
         (
             &create,
             json!({"kind": "WorkFlowTask", "apiVersion": "v3", "spec": {"targetVersion": ""}}),
-            "spec.targetVersion is required",
+            "invalid spec.targetVersion: it has 0 characters",
         ),
         (
             &create,
             create_body("v1.28.15-r0"),
-            "not newer than the cluster's current version v1.28.15-r0",
+            "spec.targetVersion v1.28.15-r0 is not higher than the cluster's version v1.28.15-r0",
         ),
         (
             &postcheck,
             json!({"kind": "WorkFlowTask", "apiVersion": "v3", "spec": {}}),
-            "kind must be PostCheckTask",
+            "invalid kind: it is \"WorkFlowTask\" but the API only accepts `PostCheckTask`",
         ),
         (
             &postcheck,
             json!({"kind": "PostCheckTask", "apiVersion": "v3"}),
-            "spec is required",
+            "invalid spec: it is required",
         ),
-        (&pool, json!({}), "spec is required"),
+        (&pool, json!({}), "invalid spec: it is required"),
         (
             &pool,
             json!({"spec": {"maxUnavailable": 1}}),
-            "spec.nodePoolID is required",
+            "invalid spec.nodePoolID: it is required",
         ),
         (
             &pool,
             json!({"spec": {"maxUnavailable": 1, "nodePoolID": "other"}}),
-            "does not match",
+            "invalid spec.nodePoolID: it is `other` but the path's nodepool_id is",
         ),
         (
             &pool,
             json!({"spec": {"nodePoolID": np}}),
-            "spec.maxUnavailable is required",
+            "invalid spec.maxUnavailable: it is required",
         ),
         (
             &pool,
             json!({"spec": {"nodePoolID": np, "maxUnavailable": 21}}),
-            "spec.maxUnavailable must be an integer from 1 to 20",
+            "invalid spec.maxUnavailable: it is 21; it must be between 1 and 20",
         ),
         (
             &pool,
-            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"lifeCycle": {"postInstall": "not base64!"}}}}),
-            "postInstall must be base64",
+            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"lifeCycle": {"postInstall": "not base64!"}, "login": {"sshKey": "kp"}}}}),
+            "invalid spec.nodeTemplate.lifeCycle.postInstall",
         ),
         (
             &pool,
-            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"lifeCycle": {"preInstall": "QUJD".repeat(2561)}}}}),
+            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"lifeCycle": {"preInstall": "QUJD".repeat(2561)}, "login": {"sshKey": "kp"}}}}),
             "10240",
         ),
         (
             &pool,
-            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"login": {}}}}),
-            "login requires sshKey or userPassword",
+            json!({"spec": {"nodePoolID": np, "maxUnavailable": 1, "nodeTemplate": {"lifeCycle": {}, "login": {}}}}),
+            "invalid spec.nodeTemplate.login",
         ),
     ];
     for (path, body, expected) in cases {
@@ -973,9 +1098,7 @@ async fn invalid_bodies_are_400_naming_the_field() {
 
 #[tokio::test]
 async fn one_workflow_at_a_time() {
-    let emu = Emulator::start_with(EmulatorConfig::default().pace(Duration::from_secs(60)))
-        .await
-        .unwrap();
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
     let client = Client::new(&emu);
     assert_eq!(
         client
@@ -985,14 +1108,15 @@ async fn one_workflow_at_a_time() {
         201
     );
     let second = client
-        .post(&workflows_path(&emu), &create_body("v1.30.1-r0"))
+        .post(&workflows_path(&emu), &create_body("v1.30.14-r0"))
         .await;
     assert_eq!(second.status, 400);
     assert_eq!(second.error_code(), "CCE.01400013");
     assert!(
-        second
-            .error_msg()
-            .contains("an upgrade workflow is already running")
+        second.error_msg().contains("an upgrade workflow (")
+            && second.error_msg().contains("is already open"),
+        "{}",
+        second.error_msg()
     );
     assert_eq!(emu.workflows(emu.cluster_id()).len(), 1);
 }
@@ -1079,26 +1203,22 @@ async fn a_failing_cluster_task_stops_half_way_and_the_workflow_is_pending() {
         .await
         .unwrap();
     let client = Client::new(&emu);
-    let wf = client
+    let api = base(&emu, "api", emu.cluster_id());
+    client
         .post(&workflows_path(&emu), &create_body("v1.29.10-r0"))
+        .await;
+    let upgrade = client
+        .post(
+            &format!("{api}/operation/upgrade"),
+            &upgrade_body("v1.29.10-r0", false),
+        )
         .await
         .json();
-    let task_id = wf["status"]["pointStatuses"][2]["taskID"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let task_path = format!(
-        "{}/operation/upgrade/tasks/{task_id}",
-        base(&emu, "api", emu.cluster_id())
-    );
-    let task = eventually(|| {
-        let (client, task_path) = (client.clone(), task_path.clone());
-        async move {
-            let task = client.get(&task_path).await.json();
-            (task["status"]["phase"] == "Failed").then_some(task)
-        }
-    })
-    .await;
+    let task_id = upgrade["metadata"]["uid"].as_str().unwrap().to_string();
+    let task_path = format!("{api}/operation/upgrade/tasks/{task_id}");
+    poll_phases(&client, &task_path, &["Success", "Failed"]).await;
+    let task = client.get(&task_path).await.json();
+    assert_eq!(task["status"]["phase"], "Failed");
     assert_eq!(task["status"]["progress"], "50.00");
     let list = client.get(&workflows_path(&emu)).await.json();
     assert_eq!(list["items"][0]["status"]["phase"], "Pending");
@@ -1106,6 +1226,21 @@ async fn a_failing_cluster_task_stops_half_way_and_the_workflow_is_pending() {
         emu.cluster_version(emu.cluster_id()).as_deref(),
         Some("v1.28.15-r0")
     );
+
+    // A retry resumes it from 50 % and it completes; the workflow runs again.
+    let retry = client
+        .call("POST", &format!("{api}/operation/upgrade/retry"), None)
+        .await;
+    assert_eq!(retry.status, 200, "{}", retry.text);
+    let phases = poll_phases(&client, &task_path, &["Success", "Failed"]).await;
+    assert_eq!(phases, ["Running", "Running", "Running", "Success"]);
+    assert_eq!(emu.upgrades_started(emu.cluster_id()), 1);
+    assert_eq!(
+        emu.cluster_version(emu.cluster_id()).as_deref(),
+        Some("v1.29.10-r0")
+    );
+    let list = client.get(&workflows_path(&emu)).await.json();
+    assert_eq!(list["items"][0]["status"]["phase"], "Running");
 }
 
 #[tokio::test]
@@ -1423,11 +1558,16 @@ fn a_current_thread_runtime_built_by_hand_works_too() {
 
 #[test]
 fn config_presets_set_the_pace() {
-    assert_eq!(EmulatorConfig::default().pace, Duration::from_millis(50));
-    assert_eq!(EmulatorConfig::fast().pace, Duration::from_millis(1));
-    let demo = EmulatorConfig::demo().pace;
-    let whole_upgrade = demo * 14;
-    assert!(whole_upgrade >= Duration::from_secs(5) && whole_upgrade <= Duration::from_secs(8));
+    // Nothing moves by itself in tests; the demo ticks.
+    assert_eq!(EmulatorConfig::default().pace, None);
+    assert_eq!(EmulatorConfig::fast().pace, None);
+    assert!(EmulatorConfig::fast().advance_on_read);
+    let demo = EmulatorConfig::demo().pace.expect("the demo ticks");
+    // A whole upgrade (pre-check 3 steps, upgrade 7, with its own pre-check 3 more) in well
+    // under a minute, even without a single read.
+    let whole_upgrade = demo * 16;
+    assert!(whole_upgrade >= Duration::from_secs(4) && whole_upgrade <= Duration::from_secs(30));
+    assert_eq!(EmulatorConfig::default().pace(Duration::ZERO).pace, None);
 }
 
 #[test]
@@ -1437,4 +1577,714 @@ fn the_public_types_can_cross_threads() {
     send_sync::<EmulatorConfig>();
     send_sync::<super::ReceivedRequest>();
     send_sync::<Fault>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The service model: flows, rules and scenarios
+// ---------------------------------------------------------------------------------------------
+
+/// The paths of one cluster's operations.
+struct Paths {
+    api: String,
+    workflows: String,
+}
+
+fn paths(emu: &Emulator, prefix: &str, cluster: &str) -> Paths {
+    let api = base(emu, prefix, cluster);
+    Paths {
+        workflows: format!("{api}/operation/upgradeworkflows"),
+        api,
+    }
+}
+
+/// Runs a pre-check to its end; returns its final JSON.
+async fn run_precheck(client: &Client, p: &Paths, target: &str, skipped: Value) -> Value {
+    let created = client
+        .post(
+            &format!("{}/operation/precheck", p.api),
+            &precheck_body(target, skipped),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let uid = created.json()["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("{}/operation/precheck/tasks/{uid}", p.api);
+    poll_phases(client, &path, &["Success", "Failed"]).await;
+    client.get(&path).await.json()
+}
+
+#[tokio::test]
+async fn a_cancel_is_refused_while_a_task_runs_and_accepted_after() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    let p = paths(&emu, "api", emu.cluster_id());
+    let wf = client
+        .post(&p.workflows, &create_body("v1.29"))
+        .await
+        .json();
+    // A minor version means its latest allowed patch.
+    assert_eq!(wf["spec"]["targetVersion"], "v1.29.15-r0");
+    let uid = wf["metadata"]["uid"].as_str().unwrap().to_string();
+    let cancel = json!({"status": {"phase": "Cancel"}});
+    let wf_path = format!("{}/{uid}", p.workflows);
+
+    client
+        .post(
+            &format!("{}/operation/precheck", p.api),
+            &precheck_body("v1.29", json!([])),
+        )
+        .await;
+    for phase_seen in ["Init", "Running", "Running"] {
+        let refused = client.call("PATCH", &wf_path, Some(&cancel)).await;
+        assert_eq!(refused.status, 400, "{}", refused.text);
+        assert!(
+            refused.error_msg().contains(&format!("is {phase_seen}")),
+            "{}",
+            refused.error_msg()
+        );
+        emu.advance(1);
+    }
+    let other = client
+        .call(
+            "PATCH",
+            &wf_path,
+            Some(&json!({"status": {"phase": "Success"}})),
+        )
+        .await;
+    assert_eq!(other.status, 400);
+    assert!(other.error_msg().contains("the only update is Cancel"));
+    let cancelled = client.call("PATCH", &wf_path, Some(&cancel)).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    assert_eq!(cancelled.json()["status"]["phase"], "Cancel");
+    let shown = client.get(&wf_path).await.json();
+    assert_eq!(shown["status"]["phase"], "Cancel");
+    // A cancelled workflow no longer blocks a new one.
+    assert_eq!(
+        client
+            .post(&p.workflows, &create_body("v1.29"))
+            .await
+            .status,
+        201
+    );
+    let missing = client.get(&format!("{}/nope", p.workflows)).await;
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing
+            .error_msg()
+            .contains("Upgrade workflow nope not found")
+    );
+}
+
+#[tokio::test]
+async fn versions_are_checked_and_reported() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    let p = paths(&emu, "api", emu.cluster_id());
+    let info = client.get(&format!("{}/upgradeinfo", p.api)).await.json();
+    assert_eq!(info["spec"]["versionInfo"]["release"], "v1.28.15");
+    assert_eq!(info["spec"]["versionInfo"]["patch"], "r0");
+    assert_eq!(info["spec"]["versionInfo"]["suggestPatch"], "r1.sp1");
+    assert_eq!(
+        info["spec"]["versionInfo"]["targetVersions"],
+        json!([
+            "v1.28.15-r1.sp1",
+            "v1.29.10-r0",
+            "v1.29.15-r0",
+            "v1.30.14-r0"
+        ])
+    );
+    let paths_list = client.get("/api/v3/clusterupgradepaths").await.json();
+    let entry = paths_list["upgradePaths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["version"] == "v1.28.15-r0")
+        .unwrap()
+        .clone();
+    assert_eq!(entry["platformVersion"], "cce.5.0.0");
+    assert_eq!(
+        entry["targetVersions"],
+        info["spec"]["versionInfo"]["targetVersions"]
+    );
+    assert_eq!(
+        client.get("/autopilot/v3/clusterupgradepaths").await.json(),
+        paths_list
+    );
+
+    for (target, expected) in [
+        ("v1.28.15-r0", "is not higher than"),
+        ("v1.27", "is not higher than"),
+        (
+            "v1.29.11-r0",
+            "is not an allowed target for version v1.28.15-r0",
+        ),
+        ("v1.31", "is not an allowed target"),
+        ("latest", "is not a version"),
+    ] {
+        for path in [
+            format!("{}/operation/upgrade", p.api),
+            format!("{}/operation/precheck", p.api),
+        ] {
+            let body = if path.ends_with("upgrade") {
+                upgrade_body(target, false)
+            } else {
+                precheck_body(target, json!([]))
+            };
+            let refused = client.post(&path, &body).await;
+            assert_eq!(refused.status, 400, "{target}");
+            assert!(
+                refused.error_msg().contains("targetVersion"),
+                "{}",
+                refused.error_msg()
+            );
+            assert!(
+                refused.error_msg().contains(expected),
+                "{}",
+                refused.error_msg()
+            );
+        }
+    }
+    assert_eq!(emu.upgrades_started(emu.cluster_id()), 0);
+    assert!(emu.pre_checks(emu.cluster_id()).is_empty());
+}
+
+#[tokio::test]
+async fn a_second_upgrade_is_refused_while_one_is_under_way() {
+    let emu =
+        Emulator::start_with(EmulatorConfig::fast().scenario(Scenario::PauseAt { progress: 40 }))
+            .await
+            .unwrap();
+    let client = Client::new(&emu);
+    let p = paths(&emu, "api", emu.cluster_id());
+    let first = client
+        .post(
+            &format!("{}/operation/upgrade", p.api),
+            &upgrade_body("v1.29.10-r0", false),
+        )
+        .await;
+    assert_eq!(first.status, 200);
+    let task = first.json()["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let task_path = format!("{}/operation/upgrade/tasks/{task}", p.api);
+    let mut phases = Vec::new();
+    loop {
+        let second = client
+            .post(
+                &format!("{}/operation/upgrade", p.api),
+                &upgrade_body("v1.29.10-r0", false),
+            )
+            .await;
+        assert_eq!(second.status, 400);
+        assert_eq!(second.error_code(), "CCE.01400013");
+        assert!(
+            second.error_msg().contains("already under way"),
+            "{}",
+            second.error_msg()
+        );
+        let shown = client.get(&task_path).await.json();
+        let phase = shown["status"]["phase"].as_str().unwrap().to_string();
+        phases.push(phase.clone());
+        if phase == "Pause" {
+            assert_eq!(shown["status"]["progress"], "40.00");
+            break;
+        }
+        assert!(phases.len() < 30, "{phases:?}");
+    }
+    assert!(phases.contains(&"Init".to_string()) && phases.contains(&"Queuing".to_string()));
+    // Paused: still refused, and reads do not move it.
+    for _ in 0..3 {
+        assert_eq!(
+            client.get(&task_path).await.json()["status"]["phase"],
+            "Pause"
+        );
+    }
+    assert_eq!(
+        client
+            .post(
+                &format!("{}/operation/upgrade", p.api),
+                &upgrade_body("v1.29.10-r0", false)
+            )
+            .await
+            .status,
+        400
+    );
+    let retry = client
+        .call("POST", &format!("{}/operation/upgrade/retry", p.api), None)
+        .await;
+    assert_eq!(retry.status, 400);
+    assert!(
+        retry.error_msg().contains("is Pause"),
+        "{}",
+        retry.error_msg()
+    );
+    let resumed = client
+        .call(
+            "POST",
+            &format!("{}/operation/upgrade/continue", p.api),
+            None,
+        )
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.text);
+    let phases = poll_phases(&client, &task_path, &["Success", "Failed"]).await;
+    assert_eq!(phases.last().map(String::as_str), Some("Success"));
+    assert_eq!(emu.upgrades_started(emu.cluster_id()), 1);
+    // Pause acts only on a running task.
+    let pause = client
+        .call("POST", &format!("{}/operation/upgrade/pause", p.api), None)
+        .await;
+    assert_eq!(pause.status, 400);
+    // Autopilot has no pause or continue.
+    let ap = paths(&emu, "autopilot", emu.autopilot_cluster_id());
+    let none = client
+        .call("POST", &format!("{}/operation/upgrade/pause", ap.api), None)
+        .await;
+    assert_eq!(
+        (none.status, none.error_code().as_str()),
+        (404, "APIGW.0101")
+    );
+}
+
+#[tokio::test]
+async fn only_upgrade_needs_a_passed_unexpired_pre_check_for_that_target() {
+    let emu = Emulator::start_with(EmulatorConfig::fast().advance_on_read(false))
+        .await
+        .unwrap();
+    let client = Client::new(&emu);
+    let cluster = emu.cluster_id().to_string();
+    let p = paths(&emu, "api", &cluster);
+    let upgrade = format!("{}/operation/upgrade", p.api);
+    let refused = client
+        .post(&upgrade, &upgrade_body("v1.29.10-r0", true))
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused
+            .error_msg()
+            .contains("isOnlyUpgrade: no passed pre-upgrade check"),
+        "{}",
+        refused.error_msg()
+    );
+
+    // With reads not advancing, only advance() moves the pre-check.
+    let created = client
+        .post(
+            &format!("{}/operation/precheck", p.api),
+            &precheck_body("v1.29.10-r0", json!([])),
+        )
+        .await
+        .json();
+    let uid = created["metadata"]["uid"].as_str().unwrap().to_string();
+    let path = format!("{}/operation/precheck/tasks/{uid}", p.api);
+    for _ in 0..5 {
+        assert_eq!(client.get(&path).await.json()["status"]["phase"], "Init");
+    }
+    // Still running: not a passed pre-check.
+    emu.advance(2);
+    assert_eq!(client.get(&path).await.json()["status"]["phase"], "Running");
+    assert_eq!(
+        client
+            .post(&upgrade, &upgrade_body("v1.29.10-r0", true))
+            .await
+            .status,
+        400
+    );
+    emu.advance(1);
+    let done = client.get(&path).await.json();
+    assert_eq!(done["status"]["phase"], "Success");
+    assert!(done["status"]["expireTimeStamp"].is_string());
+    // Passed for v1.29.10-r0, not for another target.
+    let other = client
+        .post(&upgrade, &upgrade_body("v1.30.14-r0", true))
+        .await;
+    assert_eq!(other.status, 400);
+    assert!(other.error_msg().contains("no passed pre-upgrade check"));
+    // It expires on the emulator's clock.
+    emu.advance_clock(super::PRECHECK_VALIDITY + Duration::from_secs(1));
+    let expired = client
+        .post(&upgrade, &upgrade_body("v1.29.10-r0", true))
+        .await;
+    assert_eq!(expired.status, 400);
+    assert!(
+        expired.error_msg().contains("expired"),
+        "{}",
+        expired.error_msg()
+    );
+    assert_eq!(emu.upgrades_started(&cluster), 0);
+
+    // A fresh one, used within its validity: the upgrade runs without a pre-check of its own.
+    client
+        .post(
+            &format!("{}/operation/precheck", p.api),
+            &precheck_body("v1.29.10-r0", json!([])),
+        )
+        .await;
+    emu.advance(3);
+    emu.advance_clock(super::PRECHECK_VALIDITY - Duration::from_secs(1));
+    let started = client
+        .post(&upgrade, &upgrade_body("v1.29.10-r0", true))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    assert_eq!(emu.pre_checks(&cluster).len(), 2);
+    emu.advance(7);
+    assert_eq!(emu.upgrade_tasks(&cluster)[0]["status"]["phase"], "Success");
+    assert_eq!(
+        emu.cluster_version(&cluster).as_deref(),
+        Some("v1.29.10-r0")
+    );
+    assert_eq!(emu.upgrades_started(&cluster), 1);
+}
+
+#[tokio::test]
+async fn a_risk_passes_when_skipped_and_an_exception_never() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    let cluster = emu.cluster_id().to_string();
+    let p = paths(&emu, "api", &cluster);
+    emu.set_scenario(
+        &cluster,
+        Scenario::precheck_risk_on_nodes("NodeKernel", ["n1", "n2"]),
+    );
+
+    let failed = run_precheck(&client, &p, "v1.29.10-r0", json!([])).await;
+    assert_eq!(failed["status"]["phase"], "Failed");
+    assert!(
+        failed["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("NodeKernel (Risk)")
+    );
+    let stages = failed["status"]["nodeCheckStatus"]["nodeStageStatus"]
+        .as_array()
+        .unwrap();
+    assert_eq!(stages.len(), 2);
+    assert_eq!(stages[0]["itemsStatus"][0]["name"], "NodeKernel");
+    assert_eq!(stages[0]["itemsStatus"][0]["kind"], "Risk");
+    assert_eq!(emu.workflows(&cluster).len(), 0);
+
+    // Skipped on one node only: still fails; on both (or without a selector): passes.
+    let one = json!([{"name": "NodeKernel", "resourceSelector": {"key": "node.uid", "operator": "In", "values": ["n1"]}}]);
+    assert_eq!(
+        run_precheck(&client, &p, "v1.29.10-r0", one).await["status"]["phase"],
+        "Failed"
+    );
+    let both = json!([{"name": "NodeKernel", "resourceSelector": {"key": "node.uid", "operator": "In", "values": ["n1", "n2"]}}]);
+    assert_eq!(
+        run_precheck(&client, &p, "v1.29.10-r0", both).await["status"]["phase"],
+        "Success"
+    );
+    let all = json!([{"name": "NodeKernel"}]);
+    assert_eq!(
+        run_precheck(&client, &p, "v1.29.10-r0", all.clone()).await["status"]["phase"],
+        "Success"
+    );
+
+    // An upgrade's own pre-check skips nothing, so it fails and so does the upgrade.
+    let upgrade = client
+        .post(
+            &format!("{}/operation/upgrade", p.api),
+            &upgrade_body("v1.29.10-r0", false),
+        )
+        .await
+        .json();
+    let task = upgrade["metadata"]["uid"].as_str().unwrap().to_string();
+    let phases = poll_phases(
+        &client,
+        &format!("{}/operation/upgrade/tasks/{task}", p.api),
+        &["Success", "Failed"],
+    )
+    .await;
+    assert_eq!(phases.last().map(String::as_str), Some("Failed"));
+    assert_eq!(
+        emu.cluster_version(&cluster).as_deref(),
+        Some("v1.28.15-r0")
+    );
+
+    // An Exception fails even when named.
+    emu.set_scenario(&cluster, Scenario::precheck_exception("EtcdHealth"));
+    let named = json!([{"name": "NodeKernel"}, {"name": "EtcdHealth"}]);
+    let failed = run_precheck(&client, &p, "v1.29.10-r0", named.clone()).await;
+    assert_eq!(failed["status"]["phase"], "Failed");
+    let items = failed["status"]["clusterCheckStatus"]["itemsStatus"]
+        .as_array()
+        .unwrap();
+    assert_eq!(items[0]["kind"], "Exception");
+    assert_eq!(items[0]["level"], "Fatal");
+    // Fixed: the scenario is cleared.
+    emu.clear_scenarios(&cluster);
+    assert_eq!(
+        run_precheck(&client, &p, "v1.29.10-r0", named).await["status"]["phase"],
+        "Success"
+    );
+}
+
+#[tokio::test]
+async fn slow_steps_take_more_reads_and_advance_moves_one_step_per_call() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    let cluster = emu.cluster_id().to_string();
+    let p = paths(&emu, "api", &cluster);
+    emu.set_scenario(&cluster, Scenario::SlowSteps { reads_per_step: 3 });
+    let created = client
+        .post(
+            &format!("{}/operation/precheck", p.api),
+            &precheck_body("v1.29.10-r0", json!([])),
+        )
+        .await
+        .json();
+    let uid = created["metadata"]["uid"].as_str().unwrap().to_string();
+    let phases = poll_phases(
+        &client,
+        &format!("{}/operation/precheck/tasks/{uid}", p.api),
+        &["Success"],
+    )
+    .await;
+    assert_eq!(
+        phases,
+        [
+            "Init", "Init", "Init", "Running", "Running", "Running", "Running", "Running",
+            "Running", "Success"
+        ]
+    );
+    // advance() ignores the reads per step.
+    let upgrade = client
+        .post(
+            &format!("{}/operation/upgrade", p.api),
+            &upgrade_body("v1.29.10-r0", true),
+        )
+        .await;
+    assert_eq!(upgrade.status, 200, "{}", upgrade.text);
+    emu.advance(1);
+    assert_eq!(emu.upgrade_tasks(&cluster)[0]["status"]["phase"], "Queuing");
+    emu.advance(2);
+    assert_eq!(
+        emu.upgrade_tasks(&cluster)[0]["status"]["progress"],
+        "20.00"
+    );
+}
+
+#[tokio::test]
+async fn node_pool_jobs_snapshots_plans_and_the_other_operations_answer() {
+    let emu = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
+    let client = Client::new(&emu);
+    let project = emu.project_id().to_string();
+    let cluster = emu.cluster_id().to_string();
+    let ap = emu.autopilot_cluster_id().to_string();
+    let p = paths(&emu, "api", &cluster);
+
+    let job = client
+        .post(
+            &format!(
+                "{}/nodepools/{}/operation/upgrade",
+                p.api,
+                emu.nodepool_id()
+            ),
+            &json!({"spec": {"nodePoolID": emu.nodepool_id(), "maxUnavailable": 1}}),
+        )
+        .await
+        .json()["jobid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job_path = format!("/api/v3/projects/{project}/jobs/{job}");
+    let phases: Vec<String> = {
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let shown = client.get(&job_path).await.json();
+            seen.push(shown["status"]["phase"].as_str().unwrap().to_string());
+            if seen.last().unwrap() == "Success" {
+                break;
+            }
+        }
+        seen
+    };
+    assert_eq!(phases, ["Initializing", "Running", "Success"]);
+    // A CCE job is not an Autopilot one.
+    assert_eq!(
+        client
+            .get(&format!("/autopilot/v3/projects/{project}/jobs/{job}"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        client
+            .get(&format!("/api/v3/projects/{project}/jobs/nope"))
+            .await
+            .status,
+        404
+    );
+
+    // Autopilot: an upgrade has a job, listed and shown under /autopilot/v2 and v3.
+    let ap_paths = paths(&emu, "autopilot", &ap);
+    let started = client
+        .post(
+            &format!("{}/operation/upgrade", ap_paths.api),
+            &upgrade_body("v1.29", false),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    assert_eq!(
+        started.json()["spec"]["clusterUpgradeAction"]["targetVersion"],
+        "v1.29.15-r0"
+    );
+    let jobs = client
+        .get(&format!("/autopilot/v2/projects/{project}/jobs"))
+        .await
+        .json();
+    let ap_job = jobs[0]["metadata"]["uid"].as_str().unwrap().to_string();
+    assert_eq!(jobs[0]["status"]["status"], "Initializing");
+    assert_eq!(jobs[0]["spec"]["clusteruid"], ap.as_str());
+    assert_eq!(
+        client
+            .get(&format!("/autopilot/v3/projects/{project}/jobs/{ap_job}"))
+            .await
+            .json()["spec"]["type"],
+        "UpgradeCluster"
+    );
+    assert_eq!(
+        client
+            .get(&format!("/autopilot/v2/projects/{project}/jobs/{ap_job}"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        client
+            .call(
+                "DELETE",
+                &format!("/autopilot/v2/projects/{project}/jobs/{ap_job}"),
+                None
+            )
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        client
+            .get(&format!("/autopilot/v2/projects/{project}/jobs/{ap_job}"))
+            .await
+            .status,
+        404
+    );
+
+    // Upgrade plans (Autopilot only).
+    let plans = client
+        .get(&format!("{}/upgradeplans", ap_paths.api))
+        .await
+        .json();
+    let plan = plans["items"][0].clone();
+    assert_eq!(plan["spec"]["clusterVersion"], "v1.28.15-r0");
+    let plan_uid = plan["metadata"]["uid"].as_str().unwrap().to_string();
+    let postponed = client
+        .call(
+            "PUT",
+            &format!("{}/upgradeplans/{plan_uid}", ap_paths.api),
+            Some(&json!({"notBefore": "2001-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(postponed.status, 200, "{}", postponed.text);
+    assert_eq!(
+        postponed.json()["spec"]["notBefore"],
+        "2001-01-01T00:00:00Z"
+    );
+    let late = client
+        .call(
+            "PUT",
+            &format!("{}/upgradeplans/{plan_uid}", ap_paths.api),
+            Some(&json!({"notBefore": "2999-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(late.status, 400);
+    assert!(late.error_msg().contains("notBeforeDeadline"));
+    assert_eq!(
+        client
+            .call(
+                "PUT",
+                &format!("{}/upgradeplans/nope", ap_paths.api),
+                Some(&json!({"notBefore": "x"}))
+            )
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        client
+            .get(&format!(
+                "{}/upgradeplans",
+                p.api.replace("/api/", "/autopilot/")
+            ))
+            .await
+            .status,
+        404
+    );
+
+    // Feature gates, add-on checks, node syncs.
+    assert_eq!(
+        client.get("/api/v3.1/feature-gates").await.json()["kind"],
+        "Configuration"
+    );
+    assert_eq!(
+        client
+            .get("/api/v3/clusterupgradefeaturegates")
+            .await
+            .json()["upgradeFeatureGates"]["EvsSnapshot"],
+        "Support"
+    );
+    let addon = client
+        .post(
+            &format!("{}/addons/precheck", p.api),
+            &json!({"kind": "AddonCheck", "apiVersion": "v3", "spec": {"clusterID": cluster,
+                    "addonList": [{"addonTemplateName": "coredns", "addonInstanceID": "i-1", "type": "addonStatic"}]}}),
+        )
+        .await;
+    assert_eq!(addon.status, 200, "{}", addon.text);
+    let addon_tasks = format!("{}/addons/precheck/tasks", p.api);
+    let tasks = client
+        .try_call("GET", &addon_tasks, &[("type", "addonStatic")], None)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(tasks["items"][0]["metadata"]["addonInstanceID"], "i-1");
+    let none = client
+        .try_call("GET", &addon_tasks, &[("type", "addonUpgrade")], None)
+        .await
+        .unwrap()
+        .json();
+    assert!(none["items"].is_null(), "{none}");
+    let sync = client
+        .get(&format!(
+            "/api/v2/projects/{project}/clusters/{cluster}/nodes/n1/sync"
+        ))
+        .await;
+    assert_eq!(
+        (sync.status, sync.text.as_str()),
+        (200, "Sync node success")
+    );
+    assert_eq!(sync.header("content-type"), Some("text/plain"));
+    let batch = client
+        .call("POST", &format!("{}/nodes/sync", p.api), None)
+        .await;
+    assert_eq!(batch.text, "Start to batch sync nodes");
+    // Unknown tasks of every kind are 404s.
+    for path in [
+        format!("{}/operation/precheck/tasks/nope", p.api),
+        format!("{}/operation/upgrade/tasks/nope", p.api),
+        format!("{}/operation/upgradeworkflows/nope", p.api),
+    ] {
+        assert_eq!(client.get(&path).await.status, 404, "{path}");
+    }
+    let fresh = "fresh";
+    emu.add_cluster(fresh, "v1.28.15-r0", false);
+    let retry = client
+        .call(
+            "POST",
+            &format!("{}/operation/upgrade/retry", base(&emu, "api", fresh)),
+            None,
+        )
+        .await;
+    assert_eq!(retry.status, 404);
 }
