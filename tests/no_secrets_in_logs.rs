@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cce_upgrade::emulator::{Emulator, EmulatorConfig, Fault};
-use cce_upgrade::types::{NodeTemplate, UpgradeNodePool, UpgradeTask, UpgradeWorkFlow};
+use cce_upgrade::types::{NodeTemplate, UpgradeNodePool};
 use cce_upgrade::{Credentials, RetryConfig};
 
 #[derive(Clone, Default)]
@@ -27,17 +27,9 @@ impl Write for Capture {
     }
 }
 
-struct Quiet;
-impl flow::Progress for Quiet {
-    fn step(&mut self, message: &str) {
-        tracing::info!(message, "step");
-    }
-    fn task(&mut self, task: &UpgradeTask) {
-        tracing::trace!(?task, "task");
-    }
-    fn workflow(&mut self, workflow: &UpgradeWorkFlow) {
-        tracing::trace!(?workflow, "workflow");
-    }
+/// Logs every event of the upgrades at TRACE, as an application might.
+fn quiet(event: &cce_upgrade::upgrade::UpgradeEvent) {
+    tracing::trace!(?event, "upgrade event");
 }
 
 const NODE_PASSWORD: &str = "NodePassw0rd!LeakCheck";
@@ -57,9 +49,13 @@ async fn no_secret_reaches_the_logs_or_debug_output() {
     let mut debug = String::new();
     let options = |cluster: &str, autopilot: bool, pools: Vec<String>| flow::Options {
         cluster_id: cluster.to_owned(),
-        target_version: Some("v1.29.15-r0".into()),
+        target_version: None,
         nodepool_ids: pools,
         autopilot,
+        snapshot: true,
+        skip_checks: Vec::new(),
+        plan: false,
+        retry_failed: false,
         poll: (Duration::from_millis(1), Duration::from_millis(5)),
     };
 
@@ -80,14 +76,14 @@ async fn no_secret_reaches_the_logs_or_debug_output() {
             false,
             vec![emulator.nodepool_id().into()],
         ),
-        &mut Quiet,
+        quiet,
     )
     .await
     .unwrap();
     let autopilot = flow::run(
         &client,
         &options(emulator.autopilot_cluster_id(), true, vec![]),
-        &mut Quiet,
+        quiet,
     )
     .await
     .unwrap();

@@ -539,7 +539,22 @@ impl<'a> Run<'a> {
                 t.parse::<Version>()
                     .map_err(|e| Error::invalid_input("to", format!("{e}")))?,
             ),
-            None => None,
+            // No target given: an open workflow's is the upgrade under way; continue it.
+            None => self
+                .read("the workflows", || self.up.api.workflows())
+                .await
+                .map_err(|e| e.with_step("inspect"))?
+                .workflows()
+                .iter()
+                .filter(|w| {
+                    !matches!(
+                        w.phase(),
+                        Some(WorkFlowPhase::Success | WorkFlowPhase::Cancel)
+                    )
+                })
+                .filter_map(|w| workflow_target(w)?.parse::<Version>().ok())
+                .filter(|t| now.as_ref().is_none_or(|now| t > now))
+                .max(),
         };
         let (target, already_done) = match (&requested, &now) {
             (Some(req), Some(now)) if req.matches(now) || (!req.is_minor_only() && req <= now) => {
