@@ -674,7 +674,10 @@ async fn a_body_the_client_cannot_pre_check_is_a_400_from_the_service() {
     let service = e.service_error().unwrap();
     assert_eq!(service.error_code(), Some("CCE.01400001"));
     let msg = service.error_msg().unwrap();
-    assert!(msg.contains("not newer"), "{msg}");
+    assert!(
+        msg.contains("is not higher than the cluster's version"),
+        "{msg}"
+    );
     assert_eq!(e.request_id().map(str::to_owned), body_request_id(&e));
     assert_eq!(e.attempts(), 1, "a 400 on a write is not retried");
     let line = e.to_string();
