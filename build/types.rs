@@ -98,14 +98,20 @@ pub fn generate(spec: Value, enums: &[EnumSchema]) -> Result<(String, BTreeSet<S
         })
         .ok_or("the generator produced no types module")?;
     let mut names = BTreeSet::new();
+    // Behind the crate's `schemars` feature, every type describes its JSON Schema; the serde
+    // attributes (renames, defaults, `untagged`) shape it as they shape the wire form.
+    let json_schema: syn::Attribute =
+        syn::parse_quote!(#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]);
     for item in &mut items {
         syn::visit_mut::VisitMut::visit_item_mut(&mut NullAsEmpty, item);
         match item {
             syn::Item::Struct(s) => {
                 names.insert(s.ident.to_string());
+                add_after_derive(&mut s.attrs, json_schema.clone());
             }
             syn::Item::Enum(e) => {
                 names.insert(e.ident.to_string());
+                add_after_derive(&mut e.attrs, json_schema.clone());
             }
             _ => {}
         }
@@ -116,6 +122,15 @@ pub fn generate(spec: Value, enums: &[EnumSchema]) -> Result<(String, BTreeSet<S
         items,
     };
     Ok((prettyplease::unparse(&file), names))
+}
+
+/// Puts `attr` right after the item's `#[derive(...)]`, before the attributes it reads.
+fn add_after_derive(attrs: &mut Vec<syn::Attribute>, attr: syn::Attribute) {
+    let at = attrs
+        .iter()
+        .position(|a| a.path().is_ident("derive"))
+        .map_or(attrs.len(), |i| i + 1);
+    attrs.insert(at, attr);
 }
 
 /// Renames `node_i_ds` to `node_ids`, and adds `deserialize_with = "crate::model::null_as_default"` to every generated field that
