@@ -188,7 +188,7 @@ pub fn render_enums(enums: &[EnumSchema]) -> String {
         // A string schema that lists the documented values and, like the type, takes any other.
         let _ = writeln!(
             s,
-            "#[cfg(feature = \"schemars\")]\nimpl ::schemars::JsonSchema for {name} {{\n    \
+            "#[cfg(feature = \"schemars\")]\n#[cfg_attr(docsrs, doc(cfg(feature = \"schemars\")))]\nimpl ::schemars::JsonSchema for {name} {{\n    \
              fn schema_name() -> ::std::borrow::Cow<'static, str> {{\n        {name:?}.into()\n    }}\n\n    \
              fn schema_id() -> ::std::borrow::Cow<'static, str> {{\n        \"cce_upgrade::types::{name}\".into()\n    }}\n\n    \
              fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {{\n        \

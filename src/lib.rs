@@ -20,6 +20,7 @@ mod timestamp;
 pub mod waiter;
 
 #[cfg(feature = "emulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
 
 pub use client::{

@@ -106,6 +106,7 @@ impl<'de> Deserialize<'de> for LenientBool {
 
 /// A boolean, or a string such as `"true"` (any other value is read as its text).
 #[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
 impl schemars::JsonSchema for LenientBool {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "LenientBool".into()
@@ -174,6 +175,7 @@ impl<'de> Deserialize<'de> for PointRef {
 
 /// The object `{ "taskType": ... }` or the task type's name as a string.
 #[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
 impl schemars::JsonSchema for PointRef {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "PointRef".into()
@@ -232,6 +234,7 @@ impl<'de> Deserialize<'de> for WorkFlowItems {
 
 /// An array of workflows, one workflow object, or `null`.
 #[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
 impl schemars::JsonSchema for WorkFlowItems {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "WorkFlowItems".into()

@@ -136,6 +136,7 @@ impl<'de> serde::Deserialize<'de> for NodePassword {
 
 /// A string: the base64 of a SHA-512 crypt string (any string is taken as is).
 #[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
 impl schemars::JsonSchema for NodePassword {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "NodePassword".into()

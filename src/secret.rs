@@ -66,6 +66,7 @@ impl<'de> serde::Deserialize<'de> for SecretString {
 
 /// A string; the schema carries no example or default, so the secret never shows there either.
 #[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
 impl schemars::JsonSchema for SecretString {
     fn inline_schema() -> bool {
         true
