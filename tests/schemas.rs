@@ -1,5 +1,6 @@
 //! The JSON Schemas of the types (feature `schemars`): what they require, how they name the
-//! fields, and that the hand-written types describe the forms they really read.
+//! fields, the constraints the spec states, and that the hand-written types describe the forms
+//! they really read.
 //!
 //! The crate's self dev-dependency in `Cargo.toml` turns the feature on for every test build;
 //! the first test fails if it ever stops doing so, so the others cannot silently vanish.
@@ -21,8 +22,9 @@ fn the_tests_are_built_with_the_schemars_feature() {
 mod schemas {
     use cce_upgrade::NodePassword;
     use cce_upgrade::types::{
-        LenientBool, ListAddonPrecheckTasksQuery, NodeTemplateLoginUserPassword, PointRef,
-        UpgradeClusterRequestBody, UpgradeTaskPhase, UpgradeWorkFlowList, WorkFlowItems,
+        LenientBool, ListAddonPrecheckTasksQuery, NodePoolMetadata, NodePoolUpgradeSpec,
+        NodeTemplateLifeCycle, NodeTemplateLoginUserPassword, PointRef, UpgradeClusterRequestBody,
+        UpgradeTaskPhase, UpgradeWorkFlowList, WorkFlowItems,
     };
     use schemars::{JsonSchema, schema_for};
     use serde_json::{Value, json};
@@ -108,8 +110,35 @@ mod schemas {
         assert_eq!(required(&root, rolling), ["userDefinedStep"]);
         let step = property(&root, rolling, "userDefinedStep");
         assert_eq!(step["type"], "integer", "{step:#}");
+        // The spec's bounds, which the Rust type (`i32`) does not carry.
+        assert_eq!(
+            (&step["minimum"], &step["maximum"]),
+            (&json!(1), &json!(120))
+        );
         // No Rust field name leaks into the schema.
         assert!(!root.to_string().contains("user_defined_step"));
+    }
+
+    #[test]
+    fn the_spec_constraints_are_in_the_schemas() {
+        let sync = root::<NodePoolUpgradeSpec>();
+        let batch = property(&sync, &sync, "maxUnavailable");
+        assert_eq!(
+            (&batch["minimum"], &batch["maximum"]),
+            (&json!(1), &json!(20))
+        );
+
+        let pool = root::<NodePoolMetadata>();
+        let name = property(&pool, &pool, "name");
+        assert_eq!(
+            (&name["minLength"], &name["maxLength"]),
+            (&json!(1), &json!(50))
+        );
+        assert_eq!(name["pattern"], "^[a-z]([a-z0-9-]*[a-z0-9])?$");
+
+        let scripts = root::<NodeTemplateLifeCycle>();
+        let pre = property(&scripts, &scripts, "preInstall");
+        assert_eq!(pre["maxLength"], 10240, "{pre:#}");
     }
 
     #[test]
