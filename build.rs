@@ -46,7 +46,7 @@ fn generate(root: &Path, out_dir: &Path) -> Result<(), String> {
     let enums = enums::collect_enums(&doc)?;
     enums::check_no_inline_enums(&doc, "", &enums)?;
     let adapted = spec::adapt_for_types(&doc)?;
-    let (types_src, type_names) = types::generate(adapted, &enums)?;
+    let (types_src, type_names) = types::generate(adapted, &doc, &enums)?;
     write(out_dir, "types.rs", &types_src)?;
     write(out_dir, "enums.rs", &enums::render_enums(&enums))?;
     let operations_src = operations::generate(&doc, &enums, &type_names)?;

@@ -185,6 +185,20 @@ pub fn render_enums(enums: &[EnumSchema]) -> String {
             "impl<'de> serde::Deserialize<'de> for {} {{\n    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {{\n        crate::model::deserialize_enum_string(deserializer).map(Self::from)\n    }}\n}}\n",
             e.name
         );
+        // A string schema that lists the documented values and, like the type, takes any other.
+        let _ = writeln!(
+            s,
+            "#[cfg(feature = \"schemars\")]\n#[cfg_attr(docsrs, doc(cfg(feature = \"schemars\")))]\nimpl ::schemars::JsonSchema for {name} {{\n    \
+             fn schema_name() -> ::std::borrow::Cow<'static, str> {{\n        {name:?}.into()\n    }}\n\n    \
+             fn schema_id() -> ::std::borrow::Cow<'static, str> {{\n        \"cce_upgrade::types::{name}\".into()\n    }}\n\n    \
+             fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {{\n        \
+             ::schemars::json_schema!({{\n            \"description\": {description:?},\n            \
+             \"type\": \"string\",\n            \
+             \"anyOf\": [{{ \"enum\": Self::VALUES }}, {{ \"description\": \"A value added after this SDK was built.\" }}]\n        \
+             }})\n    }}\n}}\n",
+            name = e.name,
+            description = e.description.as_deref().unwrap_or("A value of the API."),
+        );
         if let Some(d) = &e.default {
             let _ = writeln!(
                 s,

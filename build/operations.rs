@@ -258,13 +258,20 @@ pub fn generate(
             let _ = writeln!(
                 queries,
                 "/// The query parameters of [`Client::{fn_name}`](crate::Client::{fn_name}); all optional.\n\
-                 #[derive(Clone, Debug, Default, PartialEq)]\n#[non_exhaustive]\npub struct {query_type} {{"
+                 #[derive(Clone, Debug, Default, PartialEq)]\n\
+                 #[cfg_attr(feature = \"schemars\", derive(::schemars::JsonSchema))]\n\
+                 #[non_exhaustive]\npub struct {query_type} {{"
             );
             for q in &query {
                 for line in q.doc.lines() {
                     let _ = writeln!(queries, "    /// {line}");
                 }
                 let _ = writeln!(queries, "    ///\n    /// Sent as `{}`.", q.wire);
+                let _ = writeln!(
+                    queries,
+                    "    #[cfg_attr(feature = \"schemars\", schemars(rename = {:?}))]",
+                    q.wire
+                );
                 let _ = writeln!(queries, "    pub {}: Option<{}>,", q.field, q.rust_type);
             }
             let _ = writeln!(queries, "}}\n\nimpl {query_type} {{");

@@ -11,8 +11,9 @@
 //! the server. If the connection is lost or times out after such a request was sent, the error
 //! kind is [`ErrorKind::OutcomeUnknown`]: the upgrade workflow may or may not have been created.
 //! Reconcile by reading the state back — list the cluster's upgrade workflows
-//! ([`Client::list_autopilot_upgrade_work_flows`](crate::Client::list_autopilot_upgrade_work_flows))
-//! or look at the cluster's version — before deciding to send it again.
+//! ([`Client::list_upgrade_work_flows`](crate::Client::list_upgrade_work_flows), or
+//! [`Client::list_autopilot_upgrade_work_flows`](crate::Client::list_autopilot_upgrade_work_flows)
+//! for an Autopilot cluster) or look at the cluster's version — before deciding to send it again.
 
 use std::fmt;
 

@@ -1,4 +1,16 @@
 #![doc = include_str!("../README.md")]
+//!
+//! # Cargo features
+//!
+//! Both are off by default.
+//!
+//! - `emulator`: the module `emulator`, a local CCE emulator to test against (a real HTTP
+//!   server on loopback). Turn it on in `[dev-dependencies]`.
+//! - `schemars`: every type in `types` (and [`NodePassword`], [`SecretString`]) implements
+//!   `schemars::JsonSchema`, so `schemars::schema_for!(UpgradeClusterRequestBody)` gives the
+//!   JSON Schema of a request, e.g. to check a file that holds one before sending it.
+//!   Forward-compatible enums are strings that list the documented values and take any other;
+//!   the lenient types list every form they read.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -22,6 +34,7 @@ mod version;
 pub mod waiter;
 
 #[cfg(feature = "emulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
 
 pub use client::{
@@ -45,6 +58,9 @@ pub use version::{ParseVersionError, Version};
 /// Unknown fields in responses are ignored, enum values the SDK does not know are kept in an
 /// `Unknown(String)` variant, and `null` where a list or map is expected reads as empty: a
 /// service that grew since this SDK was built never fails a call.
+///
+/// With the `schemars` feature, every type here implements `schemars::JsonSchema`, under the
+/// field names of the wire.
 pub mod types {
     pub use crate::generated::queries::*;
     pub use crate::generated::types::*;

@@ -104,6 +104,26 @@ impl<'de> Deserialize<'de> for LenientBool {
     }
 }
 
+/// A boolean, or a string such as `"true"` (any other value is read as its text).
+#[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
+impl schemars::JsonSchema for LenientBool {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "LenientBool".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        "cce_upgrade::types::LenientBool".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A flag, sent as a boolean or as a string such as \"true\".",
+            "type": ["boolean", "string"],
+        })
+    }
+}
+
 /// One end of a workflow line (`LineStatus.startPoint`/`endPoint`): the pages type it as a
 /// string, their examples and the service send an object `{ "taskType": ... }`.
 #[derive(Clone, Debug, PartialEq)]
@@ -153,6 +173,26 @@ impl<'de> Deserialize<'de> for PointRef {
     }
 }
 
+/// The object `{ "taskType": ... }` or the task type's name as a string.
+#[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
+impl schemars::JsonSchema for PointRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PointRef".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        "cce_upgrade::types::PointRef".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "One end of a workflow line: an object `{\"taskType\": ...}` or the task type's name.",
+            "anyOf": [generator.subschema_for::<Point>(), { "type": "string" }],
+        })
+    }
+}
+
 /// The workflows of a list response. Page 002 documents `items` as one object (and shows one);
 /// the service and the official SDKs send an array. Both read as a list; `null` reads as empty.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -189,6 +229,31 @@ impl<'de> Deserialize<'de> for WorkFlowItems {
             v => vec![UpgradeWorkFlow::deserialize(v).map_err(serde::de::Error::custom)?],
         };
         Ok(WorkFlowItems(items))
+    }
+}
+
+/// An array of workflows, one workflow object, or `null`.
+#[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
+impl schemars::JsonSchema for WorkFlowItems {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WorkFlowItems".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        "cce_upgrade::types::WorkFlowItems".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let workflow = generator.subschema_for::<UpgradeWorkFlow>();
+        schemars::json_schema!({
+            "description": "The workflows: an array, one workflow object, or null (no workflows).",
+            "anyOf": [
+                { "type": "array", "items": workflow },
+                workflow,
+                { "type": "null" },
+            ],
+        })
     }
 }
 

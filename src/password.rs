@@ -134,6 +134,27 @@ impl<'de> serde::Deserialize<'de> for NodePassword {
     }
 }
 
+/// A string: the base64 of a SHA-512 crypt string (any string is taken as is).
+#[cfg(feature = "schemars")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schemars")))]
+impl schemars::JsonSchema for NodePassword {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NodePassword".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        "cce_upgrade::NodePassword".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A node login password, salted and encoded: the standard base64 of a SHA-512 crypt string `$6$<salt>$<hash>`.",
+            "type": "string",
+            "contentEncoding": "base64",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
