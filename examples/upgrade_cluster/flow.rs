@@ -82,10 +82,16 @@ pub fn summary(outcome: &Outcome) -> String {
             if let Some(id) = &report.workflow_id {
                 let _ = writeln!(s, "  workflow {id}");
             }
+            let width = report
+                .steps
+                .iter()
+                .map(|step| step.step.to_string().len())
+                .max()
+                .unwrap_or(0);
             for step in &report.steps {
                 let _ = writeln!(
                     s,
-                    "  {:<28} {:<8} {:>7.1}s  {}{}",
+                    "  {:<width$} {:<8} {:>7.1}s  {}{}",
                     step.step.to_string(),
                     step.phase,
                     step.duration.as_secs_f64(),

@@ -200,7 +200,7 @@ async fn run(args: Args) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         (client, options_from(&args, cluster_id))
     } else {
-        let emulator = Emulator::start_with(EmulatorConfig::demo())
+        let emulator = Emulator::start_with(EmulatorConfig::demo().advance_on_read(false))
             .await
             .map_err(|e| format!("cannot start the emulator: {e}"))?;
         println!(
@@ -223,7 +223,7 @@ async fn run(args: Args) -> Result<(), String> {
         if options.nodepool_ids.is_empty() && !options.autopilot {
             options.nodepool_ids.push(emulator.nodepool_id().to_owned());
         }
-        options.poll = (Duration::from_millis(200), Duration::from_millis(500));
+        options.poll = (Duration::from_millis(250), Duration::from_millis(500));
         _emulator = Some(emulator);
         (client, options)
     };
