@@ -20,6 +20,7 @@ mod spec;
 #[path = "build/types.rs"]
 mod types;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const SPEC: &str = "openapi/cce-upgrade.yaml";
@@ -30,14 +31,36 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=build");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    if let Err(message) = generate(Path::new(SPEC), &out_dir) {
-        eprintln!("error: {SPEC_DIR}/: {message}");
+    let mut owners = Default::default();
+    if let Err(message) = generate(Path::new(SPEC), &out_dir, &mut owners) {
+        eprintln!("error: {}: {message}", file_of(&message, &owners));
         std::process::exit(1);
     }
 }
 
-fn generate(root: &Path, out_dir: &Path) -> Result<(), String> {
-    let doc = spec::assemble(root)?;
+/// The spec file a message is about: the part that defines the path or schema it starts with,
+/// else the root.
+fn file_of(message: &str, owners: &BTreeMap<String, String>) -> String {
+    let key = if let Some(rest) = message.strip_prefix("components.schemas.") {
+        let name = rest.split(['.', ':', ' ']).next().unwrap_or_default();
+        format!("/components/schemas/{name}")
+    } else if let Some(rest) = message.strip_prefix("paths.") {
+        let path = rest.split([' ', ':']).next().unwrap_or_default();
+        let path = path.rsplit_once('.').map_or(path, |(p, _method)| p);
+        format!("/paths/{path}")
+    } else {
+        return format!("{SPEC_DIR}/");
+    };
+    owners.get(&key).cloned().unwrap_or_else(|| SPEC.to_owned())
+}
+
+fn generate(
+    root: &Path,
+    out_dir: &Path,
+    owners: &mut BTreeMap<String, String>,
+) -> Result<(), String> {
+    let (doc, parts) = spec::assemble(root)?;
+    *owners = parts;
     serde_json::from_value::<openapiv3::OpenAPI>(doc.clone())
         .map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
     checks::check_vocabulary(&doc, "")?;
@@ -45,11 +68,13 @@ fn generate(root: &Path, out_dir: &Path) -> Result<(), String> {
 
     let enums = enums::collect_enums(&doc)?;
     enums::check_no_inline_enums(&doc, "", &enums)?;
+    // The operations' own checks (path parameters, answers) before the type generator's.
+    operations::generate(&doc, &enums, None)?;
     let adapted = spec::adapt_for_types(&doc)?;
     let (types_src, type_names) = types::generate(adapted, &doc, &enums)?;
     write(out_dir, "types.rs", &types_src)?;
     write(out_dir, "enums.rs", &enums::render_enums(&enums))?;
-    let operations_src = operations::generate(&doc, &enums, &type_names)?;
+    let operations_src = operations::generate(&doc, &enums, Some(&type_names))?;
     let file: syn::File = syn::parse_str(&operations_src)
         .map_err(|e| format!("the generated operations do not parse: {e}"))?;
     write(out_dir, "operations.rs", &prettyplease::unparse(&file))

@@ -28,11 +28,12 @@ enum AnswerKind {
 }
 
 /// Emits `operations.rs`: the operations' methods, descriptions, checks and query structs.
-/// `type_names` are the items the type generator defined, to catch a name it spelt otherwise.
+/// `type_names` are the items the type generator defined, to catch a name it spelt otherwise
+/// (`None`: checks the operations without that).
 pub fn generate(
     doc: &Value,
     enums: &[EnumSchema],
-    type_names: &BTreeSet<String>,
+    type_names: Option<&BTreeSet<String>>,
 ) -> Result<String, String> {
     let shared_params = doc
         .pointer("/components/parameters")
@@ -46,7 +47,7 @@ pub fn generate(
     let type_path = |schema: &str| -> Result<String, String> {
         let path = types::rust_type(schema, enums);
         if let Some(name) = path.strip_prefix("crate::types::")
-            && !type_names.contains(name)
+            && type_names.is_some_and(|names| !names.contains(name))
         {
             return Err(format!(
                 "components.schemas.{schema}: the type generator did not define `{name}`"

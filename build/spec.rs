@@ -1,7 +1,7 @@
 //! Reading the contract: the root document and its parts, merged; and the adapted copy handed
 //! to the type generator.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -10,7 +10,7 @@ use crate::SPEC;
 
 /// Reads the root document and merges into it every other `*.yaml` of its folder (in name
 /// order): their `paths` and `components` maps. A name defined twice is an error naming both files.
-pub fn assemble(root: &Path) -> Result<Value, String> {
+pub fn assemble(root: &Path) -> Result<(Value, BTreeMap<String, String>), String> {
     let read = |path: &Path| -> Result<Value, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
@@ -24,7 +24,7 @@ pub fn assemble(root: &Path) -> Result<Value, String> {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml") && p != root)
         .collect();
     parts.sort();
-    let mut owner: std::collections::BTreeMap<String, String> = Default::default();
+    let mut owner: BTreeMap<String, String> = Default::default();
     for part in parts {
         let name = part.display().to_string();
         let value = read(&part)?;
@@ -85,7 +85,7 @@ pub fn assemble(root: &Path) -> Result<Value, String> {
             }
         }
     }
-    Ok(doc)
+    Ok((doc, owner))
 }
 
 /// The spec as the type generator should see it. The original stays the contract; this copy

@@ -370,10 +370,10 @@ async fn killed_mid_upgrade_and_run_again_it_finishes_the_same_upgrade() {
         .to("v1.29")
         .poll_interval(POLL.0, POLL.1)
         .on_event(move |e| {
-            if matches!(e, UpgradeEvent::Progress(p) if *p >= 20.0) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(());
-                }
+            if matches!(e, UpgradeEvent::Progress(p) if *p >= 20.0)
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(());
             }
         })
         .run();
