@@ -2,8 +2,7 @@
 //! speaks — `X-Sdk-Date` (`20240312T081500Z`) and Go's `time.Time.String()` timestamps
 //! (`2024-03-12 08:15:00.123456 +0000 UTC`).
 //!
-//! No date crate is used: the civil-calendar conversions are Howard Hinnant's `days_from_civil`
-//! and `civil_from_days`, exact for the proleptic Gregorian calendar.
+//! Calendar arithmetic is jiff's.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -59,11 +58,15 @@ pub(crate) fn unix_seconds_now() -> i64 {
 /// Formats like Go's `time.Time.String()` in UTC: `2024-03-12 08:15:00.123456 +0000 UTC`.
 ///
 /// As in Go, trailing zeros of the fraction are trimmed, and a zero fraction prints no dot.
+/// Instants beyond what a date can hold are clamped to the representable range.
 pub(crate) fn go_timestamp(unix_micros: i64) -> String {
-    let secs = unix_micros.div_euclid(1_000_000);
+    let at = jiff::Timestamp::from_microsecond(unix_micros).unwrap_or(if unix_micros < 0 {
+        jiff::Timestamp::MIN
+    } else {
+        jiff::Timestamp::MAX
+    });
+    let mut out = at.strftime("%Y-%m-%d %H:%M:%S").to_string();
     let micros = unix_micros.rem_euclid(1_000_000);
-    let (y, mo, d, h, mi, s) = civil_from_unix(secs);
-    let mut out = format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}");
     if micros != 0 {
         let frac = format!("{micros:06}");
         out.push('.');
@@ -75,77 +78,29 @@ pub(crate) fn go_timestamp(unix_micros: i64) -> String {
 
 /// Formats an `X-Sdk-Date` value: `yyyyMMdd'T'HHmmss'Z'` in UTC.
 pub(crate) fn sdk_date(unix_seconds: i64) -> String {
-    let (y, mo, d, h, mi, s) = civil_from_unix(unix_seconds);
-    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+    let at = jiff::Timestamp::from_second(unix_seconds).unwrap_or(if unix_seconds < 0 {
+        jiff::Timestamp::MIN
+    } else {
+        jiff::Timestamp::MAX
+    });
+    at.strftime("%Y%m%dT%H%M%SZ").to_string()
 }
 
 /// Parses an `X-Sdk-Date` value strictly (`20240312T081500Z`) into Unix seconds.
 pub(crate) fn parse_sdk_date(text: &str) -> Option<i64> {
     let b = text.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' || !digits(0..8) || !digits(9..15) {
         return None;
     }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let part = &b[range];
-        if !part.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(part).ok()?.parse().ok()
-    };
-    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (h, mi, s) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    let days_in_month = match mo {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if d < 1 || d > days_in_month || h > 23 || mi > 59 || s > 59 {
-        return None;
-    }
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3_600 + mi * 60 + s)
-}
-
-fn civil_from_unix(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
-    let days = secs.div_euclid(86_400);
-    let rest = secs.rem_euclid(86_400);
-    let (y, mo, d) = civil_from_days(days);
-    (y, mo, d, rest / 3_600, rest % 3_600 / 60, rest % 60)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian date of a count of days since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
+    let civil = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", text).ok()?;
+    Some(
+        jiff::tz::TimeZone::UTC
+            .to_timestamp(civil)
+            .ok()?
+            .as_second(),
     )
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
