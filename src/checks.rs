@@ -253,15 +253,8 @@ fn leaf(
             let Value::String(s) = value else {
                 return Ok(());
             };
-            let n = s.chars().count();
-            if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-                let bounds = match (min, max) {
-                    (Some(a), Some(b)) => format!("between {a} and {b} characters"),
-                    (Some(a), None) => format!("at least {a} characters"),
-                    (None, Some(b)) => format!("at most {b} characters"),
-                    (None, None) => unreachable!("a length rule has a bound"),
-                };
-                return fail(format!("it has {n} characters; it must have {bounds}"));
+            if let Some(why) = out_of_bounds(s.chars().count(), *min, *max, "characters") {
+                return fail(why);
             }
         }
         Check::Pattern(pattern) => {
@@ -278,15 +271,8 @@ fn leaf(
             let Value::Array(items) = value else {
                 return Ok(());
             };
-            let n = items.len();
-            if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-                let bounds = match (min, max) {
-                    (Some(a), Some(b)) => format!("between {a} and {b} items"),
-                    (Some(a), None) => format!("at least {a} items"),
-                    (None, Some(b)) => format!("at most {b} items"),
-                    (None, None) => unreachable!("an items rule has a bound"),
-                };
-                return fail(format!("it has {n} items; it must have {bounds}"));
+            if let Some(why) = out_of_bounds(items.len(), *min, *max, "items") {
+                return fail(why);
             }
         }
         Check::Fixed(expected) => {
@@ -362,6 +348,20 @@ fn leaf(
         Check::Secret => {}
     }
     Ok(())
+}
+
+/// Why a count (of characters, of items) is outside its bounds, if it is.
+fn out_of_bounds(n: usize, min: Option<usize>, max: Option<usize>, unit: &str) -> Option<String> {
+    if !(min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m)) {
+        return None;
+    }
+    let bounds = match (min, max) {
+        (Some(a), Some(b)) => format!("between {a} and {b} {unit}"),
+        (Some(a), None) => format!("at least {a} {unit}"),
+        (None, Some(b)) => format!("at most {b} {unit}"),
+        (None, None) => return None,
+    };
+    Some(format!("it has {n} {unit}; it must have {bounds}"))
 }
 
 fn range_text(check: &Check) -> String {
