@@ -1980,6 +1980,14 @@ async fn autopilot_jobs_listed_shown_and_deleted() {
     assert_eq!(spec.cluster_uid.as_deref(), Some(cluster.as_str()));
     assert_eq!(spec.resource_id.as_deref(), Some(task_id.as_str()));
     assert_eq!(shown.phase(), Some(&JobPhase::Success));
+    let done = b.client.get_autopilot_one_job(&job).await.unwrap();
+    b.check(&done, 200, "GET", &format!("{jobs_uri}/{job}"), None);
+    let status = done.status.as_ref().expect("status");
+    assert_eq!(status.status, Some(JobPhase::Success));
+    assert!(
+        status.completion_time.is_some(),
+        "a finished job has its completionTime: {status:?}"
+    );
 
     let deleted = b.client.delete_autopilot_job(&job).await.unwrap();
     b.check(&deleted, 200, "DELETE", &format!("{jobs_uri}/{job}"), None);
