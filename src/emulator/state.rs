@@ -1217,7 +1217,10 @@ impl State {
             status: Some(t::SnapshotStatus {
                 phase: Some(task.run.phase.as_str().into()),
                 progress: Some(format!("{}", task.run.progress)),
-                completion_time: task.run.ended.map(|e| self.ts(e)),
+                completion_time: self
+                    .job_run(task)
+                    .and_then(|run| run.ended)
+                    .map(|e| self.ts(e)),
             }),
         }
     }
@@ -1461,7 +1464,10 @@ impl State {
             status: Some(t::UpgradeTaskStatus {
                 phase: Some(UpgradeTaskPhase::from(task.run.phase.as_str())),
                 progress: Some(format!("{}.00", task.run.progress)),
-                completion_time: task.run.ended.map(|e| self.ts(e)),
+                completion_time: self
+                    .job_run(task)
+                    .and_then(|run| run.ended)
+                    .map(|e| self.ts(e)),
             }),
         }
     }
@@ -1633,11 +1639,17 @@ impl State {
 
     /// The phase of a job (an upgrade job follows its upgrade task).
     fn job_phase(&self, task: &Task) -> Phase {
+        self.job_run(task).map_or(Phase::Failed, |run| run.phase)
+    }
+
+    /// The run a job reports: its own, or that of the upgrade task it follows (`None` when that
+    /// task is gone).
+    fn job_run<'a>(&'a self, task: &'a Task) -> Option<&'a Run> {
         match &task.kind {
             Kind::Job {
                 resource: JobResource::Upgrade(u),
-            } => self.task(u).map_or(Phase::Failed, |u| u.run.phase),
-            _ => task.run.phase,
+            } => self.task(u).map(|u| &u.run),
+            _ => Some(&task.run),
         }
     }
 
@@ -1717,7 +1729,10 @@ impl State {
             status: Some(t::V2JobStatus {
                 status: status.phase,
                 reason: status.reason,
-                completion_time: task.run.ended.map(|e| self.ts(e)),
+                completion_time: self
+                    .job_run(task)
+                    .and_then(|run| run.ended)
+                    .map(|e| self.ts(e)),
             }),
         }
     }
