@@ -2,9 +2,11 @@
 //! the SDK next to a bare `reqwest::Client`, and the SDK's own CPU cost measured without the
 //! network.
 //!
-//! Run with `cargo bench --bench throughput`. A plain `main` (harness = false) on a hand-built
-//! tokio multi-thread runtime (2 workers); all traffic goes to the emulator on 127.0.0.1. It
-//! prints one table:
+//! Run with `cargo bench --bench throughput` (with `THROUGHPUT_QUICK=1`, a tenth of the calls
+//! and batches: a quick check that it runs, with noisier figures). A plain `main` (harness =
+//! false) on a hand-built tokio multi-thread runtime (2 workers); all traffic goes to the
+//! emulator on 127.0.0.1, and the task shown is a real upgrade task, run to its end first
+//! (CreateUpgradeWorkFlow, UpgradeCluster, shown until it succeeds). It prints one table:
 //!
 //! - **network**: each client at concurrency 1 (`C1_REQUESTS` calls, in `C1_ROUNDS` interleaved
 //!   rounds so that load on the machine falls on all clients alike; per-call latency mean, p50,
@@ -27,7 +29,7 @@
 //!   `serde_json::from_slice::<UpgradeTask>` of the body the emulator sends, (c) building the
 //!   request as the generated code does (`format!` of the URL with its ids percent-encoded, then
 //!   `.get(url).header(..).headers(..).build()`); each timed in batches with `black_box`, mean and
-//!   median of the batches, in µs per op; and their sum, against the 10 µs target. These are
+//!   median of the batches, in µs per op; and their sum, against the 5 µs target. These are
 //!   hot-loop figures: in a real call the same code runs with caches the network stack and the
 //!   server have just used, and costs more.
 //!
@@ -46,7 +48,9 @@ use std::time::{Duration, Instant, SystemTime};
 use cce_upgrade::Client;
 use cce_upgrade::emulator::{Emulator, EmulatorConfig};
 use cce_upgrade::signing::{SigningParams, sign};
-use cce_upgrade::types::{CreateUpgradeWorkFlowRequestBody, UpgradeTask};
+use cce_upgrade::types::{
+    CreateUpgradeWorkFlowRequestBody, UpgradeClusterRequestBody, UpgradeTask, UpgradeTaskPhase,
+};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Request, StatusCode};
@@ -62,7 +66,33 @@ const CONCURRENCY: usize = 64;
 const WARM_UP: usize = 300;
 /// Isolated costs: iterations are timed in batches (one clock read per batch).
 const BATCH: usize = 100;
-const TARGET_US: f64 = 10.0;
+/// Isolated costs: how many batches each.
+const BATCHES: usize = 400;
+/// The SDK's own cost per call, at most.
+const TARGET_US: f64 = 5.0;
+
+/// How many calls and batches to run: the constants above, or a tenth of them with
+/// `THROUGHPUT_QUICK=1`.
+#[derive(Clone, Copy, Debug)]
+struct Counts {
+    c1: usize,
+    c64: usize,
+    warm_up: usize,
+    batches: usize,
+}
+
+impl Counts {
+    fn from_env() -> Counts {
+        let quick = std::env::var("THROUGHPUT_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let divisor = if quick { 10 } else { 1 };
+        Counts {
+            c1: C1_REQUESTS / divisor,
+            c64: C64_REQUESTS / divisor,
+            warm_up: WARM_UP / divisor,
+            batches: BATCHES / divisor,
+        }
+    }
+}
 
 /// What every client sends, as the SDK sends it after its `pre` hook (minus the signature).
 const USER_AGENT: &str = concat!("cce-upgrade-rust/", env!("CARGO_PKG_VERSION"));
@@ -256,7 +286,7 @@ struct Network {
     requests_served: usize,
 }
 
-async fn network() -> Network {
+async fn network(counts: Counts) -> Network {
     let emulator = Emulator::start_with(EmulatorConfig::fast())
         .await
         .expect("emulator");
@@ -275,19 +305,7 @@ async fn network() -> Network {
         .build()
         .expect("SDK client");
     let cluster = emulator.cluster_id().to_owned();
-    let created = sdk
-        .create_upgrade_work_flow(
-            &cluster,
-            &CreateUpgradeWorkFlowRequestBody::new("v1.29.10-r0"),
-        )
-        .await
-        .expect("CreateUpgradeWorkFlow");
-    let task = created
-        .cluster_task_id()
-        .expect("the workflow has a Cluster task")
-        .to_owned();
-    // The whole upgrade takes 14 ms at the fast pace; let it settle so every answer is alike.
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    let task = real_upgrade_task(&sdk, &cluster).await;
 
     let endpoint = emulator.endpoint();
     let project = emulator.project_id().to_owned();
@@ -344,24 +362,24 @@ async fn network() -> Network {
     );
 
     for mode in Mode::ALL {
-        serial(&ctx, mode, WARM_UP, &mut Serial::default()).await;
+        serial(&ctx, mode, counts.warm_up, &mut Serial::default()).await;
     }
     let mut serial_results: Vec<(Mode, Serial)> =
         Mode::ALL.iter().map(|&m| (m, Serial::default())).collect();
     for _ in 0..C1_ROUNDS {
         for (mode, into) in &mut serial_results {
-            serial(&ctx, *mode, C1_REQUESTS / C1_ROUNDS, into).await;
+            serial(&ctx, *mode, counts.c1 / C1_ROUNDS, into).await;
         }
     }
 
     for mode in Mode::ALL {
-        concurrent(&ctx, mode, WARM_UP * 4, CONCURRENCY).await;
+        concurrent(&ctx, mode, counts.warm_up * 4, CONCURRENCY).await;
     }
     let mut parallel: Vec<(Mode, Duration)> =
         Mode::ALL.iter().map(|&m| (m, Duration::ZERO)).collect();
     for _ in 0..C64_ROUNDS {
         for (mode, elapsed) in &mut parallel {
-            *elapsed += concurrent(&ctx, *mode, C64_REQUESTS / C64_ROUNDS, CONCURRENCY).await;
+            *elapsed += concurrent(&ctx, *mode, counts.c64 / C64_ROUNDS, CONCURRENCY).await;
         }
     }
 
@@ -383,6 +401,38 @@ async fn network() -> Network {
         endpoint,
         requests_served,
     }
+}
+
+/// Runs an upgrade of `cluster` the way the service expects (the emulator runs nothing by
+/// itself): CreateUpgradeWorkFlow, UpgradeCluster, then the task shown until it succeeds (each
+/// read moves it a step). Returns the task's id; showing it from then on always gives the same
+/// answer.
+async fn real_upgrade_task(sdk: &Client, cluster: &str) -> String {
+    const TARGET: &str = "v1.29.10-r0";
+    sdk.create_upgrade_work_flow(cluster, &CreateUpgradeWorkFlowRequestBody::new(TARGET))
+        .await
+        .expect("CreateUpgradeWorkFlow");
+    let started = sdk
+        .upgrade_cluster(cluster, &UpgradeClusterRequestBody::new(TARGET))
+        .await
+        .expect("UpgradeCluster");
+    let task = started
+        .metadata
+        .as_ref()
+        .and_then(|m| m.uid.clone())
+        .expect("UpgradeCluster names its task");
+    for _ in 0..100 {
+        let shown = sdk
+            .show_upgrade_cluster_task(cluster, &task)
+            .await
+            .expect("ShowUpgradeClusterTask");
+        match shown.phase() {
+            Some(UpgradeTaskPhase::Success) => return task,
+            Some(phase) if phase.is_terminal() => panic!("the upgrade task ended {phase:?}"),
+            _ => {}
+        }
+    }
+    panic!("the upgrade task {task} did not end in 100 reads");
 }
 
 /// Mean and median (of the batches' per-op means) in µs of `op`, run `batches * BATCH` times;
@@ -429,6 +479,7 @@ fn micros(d: Duration) -> f64 {
 
 fn main() {
     let started = Instant::now();
+    let counts = Counts::from_env();
     let load_before = load_average();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -437,7 +488,7 @@ fn main() {
         .expect("tokio runtime");
     // Run on a worker (not on the main thread, which would add a thread hop to every call).
     let net = runtime
-        .block_on(async { tokio::spawn(network()).await })
+        .block_on(async { tokio::spawn(network(counts)).await })
         .expect("network part");
     let load_after_network = load_average();
 
@@ -450,7 +501,7 @@ fn main() {
     };
     let template = &net.unsigned;
     let (sign_mean, sign_median) = per_op(
-        400,
+        counts.batches,
         || {
             (0..BATCH)
                 .map(|_| template.try_clone().expect("no body"))
@@ -467,14 +518,14 @@ fn main() {
     );
     let body = &net.body;
     let (decode_mean, decode_median) = per_op(
-        400,
+        counts.batches,
         || (),
         |_| serde_json::from_slice::<UpgradeTask>(black_box(body)).expect("an UpgradeTask"),
     );
     let http = reqwest::Client::new();
     let (endpoint, project, cluster, task) = (&net.endpoint, &net.project, &net.cluster, &net.task);
     let (build_mean, build_median) = per_op(
-        400,
+        counts.batches,
         || (),
         |_| build_like_generated(&http, black_box(endpoint), project, cluster, task),
     );
@@ -514,13 +565,13 @@ fn main() {
             mean_us(*mode),
             pct(0.5),
             pct(0.99),
-            C64_REQUESTS as f64 / parallel.as_secs_f64(),
+            counts.c64 as f64 / parallel.as_secs_f64(),
         );
     }
     println!(
-        "({C1_REQUESTS} calls per client at c=1 in {C1_ROUNDS} interleaved rounds, {C64_REQUESTS} at \
+        "({} calls per client at c=1 in {C1_ROUNDS} interleaved rounds, {} at \
          c={CONCURRENCY} in {C64_ROUNDS}; {} requests served in all)",
-        net.requests_served
+        counts.c1, counts.c64, net.requests_served
     );
     println!();
     // Mean over all calls, and the median of the per-round differences.

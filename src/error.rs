@@ -52,7 +52,7 @@ pub enum ErrorKind {
     UpgradeFailed,
     /// A waiter's deadline passed before the task or workflow ended; the last state is kept.
     WaitTimedOut,
-    /// What a waiter follows is not there: the service's list has no workflow with that id.
+    /// What a waiter follows is not there: the service answered `404` for the workflow.
     NotFound,
     /// The answer was larger than [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)
     /// allows; it was not read to the end, and the request was not sent again.
@@ -585,8 +585,12 @@ impl Error {
         self
     }
 
-    pub(crate) fn not_found(message: String) -> Self {
-        Error::new(ErrorKind::NotFound, message)
+    /// This error (a `404`) as [`ErrorKind::NotFound`]: `message` first, then what it said; the
+    /// service's answer (status, code, request id), the operation and the attempts are kept.
+    pub(crate) fn into_not_found(mut self, message: String) -> Self {
+        self.inner.kind = ErrorKind::NotFound;
+        self.inner.message = format!("{message}: {}", self.inner.message);
+        self
     }
 
     pub(crate) fn wait_timed_out(message: String) -> Self {

@@ -219,8 +219,9 @@ impl Waiter<'_, UpgradeTask> {
 }
 
 impl Waiter<'_, UpgradeWorkFlow> {
-    /// Polls the cluster's workflow list until this workflow is `Success` (returned), `Cancel` or
-    /// `Pending` (an error), or the deadline passes.
+    /// Polls the workflow ([`Client::show_autopilot_upgrade_work_flow`]) until it is `Success`
+    /// (returned), `Cancel` or `Pending` (an error), or the deadline passes. A workflow the
+    /// service does not know (`404`) is [`ErrorKind::NotFound`].
     pub async fn wait(self) -> Result<UpgradeWorkFlow, Error> {
         let Waiter {
             client,
@@ -231,20 +232,18 @@ impl Waiter<'_, UpgradeWorkFlow> {
         } = self;
         let what = format!("upgrade workflow {workflow_id}");
         let fetch = || async {
-            let list = client
-                .list_autopilot_upgrade_work_flows(&cluster_id)
-                .await?;
-            list.workflows()
-                .iter()
-                .find(|w| w.uid() == Some(workflow_id.as_str()))
-                .cloned()
-                .ok_or_else(|| {
-                    Error::not_found(format!(
+            match client
+                .show_autopilot_upgrade_work_flow(&cluster_id, &workflow_id)
+                .await
+            {
+                Ok(workflow) => Ok(workflow.into_inner()),
+                Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Err(e
+                    .into_not_found(format!(
                         "cluster {cluster_id} has no upgrade workflow {workflow_id}; \
                          list the workflows to find its id"
-                    ))
-                    .with_operation("ListAutopilotUpgradeWorkFlows")
-                })
+                    ))),
+                Err(e) => Err(e),
+            }
         };
         poll(
             pacing,
@@ -297,7 +296,11 @@ impl Client {
     }
 
     /// A waiter for the upgrade workflow `workflow_id` (its `metadata.uid`) of an Autopilot
-    /// cluster, followed through [`Client::list_autopilot_upgrade_work_flows`].
+    /// cluster, followed through [`Client::show_autopilot_upgrade_work_flow`].
+    ///
+    /// A workflow does not run by itself: its phase follows the tasks started for its cluster
+    /// (the upgrade, then the post-check that ends it). Wait for it while those run, e.g. with
+    /// [`Client::upgrade_autopilot`] in another task.
     pub fn wait_for_workflow(&self, cluster_id: &str, workflow_id: &str) -> WorkflowWaiter<'_> {
         Waiter::new(self, cluster_id, workflow_id)
     }

@@ -3,13 +3,13 @@
 //! caller got back (status, typed body, request id).
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use cce_upgrade::emulator::{Emulator, EmulatorConfig, ReceivedRequest};
 use cce_upgrade::signing::{SigningParams, parse_sdk_date, sign};
 use cce_upgrade::types::{
     CreateUpgradeWorkFlowRequestBody, NodeTemplate, PostCheckClusterRequestBody, PostCheckPhase,
-    PostCheckSpec, UpgradeNodePool, UpgradeTaskPhase, WorkFlowPhase,
+    PostCheckSpec, UpgradeClusterRequestBody, UpgradeNodePool, UpgradeTaskPhase, WorkFlowPhase,
 };
 use cce_upgrade::{Client, Credentials, Env, ErrorKind};
 use serde_json::{Value, json};
@@ -20,6 +20,8 @@ mod common;
 use common::{DEMO_VERSION, TARGET, client_with_retry, quick_retry, start_with};
 
 const USER_AGENT: &str = concat!("cce-upgrade-rust/", env!("CARGO_PKG_VERSION"));
+/// A version a cluster at [`TARGET`] (or at [`DEMO_VERSION`]) may be upgraded to.
+const NEXT: &str = "v1.30.14-r0";
 
 async fn start(config: EmulatorConfig) -> Emulator {
     start_with(config).await
@@ -192,37 +194,99 @@ async fn raw_signed(
     (status, body)
 }
 
-/// Polls the task with the client until it ends (independently of the crate's waiters).
+/// At most this many reads of a task before a test gives up on it: every read moves a task one
+/// step (an upgrade with its own pre-check ends in about ten), so a task still running after this
+/// many never ends. A bound on reads, not on time: the machine's pace does not matter.
+const MAX_READS: usize = 100;
+
+/// Starts the upgrade of a CCE cluster (`UpgradeCluster`, with the pre-check the upgrade runs
+/// itself); returns its task id (`metadata.uid` of the answer).
+async fn start_upgrade(client: &Client, cluster: &str, target: &str) -> String {
+    let started = client
+        .upgrade_cluster(cluster, &UpgradeClusterRequestBody::new(target))
+        .await
+        .unwrap_or_else(|e| panic!("UpgradeCluster of {cluster:?}: {e}"));
+    started
+        .metadata
+        .as_ref()
+        .and_then(|m| m.uid.clone())
+        .expect("the answer names the upgrade task")
+}
+
+/// The same for an Autopilot cluster (`UpgradeAutopilotCluster`).
+async fn start_autopilot_upgrade(client: &Client, cluster: &str, target: &str) -> String {
+    let started = client
+        .upgrade_autopilot_cluster(cluster, &UpgradeClusterRequestBody::new(target))
+        .await
+        .unwrap_or_else(|e| panic!("UpgradeAutopilotCluster of {cluster:?}: {e}"));
+    started
+        .metadata
+        .as_ref()
+        .and_then(|m| m.uid.clone())
+        .expect("the answer names the upgrade task")
+}
+
+/// Shows the task with the client until it ends (independently of the crate's waiters), at
+/// most [`MAX_READS`] times.
 async fn poll_task_until_done(client: &Client, cluster: &str, task: &str) -> UpgradeTaskPhase {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let task = client
+    let mut last = None;
+    for _ in 0..MAX_READS {
+        let shown = client
             .show_upgrade_cluster_task(cluster, task)
             .await
             .expect("show task");
-        match task.phase() {
-            Some(phase) if phase.is_terminal() => return phase.clone(),
-            _ => {}
+        if let Some(phase) = shown.phase().filter(|p| p.is_terminal()) {
+            return phase.clone();
         }
-        assert!(Instant::now() < deadline, "the task did not end: {task:?}");
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        last = Some(shown.into_inner());
     }
+    panic!("the task did not end in {MAX_READS} reads: {last:?}");
 }
 
-async fn wait_until_workflow_phase(emulator: &Emulator, cluster: &str, phase: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while emulator
-        .workflows(cluster)
-        .first()
-        .map(|w| w["status"]["phase"].clone())
-        != Some(json!(phase))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the workflow of {cluster} never reached {phase}"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
+/// The same for an Autopilot cluster's task.
+async fn poll_autopilot_task_until_done(
+    client: &Client,
+    cluster: &str,
+    task: &str,
+) -> UpgradeTaskPhase {
+    let mut last = None;
+    for _ in 0..MAX_READS {
+        let shown = client
+            .show_autopilot_upgrade_cluster_task(cluster, task)
+            .await
+            .expect("show task");
+        if let Some(phase) = shown.phase().filter(|p| p.is_terminal()) {
+            return phase.clone();
+        }
+        last = Some(shown.into_inner());
     }
+    panic!("the task did not end in {MAX_READS} reads: {last:?}");
+}
+
+/// Runs the demo Autopilot cluster's workflow (waiting in `Init`) to its end the way the service
+/// expects: the upgrade, followed until it succeeds, then the post-check that closes the
+/// workflow. The cluster is then at [`TARGET`].
+async fn finish_demo_autopilot_workflow(client: &Client, emulator: &Emulator) {
+    let cluster = emulator.autopilot_cluster_id();
+    let workflows = emulator.workflows(cluster);
+    assert_eq!(workflows.len(), 1, "{workflows:?}");
+    assert_eq!(workflows[0]["status"]["phase"], "Init");
+    assert_eq!(workflows[0]["spec"]["targetVersion"], TARGET);
+    let task = start_autopilot_upgrade(client, cluster, TARGET).await;
+    assert_eq!(
+        poll_autopilot_task_until_done(client, cluster, &task).await,
+        UpgradeTaskPhase::Success
+    );
+    let check = client
+        .create_autopilot_post_check(
+            cluster,
+            &PostCheckClusterRequestBody::new(PostCheckSpec::default()),
+        )
+        .await
+        .expect("post-checked");
+    assert_eq!(check.phase(), Some(&PostCheckPhase::Success));
+    assert_eq!(emulator.workflows(cluster)[0]["status"]["phase"], "Success");
+    assert_eq!(emulator.cluster_version(cluster).as_deref(), Some(TARGET));
 }
 
 /// A TCP proxy in front of the emulator that records the `X-Request-Id` of every answer as it
@@ -345,6 +409,8 @@ async fn create_workflow_is_201_with_a_typed_body_and_the_servers_request_id() {
             .len(),
         4
     );
+    // Nothing runs yet: the Cluster point has no task until `UpgradeCluster` starts one.
+    assert_eq!(created.cluster_task_id(), None);
     assert_eq!(
         created.cluster_task_id(),
         held[0]["status"]["pointStatuses"][2]["taskID"].as_str()
@@ -381,10 +447,35 @@ async fn show_task_follows_the_upgrade_and_the_cluster_really_upgrades() {
         .create_upgrade_work_flow(cluster, &CreateUpgradeWorkFlowRequestBody::new(TARGET))
         .await
         .unwrap();
-    let task_id = created
-        .cluster_task_id()
-        .expect("a Cluster task")
-        .to_owned();
+    let workflow_id = created.uid().expect("a workflow id").to_owned();
+    assert_eq!(created.cluster_task_id(), None, "nothing runs by itself");
+
+    // The upgrade is what starts a task; its answer names it.
+    let upgrade_body = UpgradeClusterRequestBody::new(TARGET);
+    let started = client
+        .upgrade_cluster(cluster, &upgrade_body)
+        .await
+        .expect("upgrade started");
+    let task_id = started
+        .metadata
+        .as_ref()
+        .and_then(|m| m.uid.clone())
+        .expect("an upgrade task id");
+    assert_signed_call(
+        &last_request(&emulator),
+        &emulator,
+        "POST",
+        &cce_path(&emulator, cluster, "operation/upgrade"),
+        Some(serde_json::to_value(&upgrade_body).unwrap()),
+    );
+    assert_eq!(emulator.upgrades_started(cluster), 1);
+    // The workflow's Cluster point now holds that task.
+    let workflow = client
+        .show_upgrade_work_flow(cluster, &workflow_id)
+        .await
+        .expect("workflow shown");
+    assert_eq!(workflow.cluster_task_id(), Some(task_id.as_str()));
+    assert_eq!(workflow.phase(), Some(&WorkFlowPhase::Running));
 
     let task = client
         .show_upgrade_cluster_task(cluster, &task_id)
@@ -407,6 +498,7 @@ async fn show_task_follows_the_upgrade_and_the_cluster_really_upgrades() {
         created.request_id(),
         "every answer has its own id"
     );
+    assert_ne!(task.request_id(), started.request_id());
     assert_signed_call(
         &last_request(&emulator),
         &emulator,
@@ -430,6 +522,17 @@ async fn show_task_follows_the_upgrade_and_the_cluster_really_upgrades() {
         .unwrap();
     assert_eq!(done.progress_percent(), Some(100.0));
     assert!(done.completed_at().is_some());
+
+    // The post-check confirms it and closes the workflow.
+    let check = client
+        .create_post_check(
+            cluster,
+            &PostCheckClusterRequestBody::new(PostCheckSpec::default()),
+        )
+        .await
+        .expect("post-checked");
+    assert_eq!(check.phase(), Some(&PostCheckPhase::Success));
+    assert_eq!(emulator.workflows(cluster)[0]["status"]["phase"], "Success");
 }
 
 #[tokio::test]
@@ -437,9 +540,14 @@ async fn list_reads_items_as_an_array() {
     let emulator = start(EmulatorConfig::fast()).await;
     let client = client(&emulator);
     let cluster = emulator.autopilot_cluster_id();
-    // A second workflow, so that the array form has more than the object form can hold.
-    wait_until_workflow_phase(&emulator, cluster, "Success").await;
-    let body = json!({"apiVersion": "v3", "kind": "WorkFlowTask", "spec": {"targetVersion": "v1.30.1-r0"}});
+    // A second workflow, so that the array form has more than the object form can hold: the
+    // demo workflow is run to its end first (only one may be open), then the cluster, now at
+    // TARGET, gets one to the next version.
+    finish_demo_autopilot_workflow(&client, &emulator).await;
+    // An upgrade takes minutes: the second workflow is created later than the first (the
+    // emulator's clock moves only when told; timestamps have whole seconds).
+    emulator.advance_clock(Duration::from_secs(15 * 60));
+    let body = json!({"apiVersion": "v3", "kind": "WorkFlowTask", "spec": {"targetVersion": NEXT}});
     let (status, second) = raw_signed(
         &emulator,
         reqwest::Method::POST,
@@ -447,7 +555,8 @@ async fn list_reads_items_as_an_array() {
         Some(&body),
     )
     .await;
-    assert_eq!(status, 201, "{second}");
+    // CreateAutopilotUpgradeWorkFlow answers 200 (its CCE twin 201).
+    assert_eq!(status, 200, "{second}");
 
     let list = client
         .list_autopilot_upgrade_work_flows(cluster)
@@ -490,8 +599,11 @@ async fn list_reads_items_as_one_object() {
     let emulator = start(EmulatorConfig::fast().list_items_as_object(true)).await;
     let client = client(&emulator);
     let cluster = emulator.autopilot_cluster_id();
-    wait_until_workflow_phase(&emulator, cluster, "Success").await;
-    let body = json!({"apiVersion": "v3", "kind": "WorkFlowTask", "spec": {"targetVersion": "v1.30.1-r0"}});
+    finish_demo_autopilot_workflow(&client, &emulator).await;
+    // An upgrade takes minutes: the second workflow is created later than the first (the
+    // emulator's clock moves only when told; timestamps have whole seconds).
+    emulator.advance_clock(Duration::from_secs(15 * 60));
+    let body = json!({"apiVersion": "v3", "kind": "WorkFlowTask", "spec": {"targetVersion": NEXT}});
     let (status, second) = raw_signed(
         &emulator,
         reqwest::Method::POST,
@@ -499,7 +611,8 @@ async fn list_reads_items_as_one_object() {
         Some(&body),
     )
     .await;
-    assert_eq!(status, 201, "{second}");
+    // CreateAutopilotUpgradeWorkFlow answers 200 (its CCE twin 201).
+    assert_eq!(status, 200, "{second}");
     let (_, raw) = raw_signed(
         &emulator,
         reqwest::Method::GET,
@@ -545,10 +658,12 @@ async fn list_reads_items_as_one_object() {
 
 #[tokio::test]
 async fn post_check_fails_before_the_upgrade_finished_and_succeeds_after() {
-    // A pace slow enough that the demo workflow is still running at the first check.
-    let emulator = start(EmulatorConfig::default().pace(Duration::from_millis(40))).await;
+    let emulator = start(EmulatorConfig::fast()).await;
     let client = client(&emulator);
     let cluster = emulator.autopilot_cluster_id();
+    // The demo workflow waits in Init; its upgrade is started, and not read yet: it has not
+    // moved when the first check runs.
+    let task = start_autopilot_upgrade(&client, cluster, TARGET).await;
     let spec = PostCheckSpec {
         cluster_id: Some(cluster.to_owned()),
         cluster_version: Some(DEMO_VERSION.to_owned()),
@@ -568,6 +683,10 @@ async fn post_check_fails_before_the_upgrade_finished_and_succeeds_after() {
     assert_eq!(early.status(), reqwest::StatusCode::OK);
     assert_eq!(early.phase(), Some(&PostCheckPhase::Failed));
     assert_ne!(emulator.workflows(cluster)[0]["status"]["phase"], "Success");
+    assert_eq!(
+        emulator.cluster_version(cluster).as_deref(),
+        Some(DEMO_VERSION)
+    );
     assert_signed_call(
         &last_request(&emulator),
         &emulator,
@@ -576,7 +695,10 @@ async fn post_check_fails_before_the_upgrade_finished_and_succeeds_after() {
         Some(expected.clone()),
     );
 
-    wait_until_workflow_phase(&emulator, cluster, "Success").await;
+    assert_eq!(
+        poll_autopilot_task_until_done(&client, cluster, &task).await,
+        UpgradeTaskPhase::Success
+    );
     assert_eq!(emulator.cluster_version(cluster).as_deref(), Some(TARGET));
     let late = client
         .create_autopilot_post_check(cluster, &body)
@@ -599,11 +721,12 @@ async fn post_check_fails_before_the_upgrade_finished_and_succeeds_after() {
         &autopilot_path(&emulator, cluster, "operation/postcheck"),
         Some(expected),
     );
-    // The post-check is recorded on the workflow's PostCheck point.
+    // The post-check is recorded on the workflow's PostCheck point, and closes the workflow.
     assert_eq!(
         emulator.workflows(cluster)[0]["status"]["pointStatuses"][3]["status"],
         "Success"
     );
+    assert_eq!(emulator.workflows(cluster)[0]["status"]["phase"], "Success");
 
     // An empty spec is sent as `{}`.
     let minimal = client
@@ -628,11 +751,11 @@ async fn post_check_of_a_cce_cluster_is_a_404_naming_the_api_prefix() {
     let emulator = start(EmulatorConfig::fast()).await;
     let client = client(&emulator);
     let cluster = emulator.cluster_id();
-    let created = client
+    client
         .create_upgrade_work_flow(cluster, &CreateUpgradeWorkFlowRequestBody::new(TARGET))
         .await
         .unwrap();
-    let task = created.cluster_task_id().unwrap().to_owned();
+    let task = start_upgrade(&client, cluster, TARGET).await;
     assert_eq!(
         poll_task_until_done(&client, cluster, &task).await,
         UpgradeTaskPhase::Success
@@ -647,7 +770,13 @@ async fn post_check_of_a_cce_cluster_is_a_404_naming_the_api_prefix() {
     assert_eq!(e.status(), Some(reqwest::StatusCode::NOT_FOUND));
     let service = e.service_error().unwrap();
     assert_eq!(service.error_code(), Some("CCE.01404001"));
-    assert!(service.error_msg().unwrap().contains("/api/v3"), "{e}");
+    assert!(
+        service
+            .error_msg()
+            .unwrap()
+            .contains("a CCE cluster, served under /api"),
+        "{e}"
+    );
     assert!(e.request_id().is_some());
     assert_eq!(e.operation(), Some("CreateAutopilotPostCheck"));
     assert_signed_call(
@@ -796,7 +925,16 @@ async fn odd_cluster_ids_work_end_to_end() {
         );
         assert_eq!(emulator.workflows(id).len(), 1, "{id:?}");
 
-        let task = created.cluster_task_id().unwrap().to_owned();
+        let task = start_upgrade(&client, id, TARGET).await;
+        let req = last_request(&emulator);
+        assert_signed_call(
+            &req,
+            &emulator,
+            "POST",
+            &cce_path(&emulator, wire, "operation/upgrade"),
+            Some(serde_json::to_value(UpgradeClusterRequestBody::new(TARGET)).unwrap()),
+        );
+        assert_eq!(emulator.upgrades_started(id), 1, "{id:?}");
         client
             .show_upgrade_cluster_task(id, &task)
             .await
@@ -969,12 +1107,13 @@ async fn the_project_id_is_looked_up_once_with_a_signed_request() {
     );
     a.unwrap();
     b.unwrap();
-    let created = client
+    client
         .create_upgrade_work_flow(cluster, &CreateUpgradeWorkFlowRequestBody::new(TARGET))
         .await
         .unwrap();
+    let task = start_upgrade(&client, cluster, TARGET).await;
     client
-        .show_upgrade_cluster_task(cluster, created.cluster_task_id().unwrap())
+        .show_upgrade_cluster_task(cluster, &task)
         .await
         .unwrap();
     assert_eq!(client.project_id().await.unwrap(), emulator.project_id());
@@ -1000,7 +1139,8 @@ async fn the_project_id_is_looked_up_once_with_a_signed_request() {
     assert!(lookup.header("x-sdk-date").is_some());
     assert_eq!(lookup.header("x-project-id"), None, "not known yet");
 
-    assert_eq!(requests.len(), 5);
+    // The lookup, two lists, the workflow, the upgrade and the task.
+    assert_eq!(requests.len(), 6, "{requests:?}");
     for req in &requests[1..] {
         assert!(
             req.uri
@@ -1045,7 +1185,7 @@ async fn two_emulators_and_two_clients_do_not_mix() {
 
     let (b1, b2) = (
         CreateUpgradeWorkFlowRequestBody::new(TARGET),
-        CreateUpgradeWorkFlowRequestBody::new("v1.30.1-r0"),
+        CreateUpgradeWorkFlowRequestBody::new(NEXT),
     );
     let (w1, w2) = tokio::join!(
         c1.create_upgrade_work_flow(one.cluster_id(), &b1),
@@ -1066,25 +1206,28 @@ async fn two_emulators_and_two_clients_do_not_mix() {
     );
     assert_eq!(
         two.workflows(two.cluster_id())[0]["spec"]["targetVersion"],
-        "v1.30.1-r0"
+        NEXT
     );
 
+    let (t1, t2) = tokio::join!(
+        start_upgrade(&c1, one.cluster_id(), TARGET),
+        start_upgrade(&c2, two.cluster_id(), NEXT),
+    );
+    assert_eq!(one.upgrades_started(one.cluster_id()), 1);
+    assert_eq!(two.upgrades_started(two.cluster_id()), 1);
     assert_eq!(
-        poll_task_until_done(&c1, one.cluster_id(), w1.cluster_task_id().unwrap()).await,
+        poll_task_until_done(&c1, one.cluster_id(), &t1).await,
         UpgradeTaskPhase::Success
     );
     assert_eq!(
-        poll_task_until_done(&c2, two.cluster_id(), w2.cluster_task_id().unwrap()).await,
+        poll_task_until_done(&c2, two.cluster_id(), &t2).await,
         UpgradeTaskPhase::Success
     );
     assert_eq!(
         one.cluster_version(one.cluster_id()).as_deref(),
         Some(TARGET)
     );
-    assert_eq!(
-        two.cluster_version(two.cluster_id()).as_deref(),
-        Some("v1.30.1-r0")
-    );
+    assert_eq!(two.cluster_version(two.cluster_id()).as_deref(), Some(NEXT));
 
     for (emulator, other) in [(&one, &two), (&two, &one)] {
         let requests = emulator.requests();
@@ -1100,7 +1243,7 @@ async fn two_emulators_and_two_clients_do_not_mix() {
 
     // The other emulator's cluster is unknown here.
     let e = c1
-        .show_upgrade_cluster_task(two.cluster_id(), w2.cluster_task_id().unwrap())
+        .show_upgrade_cluster_task(two.cluster_id(), &t2)
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(reqwest::StatusCode::NOT_FOUND));

@@ -1,20 +1,40 @@
 //! Waiting for an upgrade task or workflow to end, against the emulator's state machine.
+//!
+//! Time is the emulator's: a task moves one step each time it is read (and nothing moves a
+//! workflow but its tasks), so what a waiter sees depends on the reads, not on the machine's
+//! pace. Every await that could hang is bounded by [`HANG`] and fails the test.
 
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cce_upgrade::emulator::{Emulator, EmulatorConfig, Fault};
 use cce_upgrade::types::{
-    CreateUpgradeWorkFlowRequestBody, UpgradeClusterRequestBody, UpgradeTask, UpgradeTaskPhase,
-    UpgradeWorkFlow, WorkFlowPhase,
+    CreateUpgradeWorkFlowRequestBody, PostCheckClusterRequestBody, PostCheckPhase, PostCheckSpec,
+    UpgradeClusterRequestBody, UpgradeTask, UpgradeTaskPhase, UpgradeWorkFlow, WorkFlowPhase,
 };
 use cce_upgrade::{Client, ErrorKind, RetryConfig};
+use tokio::sync::mpsc;
 
 mod common;
 use common::{DEMO_VERSION, TARGET, client_with_retry, quick_retry, start_with};
 
 const FAST_POLL: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(5));
+
+/// How long any await of these tests may take before the test fails instead of hanging. Far
+/// above what any of them needs (milliseconds): a guard, not a measure.
+const HANG: Duration = Duration::from_secs(60);
+
+/// At most this many reads of a task before a test gives up on it (an upgrade ends in about
+/// ten).
+const MAX_READS: usize = 100;
+
+/// Awaits `future`, failing the test if it does not end within [`HANG`].
+async fn bounded<F: Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(HANG, future)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not end within {HANG:?}"))
+}
 
 async fn start(config: EmulatorConfig) -> Emulator {
     start_with(config).await
@@ -48,6 +68,54 @@ async fn create(client: &Client, emulator: &Emulator) -> String {
         .expect("an upgrade task")
 }
 
+/// The id of the demo Autopilot cluster's workflow (waiting in `Init`), as the list shows it.
+async fn demo_workflow(client: &Client, emulator: &Emulator) -> String {
+    let list = client
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .unwrap();
+    let workflow = &list.workflows()[0];
+    assert_eq!(workflow.phase(), Some(&WorkFlowPhase::Init));
+    workflow.uid().expect("the demo workflow").to_owned()
+}
+
+/// Starts the Autopilot cluster's upgrade (`UpgradeAutopilotCluster`) and shows its task until
+/// it ends (each read moves it a step); returns how it ended.
+async fn run_autopilot_upgrade(client: &Client, cluster: &str) -> UpgradeTaskPhase {
+    let started = client
+        .upgrade_autopilot_cluster(cluster, &UpgradeClusterRequestBody::new(TARGET))
+        .await
+        .expect("upgrade started");
+    let task = started
+        .metadata
+        .as_ref()
+        .and_then(|m| m.uid.clone())
+        .expect("an upgrade task");
+    for _ in 0..MAX_READS {
+        let shown = client
+            .show_autopilot_upgrade_cluster_task(cluster, &task)
+            .await
+            .expect("task shown");
+        if let Some(phase) = shown.phase().filter(|p| p.is_terminal()) {
+            return phase.clone();
+        }
+    }
+    panic!("the upgrade task {task} did not end in {MAX_READS} reads");
+}
+
+/// The GETs of one workflow (what the workflow waiter sends).
+fn workflow_polls(emulator: &Emulator, workflow: &str) -> usize {
+    emulator
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.uri
+                    .ends_with(&format!("/operation/upgradeworkflows/{workflow}"))
+        })
+        .count()
+}
+
 fn task_polls(emulator: &Emulator, task: &str) -> usize {
     emulator
         .requests()
@@ -63,11 +131,15 @@ async fn a_task_waiter_reaches_success_and_the_cluster_is_upgraded() {
     let task_id = create(&client, &emulator).await;
     let started = Instant::now();
 
-    let task = client
-        .wait_for_upgrade_task(emulator.cluster_id(), &task_id)
-        .poll_interval(FAST_POLL.0, FAST_POLL.1)
-        .await
-        .expect("succeeds");
+    let task = bounded(
+        "the task waiter",
+        client
+            .wait_for_upgrade_task(emulator.cluster_id(), &task_id)
+            .poll_interval(FAST_POLL.0, FAST_POLL.1)
+            .into_future(),
+    )
+    .await
+    .expect("succeeds");
 
     assert_eq!(task.phase(), Some(&UpgradeTaskPhase::Success));
     assert_eq!(task.progress_percent(), Some(100.0));
@@ -79,30 +151,39 @@ async fn a_task_waiter_reaches_success_and_the_cluster_is_upgraded() {
         emulator.cluster_version(emulator.cluster_id()).as_deref(),
         Some(TARGET)
     );
+    // Every read moves the task a step, so the waiter reads it exactly until it ends: its own
+    // pre-check (3 steps), Queuing, Running 0…80% (5), Success, and the read that sees Success.
+    assert_eq!(task_polls(&emulator, &task_id), 11);
+    // The configured interval is used, not the default 2 s (which would take over 20 s for
+    // these 11 polls); a bound far above the milliseconds it takes, so load cannot break it.
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(15),
         "{:?}",
         started.elapsed()
     );
-    assert!(task_polls(&emulator, &task_id) >= 1);
     assert!(emulator.requests().iter().all(|r| r.authenticated));
 }
 
 #[tokio::test]
 async fn progress_is_reported_once_per_change_through_every_phase() {
-    // A pace slow enough for 1–5 ms polls to see the one-step Queuing phase.
-    let emulator = start(EmulatorConfig::default().pace(Duration::from_millis(50))).await;
+    // Each read answers the state before its step, so the waiter sees every phase, however
+    // fast or slow it polls; nothing else moves the task.
+    let emulator = start(EmulatorConfig::fast()).await;
     let client = client(&emulator);
     let task_id = create(&client, &emulator).await;
     let seen: Arc<Mutex<Vec<UpgradeTask>>> = Arc::default();
     let sink = seen.clone();
 
-    let task = client
-        .wait_for_upgrade_task(emulator.cluster_id(), &task_id)
-        .poll_interval(FAST_POLL.0, FAST_POLL.1)
-        .on_progress(move |t| sink.lock().unwrap().push(t.clone()))
-        .await
-        .expect("succeeds");
+    let task = bounded(
+        "the task waiter",
+        client
+            .wait_for_upgrade_task(emulator.cluster_id(), &task_id)
+            .poll_interval(FAST_POLL.0, FAST_POLL.1)
+            .on_progress(move |t| sink.lock().unwrap().push(t.clone()))
+            .into_future(),
+    )
+    .await
+    .expect("succeeds");
 
     let seen = seen.lock().unwrap();
     assert_eq!(seen.last(), Some(&task), "the final state was reported");
@@ -146,9 +227,11 @@ async fn progress_is_reported_once_per_change_through_every_phase() {
         progress.windows(2).all(|p| p[0] <= p[1]),
         "progress went back: {progress:?}"
     );
+    // Init, Queuing, Running 0, 20, 40, 60, 80, Success.
+    assert_eq!(seen.len(), 8, "{phases:?}");
     assert!(
         task_polls(&emulator, &task_id) > seen.len(),
-        "polls that saw no change were not reported"
+        "polls that saw no change (Init while its pre-check ran) were not reported"
     );
 }
 
@@ -157,11 +240,15 @@ async fn a_failed_task_is_upgrade_failed_with_its_last_state() {
     let emulator = start(EmulatorConfig::fast().fail_cluster_task(true)).await;
     let client = client(&emulator);
     let task_id = create(&client, &emulator).await;
-    let e = client
-        .wait_for_upgrade_task(emulator.cluster_id(), &task_id)
-        .poll_interval(FAST_POLL.0, FAST_POLL.1)
-        .await
-        .expect_err("the task fails");
+    let e = bounded(
+        "the task waiter",
+        client
+            .wait_for_upgrade_task(emulator.cluster_id(), &task_id)
+            .poll_interval(FAST_POLL.0, FAST_POLL.1)
+            .into_future(),
+    )
+    .await
+    .expect_err("the task fails");
     assert_eq!(e.kind(), ErrorKind::UpgradeFailed);
     let last = e.last_task().expect("the last state is kept");
     assert_eq!(last.phase(), Some(&UpgradeTaskPhase::Failed));
@@ -185,12 +272,18 @@ async fn a_short_timeout_is_wait_timed_out_with_the_last_state() {
     let client = client(&emulator);
     let task_id = create(&client, &emulator).await;
     let started = Instant::now();
-    let e = client
-        .wait_for_upgrade_task(emulator.cluster_id(), &task_id)
-        .poll_interval(Duration::from_millis(5), Duration::from_millis(20))
-        .timeout(Duration::from_millis(100))
-        .await
-        .expect_err("times out");
+    // A poll interval far longer than the timeout: the wait must cut its sleep short at the
+    // deadline, poll once more and end, not sleep the interval.
+    let e = bounded(
+        "the task waiter",
+        client
+            .wait_for_upgrade_task(emulator.cluster_id(), &task_id)
+            .poll_interval(Duration::from_secs(120), Duration::from_secs(120))
+            .timeout(Duration::from_millis(100))
+            .into_future(),
+    )
+    .await
+    .expect_err("times out");
     let elapsed = started.elapsed();
     assert_eq!(e.kind(), ErrorKind::WaitTimedOut);
     assert_eq!(
@@ -198,13 +291,15 @@ async fn a_short_timeout_is_wait_timed_out_with_the_last_state() {
         Some(&UpgradeTaskPhase::Init)
     );
     assert!(e.to_string().contains("may still be running"), "{e}");
+    // At least the timeout; far less than one poll interval (a bound load cannot reach).
     assert!(
-        elapsed >= Duration::from_millis(100) && elapsed < Duration::from_millis(800),
+        elapsed >= Duration::from_millis(100) && elapsed < Duration::from_secs(30),
         "{elapsed:?}"
     );
-    assert!(
-        task_polls(&emulator, &task_id) >= 2,
-        "it polled more than once"
+    assert_eq!(
+        task_polls(&emulator, &task_id),
+        2,
+        "it polled at the start and once more at the deadline"
     );
 }
 
@@ -233,11 +328,15 @@ async fn transient_errors_while_polling_do_not_end_the_wait() {
         },
         1,
     );
-    let task = client
-        .wait_for_upgrade_task(emulator.cluster_id(), &task_id)
-        .poll_interval(FAST_POLL.0, FAST_POLL.1)
-        .await
-        .expect("the wait goes on after transient errors");
+    let task = bounded(
+        "the task waiter",
+        client
+            .wait_for_upgrade_task(emulator.cluster_id(), &task_id)
+            .poll_interval(FAST_POLL.0, FAST_POLL.1)
+            .into_future(),
+    )
+    .await
+    .expect("the wait goes on after transient errors");
     assert_eq!(task.phase(), Some(&UpgradeTaskPhase::Success));
     assert!(
         task_polls(&emulator, &task_id) >= 6,
@@ -250,39 +349,92 @@ async fn a_non_transient_error_ends_the_wait_at_once() {
     let emulator = start(EmulatorConfig::fast()).await;
     let client = client(&emulator);
     let started = Instant::now();
-    let e = client
-        .wait_for_upgrade_task(emulator.cluster_id(), "no-such-task")
-        .poll_interval(FAST_POLL.0, FAST_POLL.1)
-        .await
-        .expect_err("404");
+    // A long poll interval: "at once" means without sleeping one.
+    let e = bounded(
+        "the task waiter",
+        client
+            .wait_for_upgrade_task(emulator.cluster_id(), "no-such-task")
+            .poll_interval(Duration::from_secs(120), Duration::from_secs(120))
+            .into_future(),
+    )
+    .await
+    .expect_err("404");
     assert_eq!(e.kind(), ErrorKind::Service);
     assert_eq!(e.status(), Some(reqwest::StatusCode::NOT_FOUND));
     assert!(e.last_task().is_none());
     assert_eq!(emulator.requests().len(), 1);
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[tokio::test]
 async fn a_workflow_waiter_reaches_success_on_the_autopilot_cluster() {
     let emulator = start(EmulatorConfig::fast()).await;
     let client = client(&emulator);
-    let cluster = emulator.autopilot_cluster_id();
-    let list = client
-        .list_autopilot_upgrade_work_flows(cluster)
+    let cluster = emulator.autopilot_cluster_id().to_owned();
+    let uid = demo_workflow(&client, &emulator).await;
+    let seen: Arc<Mutex<Vec<UpgradeWorkFlow>>> = Arc::default();
+    // Each change the waiter reports is also sent here, so that the test takes each step of
+    // the workflow only after the waiter has seen the one before.
+    let (changes, mut changed) = mpsc::unbounded_channel();
+
+    let waiter = tokio::spawn({
+        let (client, cluster, uid, sink) =
+            (client.clone(), cluster.clone(), uid.clone(), seen.clone());
+        async move {
+            client
+                .wait_for_workflow(&cluster, &uid)
+                .poll_interval(FAST_POLL.0, FAST_POLL.1)
+                .on_progress(move |w| {
+                    sink.lock().unwrap().push(w.clone());
+                    let _ = changes.send(w.phase().cloned());
+                })
+                .await
+        }
+    });
+    let mut next_phase = async || {
+        bounded("a change the waiter reports", changed.recv())
+            .await
+            .expect("the waiter reports before it ends")
+    };
+    // Nothing runs by itself: the waiter sees the workflow as it is, in Init.
+    assert_eq!(next_phase().await, Some(WorkFlowPhase::Init));
+    // The upgrade starts a task: the workflow runs.
+    let started = client
+        .upgrade_autopilot_cluster(&cluster, &UpgradeClusterRequestBody::new(TARGET))
+        .await
+        .expect("upgrade started");
+    assert_eq!(next_phase().await, Some(WorkFlowPhase::Running));
+    let task = started
+        .metadata
+        .as_ref()
+        .and_then(|m| m.uid.clone())
+        .unwrap();
+    for _ in 0..MAX_READS {
+        let shown = client
+            .show_autopilot_upgrade_cluster_task(&cluster, &task)
+            .await
+            .unwrap();
+        if shown.phase() == Some(&UpgradeTaskPhase::Success) {
+            break;
+        }
+    }
+    assert_eq!(emulator.cluster_version(&cluster).as_deref(), Some(TARGET));
+    // The workflow is still running: the post-check ends it.
+    assert_eq!(
+        emulator.workflows(&cluster)[0]["status"]["phase"],
+        "Running"
+    );
+    let check = client
+        .create_autopilot_post_check(
+            &cluster,
+            &PostCheckClusterRequestBody::new(PostCheckSpec::default()),
+        )
         .await
         .unwrap();
-    let uid = list.workflows()[0]
-        .uid()
-        .expect("the demo workflow")
-        .to_owned();
-    let seen: Arc<Mutex<Vec<UpgradeWorkFlow>>> = Arc::default();
-    let sink = seen.clone();
-
-    let workflow = client
-        .wait_for_workflow(cluster, &uid)
-        .poll_interval(FAST_POLL.0, FAST_POLL.1)
-        .on_progress(move |w| sink.lock().unwrap().push(w.clone()))
+    assert_eq!(check.phase(), Some(&PostCheckPhase::Success));
+    let workflow = bounded("the workflow waiter", waiter)
         .await
+        .expect("the waiter task")
         .expect("succeeds");
 
     assert_eq!(workflow.uid(), Some(uid.as_str()));
@@ -294,32 +446,51 @@ async fn a_workflow_waiter_reaches_success_on_the_autopilot_cluster() {
             .and_then(|s| s.target_version.as_deref()),
         Some(TARGET)
     );
-    assert_eq!(emulator.cluster_version(cluster).as_deref(), Some(TARGET));
+    assert_eq!(workflow.cluster_task_id(), Some(task.as_str()));
     let seen = seen.lock().unwrap();
     assert_eq!(seen.last(), Some(&workflow));
     assert!(seen.windows(2).all(|p| p[0] != p[1]));
-    let polls = emulator
-        .requests()
-        .iter()
-        .filter(|r| r.uri.ends_with("/operation/upgradeworkflows"))
-        .count();
-    assert!(polls >= 2, "the list was polled (and listed once before)");
+    let mut phases: Vec<_> = seen.iter().map(|w| w.phase().cloned()).collect();
+    phases.dedup();
+    assert_eq!(
+        phases,
+        [
+            Some(WorkFlowPhase::Init),
+            Some(WorkFlowPhase::Running),
+            Some(WorkFlowPhase::Success)
+        ]
+    );
+    let polls = workflow_polls(&emulator, &uid);
+    assert!(
+        polls >= 3,
+        "the workflow was polled through Init, Running and Success: {polls}"
+    );
+    assert!(emulator.requests().iter().all(|r| r.authenticated));
 }
 
 #[tokio::test]
 async fn a_failed_workflow_is_upgrade_failed_while_pending() {
     let emulator = start(EmulatorConfig::fast().fail_cluster_task(true)).await;
     let client = client(&emulator);
-    let cluster = emulator.autopilot_cluster_id();
-    let list = client
-        .list_autopilot_upgrade_work_flows(cluster)
+    let cluster = emulator.autopilot_cluster_id().to_owned();
+    let uid = demo_workflow(&client, &emulator).await;
+    let waiter = tokio::spawn({
+        let (client, cluster, uid) = (client.clone(), cluster.clone(), uid.clone());
+        async move {
+            client
+                .wait_for_workflow(&cluster, &uid)
+                .poll_interval(FAST_POLL.0, FAST_POLL.1)
+                .await
+        }
+    });
+    // The upgrade fails at 50%: the workflow is Pending.
+    assert_eq!(
+        run_autopilot_upgrade(&client, &cluster).await,
+        UpgradeTaskPhase::Failed
+    );
+    let e = bounded("the workflow waiter", waiter)
         .await
-        .unwrap();
-    let uid = list.workflows()[0].uid().unwrap().to_owned();
-    let e = client
-        .wait_for_workflow(cluster, &uid)
-        .poll_interval(FAST_POLL.0, FAST_POLL.1)
-        .await
+        .expect("the waiter task")
         .expect_err("fails");
     assert_eq!(e.kind(), ErrorKind::UpgradeFailed);
     let last = e.last_workflow().expect("the last state is kept");
@@ -331,7 +502,7 @@ async fn a_failed_workflow_is_upgrade_failed_while_pending() {
         "{e}"
     );
     assert_eq!(
-        emulator.cluster_version(cluster).as_deref(),
+        emulator.cluster_version(&cluster).as_deref(),
         Some(DEMO_VERSION)
     );
 }
@@ -340,16 +511,33 @@ async fn a_failed_workflow_is_upgrade_failed_while_pending() {
 async fn an_unknown_workflow_id_ends_the_wait() {
     let emulator = start(EmulatorConfig::fast()).await;
     let client = client(&emulator);
-    let e = client
-        .wait_for_workflow(emulator.autopilot_cluster_id(), "no-such-workflow")
-        .poll_interval(FAST_POLL.0, FAST_POLL.1)
-        .timeout(Duration::from_secs(5))
-        .await
-        .expect_err("not there");
+    let e = bounded(
+        "the workflow waiter",
+        client
+            .wait_for_workflow(emulator.autopilot_cluster_id(), "no-such-workflow")
+            .poll_interval(FAST_POLL.0, FAST_POLL.1)
+            .timeout(Duration::from_secs(5))
+            .into_future(),
+    )
+    .await
+    .expect_err("not there");
     assert_eq!(e.kind(), ErrorKind::NotFound);
-    assert_eq!(e.operation(), Some("ListAutopilotUpgradeWorkFlows"));
+    assert_eq!(e.operation(), Some("ShowAutopilotUpgradeWorkFlow"));
     assert!(e.to_string().contains("no-such-workflow"), "{e}");
-    assert_eq!(emulator.requests().len(), 1);
+    // The service's answer is kept: what support asks for.
+    assert_eq!(e.status(), Some(reqwest::StatusCode::NOT_FOUND));
+    assert_eq!(e.request_id().map(str::len), Some(32));
+    assert!(!e.is_transient());
+    let requests = emulator.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].method, "GET");
+    assert!(
+        requests[0]
+            .uri
+            .ends_with("/operation/upgradeworkflows/no-such-workflow"),
+        "the exact GET: {}",
+        requests[0].uri
+    );
 }
 
 #[tokio::test]
@@ -369,27 +557,40 @@ async fn waiters_are_into_future_and_can_be_spawned() {
     fn is_send<T: Send>(t: T) -> T {
         t
     }
-    let task = is_send(future).await.expect("succeeds");
+    let task = bounded("the task waiter", is_send(future))
+        .await
+        .expect("succeeds");
     assert_eq!(task.phase(), Some(&UpgradeTaskPhase::Success));
 
     let client2 = client.clone();
-    let (cluster, uid) = {
-        let list = client
-            .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
-            .await
-            .unwrap();
-        (
-            emulator.autopilot_cluster_id().to_owned(),
-            list.workflows()[0].uid().unwrap().to_owned(),
-        )
-    };
-    let handle = tokio::spawn(async move {
-        client2
-            .wait_for_workflow(&cluster, &uid)
-            .poll_interval(FAST_POLL.0, FAST_POLL.1)
-            .wait()
-            .await
+    let cluster = emulator.autopilot_cluster_id().to_owned();
+    let uid = demo_workflow(&client, &emulator).await;
+    let handle = tokio::spawn({
+        let (cluster, uid) = (cluster.clone(), uid.clone());
+        async move {
+            client2
+                .wait_for_workflow(&cluster, &uid)
+                .poll_interval(FAST_POLL.0, FAST_POLL.1)
+                .wait()
+                .await
+        }
     });
-    let workflow = handle.await.unwrap().expect("succeeds");
+    // Meanwhile the upgrade driver runs the workflow to its end (upgrade, then post-check).
+    let report = bounded(
+        "the upgrade driver",
+        client
+            .upgrade_autopilot(&cluster)
+            .to(TARGET)
+            .poll_interval(FAST_POLL.0, FAST_POLL.1)
+            .run(),
+    )
+    .await
+    .expect("the upgrade completes");
+    assert_eq!(report.workflow_id.as_deref(), Some(uid.as_str()));
+    let workflow = bounded("the spawned workflow waiter", handle)
+        .await
+        .unwrap()
+        .expect("succeeds");
     assert_eq!(workflow.phase(), Some(&WorkFlowPhase::Success));
+    assert_eq!(workflow.uid(), Some(uid.as_str()));
 }
