@@ -127,7 +127,7 @@ async fn a_429_storm_longer_than_max_attempts_is_throttled() {
     assert!(e.request_id().is_some());
     assert!(e.is_transient());
     assert!(e.to_string().contains("after 4 attempts"), "{e}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(10), "no long waits");
     let requests = emulator.requests();
     assert_eq!(requests.len(), 4);
     assert_same_valid_request(&requests);
@@ -303,7 +303,7 @@ async fn a_silent_server_times_out_a_read() {
     assert!(e.is_transient());
     assert_eq!(e.attempts(), 1);
     assert!(
-        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(2),
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5),
         "{elapsed:?}"
     );
     assert!(std::error::Error::source(&e).is_some());
@@ -334,7 +334,7 @@ async fn a_silent_server_leaves_a_write_outcome_unknown() {
     );
     assert!(e.to_string().contains("timed out"), "{e}");
     assert!(
-        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(2),
+        elapsed >= Duration::from_millis(300) && elapsed < Duration::from_secs(5),
         "{elapsed:?}"
     );
     assert_eq!(emulator.requests().len(), 1);
@@ -365,7 +365,7 @@ async fn a_refused_connection_is_retried_even_for_a_write() {
         "nothing was sent, so the write was tried again"
     );
     assert!(e.to_string().contains("nothing was sent"), "{e}");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(started.elapsed() < Duration::from_secs(10), "no long waits");
 
     let e = client
         .list_autopilot_upgrade_work_flows("cluster")
@@ -395,8 +395,9 @@ async fn the_total_budget_stops_retries() {
         .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
         .await
         .unwrap_err();
+    // It did not sleep the 1 s the server asked for (attempts() says it did not retry).
     assert!(
-        started.elapsed() < Duration::from_millis(900),
+        started.elapsed() < Duration::from_secs(1),
         "{:?}",
         started.elapsed()
     );
@@ -427,7 +428,8 @@ async fn the_total_budget_stops_retries() {
         .unwrap_err();
     let elapsed = started.elapsed();
     assert_eq!(e.attempts(), 1, "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(200), "{elapsed:?}");
+    // No retry, and no waiting for the 1 s the server asked for.
+    assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
     assert_eq!(emulator.requests().len() as u32, e.attempts());
     assert!(e.to_string().contains("503"), "{e}");
 }
