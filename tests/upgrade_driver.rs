@@ -498,3 +498,61 @@ async fn a_lost_answer_to_the_upgrade_is_settled_by_reading_not_by_sending_again
     assert_eq!(emulator.upgrades_started(&cluster), 1);
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn killed_after_the_upgrade_and_run_again_it_still_runs_the_post_check() {
+    let (emulator, client) = start(EmulatorConfig::fast()).await;
+    let cluster = emulator.cluster_id().to_owned();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut tx = Some(tx);
+    let first = client
+        .upgrade(&cluster)
+        .to("v1.29")
+        .poll_interval(POLL.0, POLL.1)
+        .on_event(move |e| {
+            if matches!(e, UpgradeEvent::StepStarted(Step::PostCheck))
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(());
+            }
+        })
+        .run();
+    tokio::select! {
+        result = first => panic!("the first run should have been killed, it ended: {result:?}"),
+        _ = rx => {}
+    }
+    assert_eq!(
+        emulator.cluster_version(&cluster).as_deref(),
+        Some("v1.29.15-r0"),
+        "upgraded"
+    );
+    assert_ne!(
+        emulator.workflows(&cluster)[0]["status"]["phase"],
+        "Success"
+    );
+
+    let report = client
+        .upgrade(&cluster)
+        .to("v1.29")
+        .poll_interval(POLL.0, POLL.1)
+        .run()
+        .await
+        .expect("the second run finishes the workflow");
+    assert!(
+        !report.already_done,
+        "the open workflow still wanted its post-check"
+    );
+    assert_eq!(report.version_before.as_deref(), Some(DEMO_VERSION));
+    assert!(
+        report
+            .steps
+            .iter()
+            .any(|s| s.step == Step::PostCheck && !s.resumed)
+    );
+    assert_eq!(
+        emulator.workflows(&cluster)[0]["status"]["phase"],
+        "Success"
+    );
+    assert_eq!(emulator.upgrades_started(&cluster), 1);
+    emulator.shutdown().await;
+}

@@ -185,7 +185,10 @@ impl<'a> Upgrade<'a> {
         self
     }
 
-    /// Node pools to sync once the cluster is upgraded (CCE only), one after the other.
+    /// Node pools to sync once the cluster is upgraded (CCE only), one after the other. The
+    /// service keeps no record a later run could find, so they are synced on every run that
+    /// reaches this step, also when the cluster already ran the target: leave them out of a run
+    /// that only checks.
     pub fn sync_node_pools<I, S>(mut self, pool_ids: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -407,16 +410,40 @@ impl<'a> Run<'a> {
         let state = self.inspect().await?;
         let cluster_id = self.up.api.cluster.clone();
         if state.already_done {
-            let synced = self.sync_node_pools().await;
-            synced?;
+            // Upgraded, but the run that did it may have died before the post-check: an open
+            // workflow to this version still wants it.
+            let open = self.open_workflow_to(&state.target).await?;
+            let mut workflow_id = None;
+            let mut before = state.current.clone();
+            if let Some(workflow) = open.filter(|_| self.up.post_check) {
+                workflow_id = workflow.uid().map(str::to_owned);
+                before = workflow
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.cluster_version.clone())
+                    .or(before);
+                self.emit(UpgradeEvent::Resumed {
+                    step: Step::Workflow,
+                    task_id: workflow_id.clone(),
+                    phase: phase_text(workflow.phase()),
+                });
+                let was = State {
+                    current: before.clone(),
+                    allowed: Vec::new(),
+                    target: state.target.clone(),
+                    already_done: false,
+                };
+                self.post_check(&was, &state.target, &workflow).await?;
+            }
+            self.sync_node_pools().await?;
             return Ok(UpgradeReport {
                 cluster_id,
-                version_before: state.current.clone(),
+                already_done: workflow_id.is_none(),
+                version_before: before,
                 version_after: state.current,
                 target: state.target,
-                workflow_id: None,
+                workflow_id,
                 steps: std::mem::take(&mut self.steps),
-                already_done: true,
                 pauses: 0,
                 retries: 0,
             });
@@ -492,6 +519,33 @@ impl<'a> Run<'a> {
             pauses: self.pauses,
             retries: self.retries,
         })
+    }
+
+    /// The open workflow (neither succeeded nor cancelled) to `target`, if there is one.
+    async fn open_workflow_to(&self, target: &str) -> Result<Option<UpgradeWorkFlow>, Error> {
+        let Ok(wanted) = target.parse::<Version>() else {
+            return Ok(None);
+        };
+        let list = self
+            .read("the workflows", || self.up.api.workflows())
+            .await
+            .map_err(|e| e.with_step("workflow"))?;
+        Ok(list
+            .workflows()
+            .iter()
+            .filter(|w| {
+                !matches!(
+                    w.phase(),
+                    Some(WorkFlowPhase::Success | WorkFlowPhase::Cancel)
+                )
+            })
+            .filter(|w| {
+                workflow_target(w)
+                    .and_then(|t| t.parse::<Version>().ok())
+                    .is_some_and(|t| wanted.matches(&t) || t.matches(&wanted))
+            })
+            .max_by_key(|w| w.created_at())
+            .cloned())
     }
 
     /// Reads the version and the allowed targets; resolves the target.
