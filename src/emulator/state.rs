@@ -1217,10 +1217,7 @@ impl State {
             status: Some(t::SnapshotStatus {
                 phase: Some(task.run.phase.as_str().into()),
                 progress: Some(format!("{}", task.run.progress)),
-                completion_time: self
-                    .job_run(task)
-                    .and_then(|run| run.ended)
-                    .map(|e| self.ts(e)),
+                completion_time: task.run.ended.map(|e| self.ts(e)),
             }),
         }
     }
@@ -1464,10 +1461,7 @@ impl State {
             status: Some(t::UpgradeTaskStatus {
                 phase: Some(UpgradeTaskPhase::from(task.run.phase.as_str())),
                 progress: Some(format!("{}.00", task.run.progress)),
-                completion_time: self
-                    .job_run(task)
-                    .and_then(|run| run.ended)
-                    .map(|e| self.ts(e)),
+                completion_time: task.run.ended.map(|e| self.ts(e)),
             }),
         }
     }
