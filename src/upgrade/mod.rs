@@ -484,7 +484,8 @@ impl<'a> Run<'a> {
                     task_id: Some(id.clone()),
                     phase: phase_text(task.phase()),
                 });
-                self.follow_upgrade(&id, true, Vec::new()).await?;
+                self.follow_upgrade(&id, true, Vec::new(), Instant::now())
+                    .await?;
                 true
             }
             None => false,
@@ -1024,8 +1025,7 @@ impl<'a> Run<'a> {
                                 )
                             })?,
                     };
-                    let _ = started;
-                    return self.follow_upgrade(&id, false, request_ids).await;
+                    return self.follow_upgrade(&id, false, request_ids, started).await;
                 }
                 Err(e) if e.kind() == ErrorKind::OutcomeUnknown => {
                     // The request may have started the upgrade: read, never send it again.
@@ -1034,7 +1034,7 @@ impl<'a> Run<'a> {
                         if let Some(task) = self.find_upgrade_task(target).await?
                             && let Some(id) = task_id(&task)
                         {
-                            return self.follow_upgrade(&id, false, Vec::new()).await;
+                            return self.follow_upgrade(&id, false, Vec::new(), started).await;
                         }
                         self.pause(&mut interval, false, "the upgrade task").await?;
                     }
@@ -1053,7 +1053,7 @@ impl<'a> Run<'a> {
                             Some(UpgradeTaskPhase::Success | UpgradeTaskPhase::Failed)
                         )
                     {
-                        return self.follow_upgrade(&id, true, Vec::new()).await;
+                        return self.follow_upgrade(&id, true, Vec::new(), started).await;
                     }
                     if pre_checked_again {
                         return Err(e.with_step("upgrade"));
@@ -1076,8 +1076,8 @@ impl<'a> Run<'a> {
         id: &str,
         resumed: bool,
         mut request_ids: Vec<String>,
+        started: Instant,
     ) -> Result<(), Error> {
-        let started = Instant::now();
         let mut interval = Duration::ZERO;
         let mut last: Option<(Option<UpgradeTaskPhase>, Option<f64>)> = None;
         loop {
