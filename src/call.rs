@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::checks::{self, Check, Rule};
-use crate::client::Client;
+use crate::client::{Client, bounded};
 use crate::credentials::Credentials;
 use crate::error::{Error, ServiceError};
 use crate::response::Response;
@@ -121,7 +121,8 @@ impl Client {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                 {
-                    span.record("request_id", id);
+                    // A server may send any length: the log keeps a bounded piece.
+                    span.record("request_id", bounded(id));
                 }
                 if answer.status.is_success() {
                     Ok(Answer {

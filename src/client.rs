@@ -577,7 +577,7 @@ fn find_cause<'a, T: std::error::Error + 'static>(
 }
 
 /// At most 256 bytes of a header value, for log lines.
-fn bounded(value: &str) -> &str {
+pub(crate) fn bounded(value: &str) -> &str {
     let mut end = value.len().min(256);
     while !value.is_char_boundary(end) {
         end -= 1;
