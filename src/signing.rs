@@ -625,6 +625,8 @@ pub(crate) struct CanonicalRequest<'a> {
     method: &'a str,
     /// The URL path, percent-decoded when it has escapes; encoded as it is written.
     path: Cow<'a, str>,
+    /// Whether every byte of `path` is unreserved or `/`, so it is written as it is.
+    plain_path: bool,
     /// The canonical query, built once: it is also what goes on the wire.
     query: String,
     /// The signed headers sorted by name, values of a repeated name in the order given:
@@ -642,8 +644,10 @@ impl<'a> CanonicalRequest<'a> {
 
         // Canonical URI: decode, then encode every byte but unreserved ones and `/` — the same as
         // splitting on `/` and encoding each segment. A `%2F` is therefore signed as `/`.
+        // Most paths need neither: one look at the bytes tells.
         let path = url.path();
-        let path = if path.contains('%') {
+        let plain_path = unreserved_run::<true>(path.as_bytes()) == path.len();
+        let path = if !plain_path && path.contains('%') {
             percent_decode_str(path).decode_utf8_lossy()
         } else {
             Cow::Borrowed(path)
@@ -702,6 +706,7 @@ impl<'a> CanonicalRequest<'a> {
         Ok(Self {
             method: request.method().as_str(),
             path,
+            plain_path,
             query,
             inline,
             inline_len,
@@ -740,7 +745,11 @@ impl<'a> CanonicalRequest<'a> {
         }
         out.put_byte(b'\n');
 
-        put_encoded::<true>(out, self.path.as_bytes());
+        if self.plain_path {
+            out.put(self.path.as_bytes());
+        } else {
+            put_encoded::<true>(out, self.path.as_bytes());
+        }
         // Encoding leaves `/` and turns nothing else into one: the text ends with `/` when the
         // path does.
         if !self.path.ends_with('/') {
