@@ -39,6 +39,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -160,9 +161,81 @@ impl std::error::Error for SigningError {}
 ///
 /// Build it once per credentials and keep it next to them ([`sign_with_key`]); [`sign`] builds
 /// one per call. `Debug` prints no part of the key.
-#[derive(Clone)]
+///
+/// It also keeps the last `X-Sdk-Date` and `Host` values it signed with, so that signatures in the
+/// same second to the same endpoint share them instead of formatting and allocating them again.
+/// They are a function of the time and the URL alone, so signatures do not depend on what was
+/// signed before; when two threads sign with one key at once, one of them goes without.
 pub struct SigningKey {
     mac: Hmac<Sha256>,
+    /// `None` in the key [`sign`] makes for one signature, which would only fill it.
+    headers: Option<Mutex<HeaderCache>>,
+}
+
+impl Clone for SigningKey {
+    fn clone(&self) -> Self {
+        Self {
+            mac: self.mac.clone(),
+            headers: self.headers.as_ref().map(|_| Mutex::default()),
+        }
+    }
+}
+
+/// Header values shared by a key's signatures.
+#[derive(Default)]
+struct HeaderCache {
+    /// The second signed at last (seconds since 1970, clamped), its date and `X-Sdk-Date`.
+    date: Option<(i64, SdkDate, HeaderValue)>,
+    /// The host and port of the URL signed last, and its `Host`.
+    host: Option<(Box<str>, Option<u16>, HeaderValue)>,
+}
+
+impl HeaderCache {
+    /// The date of `time` and its `X-Sdk-Date` value, kept in `cache` if there is one.
+    fn date(cache: Option<&mut Self>, time: SystemTime) -> (SdkDate, HeaderValue) {
+        let seconds = SdkDate::seconds_of(time);
+        if let Some(Self {
+            date: Some((cached, date, value)),
+            ..
+        }) = cache.as_deref()
+            && *cached == seconds
+        {
+            return (*date, value.clone());
+        }
+        let date = SdkDate::of_seconds(seconds);
+        let value = HeaderValue::from_bytes(&date.0).expect("an X-Sdk-Date is ASCII");
+        if let Some(cache) = cache {
+            cache.date = Some((seconds, date, value.clone()));
+        }
+        (date, value)
+    }
+
+    /// The `Host` value of `host` and `port` (the port when it is not the scheme's default),
+    /// kept in `cache` if there is one.
+    fn host(
+        cache: Option<&mut Self>,
+        host: &str,
+        port: Option<u16>,
+    ) -> Result<HeaderValue, SigningError> {
+        if let Some(Self {
+            host: Some((cached_host, cached_port, value)),
+            ..
+        }) = cache.as_deref()
+            && **cached_host == *host
+            && *cached_port == port
+        {
+            return Ok(value.clone());
+        }
+        let value = match port {
+            Some(port) => HeaderValue::try_from(format!("{host}:{port}")),
+            None => HeaderValue::from_str(host),
+        }
+        .map_err(|_| SigningError::new(ErrorKind::NoHost))?;
+        if let Some(cache) = cache {
+            cache.host = Some((host.into(), port, value.clone()));
+        }
+        Ok(value)
+    }
 }
 
 impl SigningKey {
@@ -171,12 +244,27 @@ impl SigningKey {
     /// # Errors
     /// When `secret_key` is empty.
     pub fn new(secret_key: &str) -> Result<Self, SigningError> {
+        let mut key = Self::for_one_signature(secret_key)?;
+        key.headers = Some(Mutex::default());
+        Ok(key)
+    }
+
+    /// A key that keeps no header values, for [`sign`].
+    fn for_one_signature(secret_key: &str) -> Result<Self, SigningError> {
         if secret_key.is_empty() {
             return Err(SigningError::new(ErrorKind::EmptySecretKey));
         }
         let mac = Hmac::<Sha256>::new_from_slice(secret_key.as_bytes())
             .expect("HMAC takes a key of any length");
-        Ok(Self { mac })
+        Ok(Self { mac, headers: None })
+    }
+
+    /// Runs `f` with the key's header cache, or none when it has none or another thread holds it.
+    fn with_headers<R>(&self, f: impl FnOnce(Option<&mut HeaderCache>) -> R) -> R {
+        match self.headers.as_ref().map(Mutex::try_lock) {
+            Some(Ok(mut cache)) => f(Some(&mut cache)),
+            _ => f(None),
+        }
     }
 }
 
@@ -244,7 +332,7 @@ pub fn sign(request: &mut Request, params: &SigningParams<'_>) -> Result<(), Sig
     if params.access_key.is_empty() {
         return Err(SigningError::new(ErrorKind::EmptyAccessKey));
     }
-    let signing_key = SigningKey::new(params.secret_key)?;
+    let signing_key = SigningKey::for_one_signature(params.secret_key)?;
     sign_with_key(
         request,
         &KeyedSigningParams {
@@ -268,6 +356,7 @@ pub fn sign_with_key(
     let date = add_signing_headers(
         request,
         params.access_key,
+        params.signing_key,
         params.security_token,
         params.time,
     )?;
@@ -287,6 +376,7 @@ pub fn sign_with_key(
 fn add_signing_headers(
     request: &mut Request,
     access_key: &str,
+    key: &SigningKey,
     security_token: Option<&str>,
     time: SystemTime,
 ) -> Result<SdkDate, SigningError> {
@@ -324,23 +414,22 @@ fn add_signing_headers(
             given_payload_hash.get_or_insert(value);
         }
     }
-    let (date, date_header) = match given_date {
-        Some(existing) => (SdkDate::from_header(existing)?, None),
-        None => {
-            let date = SdkDate::at(time);
-            let header = HeaderValue::from_bytes(&date.0).expect("an X-Sdk-Date is ASCII");
-            (date, Some(header))
-        }
-    };
-    let host = if has_host {
-        None
-    } else {
-        let value = match url.port() {
-            Some(port) => HeaderValue::try_from(format!("{host}:{port}")),
-            None => HeaderValue::from_str(host),
+    let given_date = given_date.map(SdkDate::from_header).transpose()?;
+    let (date, date_header, host) = key.with_headers(|mut cache| {
+        let (date, date_header) = match given_date {
+            Some(date) => (date, None),
+            None => {
+                let (date, header) = HeaderCache::date(cache.as_deref_mut(), time);
+                (date, Some(header))
+            }
         };
-        Some(value.map_err(|_| SigningError::new(ErrorKind::NoHost))?)
-    };
+        let host = if has_host {
+            None
+        } else {
+            Some(HeaderCache::host(cache, host, url.port())?)
+        };
+        Ok((date, date_header, host))
+    })?;
     let unsigned_payload = content_type.is_some_and(|content_type| {
         let content_type = content_type.as_bytes();
         !content_type.starts_with(b"application/json")
@@ -536,6 +625,8 @@ pub(crate) struct CanonicalRequest<'a> {
     method: &'a str,
     /// The URL path, percent-decoded when it has escapes; encoded as it is written.
     path: Cow<'a, str>,
+    /// Whether every byte of `path` is unreserved or `/`, so it is written as it is.
+    plain_path: bool,
     /// The canonical query, built once: it is also what goes on the wire.
     query: String,
     /// The signed headers sorted by name, values of a repeated name in the order given:
@@ -553,8 +644,10 @@ impl<'a> CanonicalRequest<'a> {
 
         // Canonical URI: decode, then encode every byte but unreserved ones and `/` — the same as
         // splitting on `/` and encoding each segment. A `%2F` is therefore signed as `/`.
+        // Most paths need neither: one look at the bytes tells.
         let path = url.path();
-        let path = if path.contains('%') {
+        let plain_path = unreserved_run::<true>(path.as_bytes()) == path.len();
+        let path = if !plain_path && path.contains('%') {
             percent_decode_str(path).decode_utf8_lossy()
         } else {
             Cow::Borrowed(path)
@@ -613,6 +706,7 @@ impl<'a> CanonicalRequest<'a> {
         Ok(Self {
             method: request.method().as_str(),
             path,
+            plain_path,
             query,
             inline,
             inline_len,
@@ -651,7 +745,11 @@ impl<'a> CanonicalRequest<'a> {
         }
         out.put_byte(b'\n');
 
-        put_encoded::<true>(out, self.path.as_bytes());
+        if self.plain_path {
+            out.put(self.path.as_bytes());
+        } else {
+            put_encoded::<true>(out, self.path.as_bytes());
+        }
         // Encoding leaves `/` and turns nothing else into one: the text ends with `/` when the
         // path does.
         if !self.path.ends_with('/') {
@@ -926,7 +1024,12 @@ impl SdkDate {
 
     /// The date of `time`, clamped to the years 0001 to 9999.
     pub(crate) fn at(time: SystemTime) -> Self {
-        let seconds = match time.duration_since(UNIX_EPOCH) {
+        Self::of_seconds(Self::seconds_of(time))
+    }
+
+    /// `time` in whole seconds since 1970, clamped to the years 0001 to 9999.
+    fn seconds_of(time: SystemTime) -> i64 {
+        match time.duration_since(UNIX_EPOCH) {
             Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX),
             Err(before) => {
                 let before = before.duration();
@@ -935,7 +1038,11 @@ impl SdkDate {
                 -whole - i64::from(before.subsec_nanos() > 0)
             }
         }
-        .clamp(Self::RANGE.0, Self::RANGE.1);
+        .clamp(Self::RANGE.0, Self::RANGE.1)
+    }
+
+    /// The date `seconds` after 1970, which [`SdkDate::seconds_of`] has clamped.
+    fn of_seconds(seconds: i64) -> Self {
         // A jiff `Timestamp` converts to civil fields directly, but stops short of 9999-12-31 (it
         // leaves room for any offset); civil arithmetic, slower, covers the rest of the clamp
         // above and cannot fail within it.
@@ -1097,6 +1204,7 @@ mod tests {
             let date = add_signing_headers(
                 &mut request,
                 params.access_key,
+                &SigningKey::new(params.secret_key).expect("vector SK"),
                 params.security_token,
                 params.time,
             )
@@ -1348,6 +1456,55 @@ mod tests {
             }
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_kept_signing_key_signs_each_time_and_host_afresh() {
+        // The key keeps the last `X-Sdk-Date` and `Host`: signing at other seconds and to other
+        // endpoints with one key, back and forth, must sign as a new key does each time.
+        let key = SigningKey::new(params().secret_key).unwrap();
+        let at = |text| parse_sdk_date(text).unwrap();
+        let (earlier, later) = (at("20240312T081500Z"), at("20240312T081501Z"));
+        for (url, time) in [
+            ("https://cce.example.com/v3", earlier),
+            (
+                "https://cce.example.com/v3",
+                earlier + Duration::from_millis(999),
+            ),
+            ("https://cce.example.com/v3", later),
+            ("https://cce.example.com:8443/v3", later),
+            ("https://cce.example.org:8443/v3", later),
+            ("https://cce.example.com/v3", earlier),
+            ("http://cce.example.com:443/v3", earlier),
+        ] {
+            let mut kept = get(url);
+            sign_with_key(
+                &mut kept,
+                &KeyedSigningParams {
+                    access_key: params().access_key,
+                    signing_key: &key,
+                    security_token: None,
+                    time,
+                },
+            )
+            .unwrap();
+            let mut fresh = get(url);
+            sign(&mut fresh, &SigningParams { time, ..params() }).unwrap();
+            assert_eq!(kept.headers(), fresh.headers(), "{url} at {time:?}");
+            assert_eq!(kept.headers()["x-sdk-date"], sdk_date(time).as_str());
+        }
+        // A clone starts with nothing kept and signs the same.
+        let clone = key.clone();
+        let mut request = get("https://cce.example.com/v3");
+        let params = KeyedSigningParams {
+            access_key: params().access_key,
+            signing_key: &clone,
+            security_token: None,
+            time: later,
+        };
+        sign_with_key(&mut request, &params).unwrap();
+        assert_eq!(request.headers()["x-sdk-date"], "20240312T081501Z");
+        assert_eq!(request.headers()[HOST], "cce.example.com");
     }
 
     #[test]
