@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cce_upgrade::emulator::{DEMO_VERSION, Emulator, EmulatorConfig, Scenario};
-use cce_upgrade::upgrade::{Step, UpgradeEvent};
+use cce_upgrade::upgrade::{Step, StepReport, UpgradeEvent, UpgradeReport};
 use cce_upgrade::{Client, ErrorKind, Version};
 
 const POLL: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(4));
@@ -41,6 +41,15 @@ impl Events {
             })
             .collect()
     }
+}
+
+/// The report of one step of a run; the test fails when the run has none.
+fn step(report: &UpgradeReport, which: Step) -> &StepReport {
+    report
+        .steps
+        .iter()
+        .find(|s| s.step == which)
+        .unwrap_or_else(|| panic!("no {which} step in {report:?}"))
 }
 
 fn version(s: &str) -> Version {
@@ -293,11 +302,7 @@ async fn a_failed_upgrade_is_retried_only_when_asked() {
             .iter()
             .any(|e| matches!(e, UpgradeEvent::Retrying { attempt: 1, .. }))
     );
-    let upgrade = report
-        .steps
-        .iter()
-        .find(|s| s.step == Step::Upgrade)
-        .unwrap();
+    let upgrade = step(&report, Step::Upgrade);
     assert!(
         upgrade.resumed,
         "the failed task was found and retried, not started again"
@@ -395,11 +400,7 @@ async fn killed_mid_upgrade_and_run_again_it_finishes_the_same_upgrade() {
         .run()
         .await
         .expect("the second run finishes it");
-    let upgrade = report
-        .steps
-        .iter()
-        .find(|s| s.step == Step::Upgrade)
-        .unwrap();
+    let upgrade = step(&report, Step::Upgrade);
     assert!(
         upgrade.resumed,
         "the running task was followed, not started again"
@@ -535,12 +536,7 @@ async fn killed_after_the_upgrade_and_run_again_it_still_runs_the_post_check() {
         "the open workflow still wanted its post-check"
     );
     assert_eq!(report.version_before.as_deref(), Some(DEMO_VERSION));
-    assert!(
-        report
-            .steps
-            .iter()
-            .any(|s| s.step == Step::PostCheck && !s.resumed)
-    );
+    assert!(!step(&report, Step::PostCheck).resumed, "this run sent it");
     assert_eq!(
         emulator.workflows(&cluster)[0]["status"]["phase"],
         "Success"
