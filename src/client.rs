@@ -18,6 +18,7 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tracing::Instrument;
 
+use crate::clock::{Clock, SystemClock};
 use crate::credentials::{self, CredentialSource, Credentials, Env};
 use crate::error::{Error, ErrorKind, ResponseTooLarge, ServiceError};
 use crate::region::{Region, check_endpoint};
@@ -116,6 +117,8 @@ pub(crate) struct Shared {
     request_timeout: Duration,
     max_response_bytes: u64,
     http: reqwest::Client,
+    /// Time for waiting between retries, for the waiters and for the upgrade driver.
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for Client {
@@ -295,7 +298,7 @@ impl Shared {
                     reason,
                     "retrying"
                 );
-                tokio::time::sleep(wait).await;
+                self.clock.sleep(wait).await;
                 continue;
             }
             let (status, headers, body) = answer.map_err(|error| SendError::Transport {
@@ -614,6 +617,11 @@ impl Client {
         &self.shared().credential_source
     }
 
+    /// The clock this client waits on ([`ClientBuilder::clock`]).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.shared().clock
+    }
+
     /// The project id: the configured one, or the one IAM has for the region (looked up once,
     /// on first use, then remembered).
     pub async fn project_id(&self) -> Result<&str, Error> {
@@ -651,6 +659,7 @@ pub struct ClientBuilder {
     max_response_bytes: Option<u64>,
     allow_plain_http: bool,
     retry: Option<RetryConfig>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -755,6 +764,13 @@ impl ClientBuilder {
         self
     }
 
+    /// The clock to wait on between retries, in the waiters and in the upgrade driver (the
+    /// machine's, [`SystemClock`], by default). See [`crate::clock`].
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Checks the configuration and builds the client. Fails, naming what to set, when there is
     /// neither a region nor an endpoint, no credentials anywhere, or an endpoint that is not an
     /// `http(s)://` URL.
@@ -831,6 +847,7 @@ impl ClientBuilder {
                 .max_response_bytes
                 .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
             http,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
         });
         Ok(Client { shared })
     }
@@ -859,6 +876,7 @@ impl crate::emulator::Emulator {
             .iam_endpoint(self.endpoint())
             .credentials(Credentials::new(self.access_key(), self.secret_key()))
             .project_id(self.project_id())
+            .clock(self.clock())
     }
 }
 

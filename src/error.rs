@@ -21,6 +21,7 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 
 use crate::types::{PreCheckTask, UpgradeTask, UpgradeWorkFlow};
+use crate::upgrade::{Failure, Step};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -48,8 +49,20 @@ pub enum ErrorKind {
     /// The client is not configured to make the call: no credentials, unknown region, ...
     Configuration,
     /// An upgrade task or workflow being waited on ended in failure (`Failed`, `Cancel`,
-    /// `Pending`); [`Error::last_task`] or [`Error::last_workflow`] has its last state.
+    /// `Pending`); [`Error::last_task`] or [`Error::last_workflow`] has its last state. For the
+    /// upgrade driver, also a snapshot, post-check or node-pool sync that failed, and a task that
+    /// said `Success` while the cluster's version did not reach the target
+    /// ([`Error::upgrade_failure`] tells which).
     UpgradeFailed,
+    /// The upgrade driver's pre-check did not pass: [`Error::upgrade_failure`] has the findings
+    /// ([`Failure::PreCheckFailed`](crate::upgrade::Failure::PreCheckFailed)).
+    PreCheckFailed,
+    /// The upgrade task is paused: it does not move until it is continued.
+    UpgradePaused,
+    /// The cluster cannot be upgraded now (its phase, an open workflow to another target, an
+    /// upgrade of another version under way): nothing was sent. [`Error::upgrade_failure`] says
+    /// why.
+    Blocked,
     /// A waiter's deadline passed before the task or workflow ended; the last state is kept.
     WaitTimedOut,
     /// What a waiter follows is not there: the service answered `404` for the workflow.
@@ -78,7 +91,9 @@ struct Inner {
     attempts: u32,
     last_state: Option<LastState>,
     /// The upgrade step that failed, for errors of the upgrade driver.
-    step: Option<&'static str>,
+    step: Option<Step>,
+    /// What stopped the upgrade driver, typed.
+    failure: Option<Box<Failure>>,
     source: Option<BoxError>,
 }
 
@@ -403,6 +418,7 @@ impl Error {
                 attempts: 0,
                 last_state: None,
                 step: None,
+                failure: None,
                 source: None,
             }),
         }
@@ -567,16 +583,44 @@ impl Error {
         e
     }
 
-    /// A step of an upgrade ([`Client::upgrade`](crate::Client::upgrade)) that cannot go on: the
-    /// message names the step and says what to do.
-    pub(crate) fn upgrade_step(step: &'static str, message: String) -> Self {
-        let mut e = Error::new(ErrorKind::UpgradeFailed, format!("{step}: {message}"));
-        e.inner.step = Some(step);
+    pub(crate) fn upgrade_paused_task(task: UpgradeTask, message: String) -> Self {
+        let mut e = Error::new(ErrorKind::UpgradePaused, message);
+        e.inner.last_state = Some(LastState::Task(Box::new(task)));
         e
     }
 
-    pub(crate) fn with_step(mut self, step: &'static str) -> Self {
+    /// What stopped the upgrade driver at `step`: the message names the step and says what to
+    /// do.
+    pub(crate) fn upgrade_stopped(
+        kind: ErrorKind,
+        step: Step,
+        failure: Failure,
+        message: String,
+    ) -> Self {
+        let mut e = Error::new(kind, format!("{step}: {message}"));
+        e.inner.step = Some(step);
+        e.inner.failure = Some(Box::new(failure));
+        if let Some(field) = e.failure_field() {
+            e.inner.field = Some(field.to_owned());
+        }
+        e
+    }
+
+    fn failure_field(&self) -> Option<&'static str> {
+        match self.inner.failure.as_deref() {
+            Some(Failure::TargetNotAllowed { .. }) => Some("to"),
+            _ => None,
+        }
+    }
+
+    /// The step of the upgrade this error happened in (kept when one is set already).
+    pub(crate) fn with_step(mut self, step: Step) -> Self {
         self.inner.step.get_or_insert(step);
+        self
+    }
+
+    pub(crate) fn with_last_task_state(mut self, task: UpgradeTask) -> Self {
+        self.inner.last_state = Some(LastState::Task(Box::new(task)));
         self
     }
 
@@ -635,6 +679,7 @@ impl Error {
                 attempts: i.attempts,
                 last_state: None,
                 step: None,
+                failure: None,
                 source: i.source.as_ref().map(|s| {
                     let mut text = s.to_string();
                     let mut next = s.source();
@@ -712,10 +757,17 @@ impl Error {
         }
     }
 
-    /// For errors of [`Client::upgrade`](crate::Client::upgrade): the step that failed
-    /// (`"pre-check"`, `"upgrade"`, ...).
-    pub fn step(&self) -> Option<&'static str> {
-        self.inner.step
+    /// For errors of the upgrade driver ([`Client::upgrade`](crate::Client::upgrade)): the step
+    /// it stopped in. Always set for the driver's errors, also for a call that failed.
+    pub fn step(&self) -> Option<&Step> {
+        self.inner.step.as_ref()
+    }
+
+    /// For errors of the upgrade driver: what stopped it, typed (a failed pre-check with its
+    /// findings, a failed or paused task, a blocked cluster, ...). `None` when a call failed
+    /// (see [`Error::kind`], [`Error::request_id`]).
+    pub fn upgrade_failure(&self) -> Option<&Failure> {
+        self.inner.failure.as_deref()
     }
 
     /// Whether the request may have been acted on although no answer came back.

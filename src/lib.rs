@@ -17,8 +17,10 @@
 mod call;
 mod checks;
 mod client;
+pub mod clock;
 pub mod credentials;
 pub mod error;
+mod flavour;
 mod generated;
 mod model;
 pub mod password;
@@ -43,6 +45,7 @@ pub use client::{
 };
 pub use credentials::{CredentialSource, Credentials, Env};
 pub use error::{Error, ErrorKind, MAX_ERROR_HEADER, MAX_ERROR_SNIPPET, ServiceError};
+pub use flavour::Flavour;
 pub use password::NodePassword;
 pub use region::Region;
 pub use response::Response;

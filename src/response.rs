@@ -29,6 +29,16 @@ impl<T> Response<T> {
         self.inner
     }
 
+    /// The same answer with its body mapped by `f` (status, headers and attempts kept).
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        Response {
+            inner: f(self.inner),
+            status: self.status,
+            headers: self.headers,
+            attempts: self.attempts,
+        }
+    }
+
     /// The HTTP status (e.g. 201 for a created workflow).
     pub fn status(&self) -> StatusCode {
         self.status

@@ -3,7 +3,8 @@
 //! A waiter polls with a growing interval (reset whenever the state changes), reports each
 //! change to an optional callback, and returns the final state. A task that ends `Failed`, or a
 //! workflow that ends `Cancel` or `Pending` (a task failed), is an
-//! [`ErrorKind::UpgradeFailed`] error carrying the last state;
+//! [`ErrorKind::UpgradeFailed`] error carrying the last state; a task that is `Pause`d does not
+//! move until it is continued, so it is reported at once as [`ErrorKind::UpgradePaused`];
 //! a deadline that passes first is [`ErrorKind::WaitTimedOut`].
 //! Transient failures while polling (throttling, timeouts, 5xx, connection trouble) do not end
 //! the wait: the next poll tries again, until the deadline.
@@ -23,7 +24,7 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::time::Duration;
 
-use tokio::time::Instant;
+use std::time::SystemTime;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
@@ -44,7 +45,7 @@ struct Pacing {
 impl Pacing {
     /// When the wait ends; `None` when the timeout reaches past what the clock can represent
     /// (`Duration::MAX`): no deadline then.
-    fn deadline(&self, now: Instant) -> Option<Instant> {
+    fn deadline(&self, now: SystemTime) -> Option<SystemTime> {
         now.checked_add(self.timeout)
     }
 
@@ -72,6 +73,7 @@ enum Step<T> {
 
 /// Polls `fetch` until `judge` says done or failed, or the deadline passes.
 async fn poll<T, F, Fut>(
+    clock: &dyn crate::clock::Clock,
     pacing: Pacing,
     what: &str,
     mut fetch: F,
@@ -84,8 +86,8 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
-    let deadline = pacing.deadline(Instant::now());
-    let before_deadline = |now: Instant| deadline.is_none_or(|d| now < d);
+    let deadline = pacing.deadline(clock.now());
+    let before_deadline = |now: SystemTime| deadline.is_none_or(|d| now < d);
     let mut interval = pacing.initial;
     let mut last: Option<T> = None;
     loop {
@@ -105,12 +107,12 @@ where
                 }
                 last = Some(state);
             }
-            Err(e) if e.is_transient() && before_deadline(Instant::now()) => {
+            Err(e) if e.is_transient() && before_deadline(clock.now()) => {
                 tracing::info!(error = %e, "poll failed; trying again");
             }
             Err(e) => return Err(attach(e, last)),
         }
-        let now = Instant::now();
+        let now = clock.now();
         if !before_deadline(now) {
             let e = Error::wait_timed_out(format!(
                 "{what} did not end within {:?}; it may still be running",
@@ -118,8 +120,8 @@ where
             ));
             return Err(attach(e, last));
         }
-        let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(now));
-        tokio::time::sleep(interval.min(left)).await;
+        let left = deadline.map_or(Duration::MAX, |d| crate::clock::since(d, now));
+        clock.sleep(interval.min(left)).await;
         interval = pacing.next(interval);
     }
 }
@@ -185,6 +187,7 @@ impl Waiter<'_, UpgradeTask> {
         } = self;
         let what = format!("upgrade task {task_id}");
         poll(
+            client.clock().as_ref(),
             pacing,
             &what,
             || async {
@@ -203,11 +206,23 @@ impl Waiter<'_, UpgradeTask> {
                             .map_or_else(|| "?".to_owned(), |p| format!("{p:.2}"))
                     ),
                 )),
+                Some(UpgradeTaskPhase::Pause) => Step::Failed(Error::upgrade_paused_task(
+                    task.clone(),
+                    format!(
+                        "upgrade task {task_id} is paused at {}% progress; it does not move until \
+                         it is continued (ContinueUpgradeClusterTask)",
+                        task.progress_percent()
+                            .map_or_else(|| "?".to_owned(), |p| format!("{p:.2}"))
+                    ),
+                )),
                 _ => Step::Continue,
             },
             on_progress,
             |e, last| {
-                if e.kind() == ErrorKind::UpgradeFailed {
+                if matches!(
+                    e.kind(),
+                    ErrorKind::UpgradeFailed | ErrorKind::UpgradePaused
+                ) {
                     e
                 } else {
                     e.with_last_task(last)
@@ -246,6 +261,7 @@ impl Waiter<'_, UpgradeWorkFlow> {
             }
         };
         poll(
+            client.clock().as_ref(),
             pacing,
             &what,
             fetch,
@@ -317,7 +333,7 @@ mod tests {
             initial: Duration::MAX,
             max: Duration::MAX,
         };
-        assert_eq!(pacing.deadline(Instant::now()), None);
+        assert_eq!(pacing.deadline(SystemTime::now()), None);
         assert_eq!(pacing.next(Duration::MAX), Duration::MAX);
         let pacing = Pacing::default();
         assert_eq!(pacing.next(Duration::from_secs(2)), Duration::from_secs(3));
@@ -325,7 +341,7 @@ mod tests {
             pacing.next(Duration::from_secs(25)),
             Duration::from_secs(30)
         );
-        let now = Instant::now();
+        let now = SystemTime::now();
         assert_eq!(pacing.deadline(now), Some(now + DEFAULT_WAIT_TIMEOUT));
     }
 }

@@ -120,7 +120,7 @@ async fn plan_then_skip_check_then_retry_failed() {
     let e = flow::run(&client, &o, |_| {})
         .await
         .expect_err("fails at 60%");
-    assert_eq!(e.step(), Some("upgrade"));
+    assert_eq!(e.step(), Some(&cce_upgrade::upgrade::Step::Upgrade));
     assert_eq!(emulator.upgrades_started(&cluster), 1);
 
     // --retry-failed: it completes, with the same one upgrade.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cce_upgrade::emulator::{DEMO_VERSION, Emulator, EmulatorConfig, Scenario};
-use cce_upgrade::upgrade::{Step, StepReport, UpgradeEvent, UpgradeReport};
+use cce_upgrade::upgrade::{Event, Step, StepReport, UpgradeEvent, UpgradeReport};
 use cce_upgrade::{Client, ErrorKind, Version};
 
 const POLL: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(4));
@@ -25,9 +25,9 @@ async fn start(config: EmulatorConfig) -> (Emulator, Client) {
 struct Events(Arc<Mutex<Vec<UpgradeEvent>>>);
 
 impl Events {
-    fn sink(&self) -> impl FnMut(&UpgradeEvent) + Send + 'static {
+    fn sink(&self) -> impl FnMut(&Event) + Send + 'static {
         let events = self.0.clone();
-        move |e| events.lock().unwrap().push(e.clone())
+        move |e| events.lock().unwrap().push(e.event.clone())
     }
     fn all(&self) -> Vec<UpgradeEvent> {
         self.0.lock().unwrap().clone()
@@ -183,7 +183,7 @@ async fn a_pre_check_risk_stops_the_upgrade_until_it_is_skipped() {
         .await
         .expect_err("the pre-check finds a risk");
     assert_eq!(e.kind(), ErrorKind::UpgradeFailed);
-    assert_eq!(e.step(), Some("pre-check"));
+    assert_eq!(e.step(), Some(&Step::PreCheck));
     let text = e.to_string();
     assert!(text.contains("NodeKernelCheck"), "{text}");
     assert!(text.contains("skip_check"), "says how to skip it: {text}");
@@ -229,7 +229,7 @@ async fn a_pre_check_exception_cannot_be_skipped() {
         .run()
         .await
         .expect_err("an exception must be fixed");
-    assert_eq!(e.step(), Some("pre-check"));
+    assert_eq!(e.step(), Some(&Step::PreCheck));
     assert!(e.to_string().contains("fix"), "{e}");
     assert!(e.to_string().contains("MasterNodeCheck"), "{e}");
     assert_eq!(emulator.upgrades_started(&cluster), 0);
@@ -276,7 +276,7 @@ async fn a_failed_upgrade_is_retried_only_when_asked() {
         .run()
         .await
         .expect_err("the upgrade fails");
-    assert_eq!(e.step(), Some("upgrade"));
+    assert_eq!(e.step(), Some(&Step::Upgrade));
     assert!(
         e.to_string().contains("retry_failed"),
         "says how to retry: {e}"
@@ -335,7 +335,7 @@ async fn a_paused_upgrade_is_reported_at_once_or_continued() {
         .run()
         .await
         .expect_err("a paused task ends the run, long before the deadline");
-    assert_eq!(e.step(), Some("upgrade"));
+    assert_eq!(e.step(), Some(&Step::Upgrade));
     assert!(e.to_string().contains("paused"), "{e}");
     assert!(e.to_string().contains("continue_paused"), "{e}");
     assert!(
@@ -375,7 +375,7 @@ async fn killed_mid_upgrade_and_run_again_it_finishes_the_same_upgrade() {
         .to("v1.29")
         .poll_interval(POLL.0, POLL.1)
         .on_event(move |e| {
-            if matches!(e, UpgradeEvent::Progress(p) if *p >= 20.0)
+            if matches!(&e.event, UpgradeEvent::Progress(p) if *p >= 20.0)
                 && let Some(tx) = tx.take()
             {
                 let _ = tx.send(());
@@ -439,7 +439,7 @@ async fn targets_are_checked_as_versions_against_what_the_service_allows() {
         .run()
         .await
         .unwrap_err();
-    assert_eq!(e.step(), Some("inspect"));
+    assert_eq!(e.step(), Some(&Step::Inspect));
     assert!(e.to_string().contains("v1.30.14-r0"), "{e}");
     // Not a version.
     let e = client
@@ -475,14 +475,15 @@ async fn a_lost_answer_to_the_upgrade_is_settled_by_reading_not_by_sending_again
 
     let (emulator, client) = start(EmulatorConfig::fast()).await;
     let cluster = emulator.cluster_id().to_owned();
-    let faults = &emulator;
+    let emulator = Arc::new(emulator);
+    let faults = emulator.clone();
     let report = client
         .upgrade(&cluster)
         .to("v1.29")
         .poll_interval(POLL.0, POLL.1)
         .on_event(move |e| {
             // The next request is UpgradeCluster: the service acts on it, the answer is lost.
-            if matches!(e, UpgradeEvent::StepStarted(Step::Upgrade)) {
+            if matches!(&e.event, UpgradeEvent::StepStarted(Step::Upgrade)) {
                 faults.inject(Fault::DropAfterAction, 1);
             }
         })
@@ -497,6 +498,9 @@ async fn a_lost_answer_to_the_upgrade_is_settled_by_reading_not_by_sending_again
         .count();
     assert_eq!(upgrade_posts, 1, "UpgradeCluster was sent once");
     assert_eq!(emulator.upgrades_started(&cluster), 1);
+    let Ok(emulator) = Arc::try_unwrap(emulator) else {
+        panic!("the run ended, and with it the callback that held the emulator")
+    };
     emulator.shutdown().await;
 }
 

@@ -32,7 +32,7 @@ pub enum Outcome {
 pub async fn run(
     client: &Client,
     options: &Options,
-    on_event: impl FnMut(&UpgradeEvent) + Send,
+    mut on_event: impl FnMut(&UpgradeEvent) + Send,
 ) -> Result<Outcome, Error> {
     let mut upgrade = if options.autopilot {
         client.upgrade_autopilot(&options.cluster_id)
@@ -50,9 +50,10 @@ pub async fn run(
         .sync_node_pools(options.nodepool_ids.iter().cloned())
         .retry_failed(if options.retry_failed { 3 } else { 0 })
         .poll_interval(options.poll.0, options.poll.1)
-        .on_event(on_event);
+        .on_event(move |e| on_event(&e.event));
     if options.plan {
-        upgrade.plan().await.map(Outcome::Planned)
+        // The plan with a fresh pre-check, so its findings are today's (no workflow is created).
+        upgrade.plan_with_pre_check().await.map(Outcome::Planned)
     } else {
         upgrade.run().await.map(Outcome::Upgraded)
     }

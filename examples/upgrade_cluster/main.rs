@@ -207,8 +207,11 @@ async fn run(args: Args) -> Result<(), String> {
             "No credentials found: using the local CCE emulator at {} (demo cluster).",
             emulator.endpoint()
         );
+        // The demo moves on real time (a step every 500 ms) so a person can watch it: the
+        // client waits on the machine's clock, not on the emulator's (which tests use).
         let client = emulator
             .client_builder()
+            .clock(std::sync::Arc::new(cce_upgrade::clock::SystemClock::new()))
             .build()
             .map_err(|e| e.to_string())?;
         let cluster_id = args.cluster_id.clone().unwrap_or_else(|| {

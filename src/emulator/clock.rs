@@ -36,6 +36,11 @@ impl Clock {
         self.now = self.now.saturating_add(by.max(0));
     }
 
+    /// The instant of an offset, in microseconds since the Unix epoch.
+    pub(crate) fn unix_micros(&self, at: Micros) -> i64 {
+        self.origin_unix_micros.saturating_add(at)
+    }
+
     /// The Go-style timestamp of an offset.
     pub(crate) fn timestamp(&self, at: Micros) -> String {
         go_timestamp(self.origin_unix_micros.saturating_add(at))

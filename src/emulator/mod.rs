@@ -651,6 +651,16 @@ impl Emulator {
         self.shared.state().advance_clock(by);
     }
 
+    /// The emulator's clock as a [`Clock`](crate::clock::Clock) for a client: `now` is the
+    /// emulator's time and `sleep` moves the emulator's clock forward instead of waiting, so a
+    /// client polling with any interval runs at the pace of the requests alone.
+    /// [`Emulator::client_builder`] sets it on the clients it configures.
+    pub fn clock(&self) -> Arc<dyn crate::clock::Clock> {
+        Arc::new(EmulatorClock {
+            shared: self.shared.clone(),
+        })
+    }
+
     /// The emulator's clock now, as the service writes timestamps
     /// (`2024-03-12 08:15:00 +0000 UTC`).
     pub fn now(&self) -> String {
@@ -721,6 +731,36 @@ impl Emulator {
         {
             tracing::warn!(%error, "emulator: the server task failed");
         }
+    }
+}
+
+/// The emulator's clock, seen by a client: sleeping moves it.
+struct EmulatorClock {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for EmulatorClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EmulatorClock")
+    }
+}
+
+impl crate::clock::Clock for EmulatorClock {
+    fn now(&self) -> SystemTime {
+        let micros = self.shared.state().now_unix_micros();
+        match u64::try_from(micros) {
+            Ok(m) => SystemTime::UNIX_EPOCH + Duration::from_micros(m),
+            Err(_) => SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    fn sleep(
+        &self,
+        duration: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        self.shared.state().advance_clock(duration);
+        // Let other tasks (the server, other clients) run, as a real wait would.
+        Box::pin(tokio::task::yield_now())
     }
 }
 

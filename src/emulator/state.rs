@@ -316,6 +316,11 @@ impl State {
             .advance(i64::try_from(by.as_micros()).unwrap_or(i64::MAX));
     }
 
+    /// The emulator's clock now, in microseconds since the Unix epoch.
+    pub(crate) fn now_unix_micros(&self) -> i64 {
+        self.clock.unix_micros(self.clock.now())
+    }
+
     /// The emulator's clock now, as the service writes timestamps.
     pub(crate) fn now_timestamp(&self) -> String {
         self.ts(self.now())

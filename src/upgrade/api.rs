@@ -12,18 +12,12 @@ use crate::types::{
     UpgradeWorkFlow, UpgradeWorkFlowList,
 };
 
-/// Which API a cluster is driven through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavour {
-    /// A CCE cluster (`/api/v3/...`).
-    Cce,
-    /// A CCE Autopilot cluster (`/autopilot/v3/...`): no pause/continue, no node pools.
-    Autopilot,
-}
+pub(crate) use crate::flavour::Flavour;
 
 /// A cluster and the operations of its flavour.
-pub(crate) struct Api<'a> {
-    pub(crate) client: &'a Client,
+#[derive(Clone)]
+pub(crate) struct Api {
+    pub(crate) client: Client,
     pub(crate) cluster: String,
     pub(crate) flavour: Flavour,
 }
@@ -37,7 +31,58 @@ macro_rules! pick {
     };
 }
 
-impl Api<'_> {
+impl Api {
+    /// The same cluster, driven as `flavour`.
+    pub(crate) fn clone_as(&self, flavour: Flavour) -> Api {
+        Api {
+            flavour,
+            ..self.clone()
+        }
+    }
+
+    /// The cluster's phase (`status.phase`), as the service spelt it.
+    pub(crate) async fn cluster_phase(&self) -> Result<Response<Option<String>>, Error> {
+        match self.flavour {
+            Flavour::Cce => Ok(self
+                .client
+                .show_cluster(&self.cluster, &Default::default())
+                .await?
+                .map(|c| {
+                    c.status
+                        .and_then(|s| s.phase)
+                        .map(|p| p.as_str().to_owned())
+                })),
+            Flavour::Autopilot => Ok(self
+                .client
+                .show_autopilot_cluster(&self.cluster, &Default::default())
+                .await?
+                .map(|c| {
+                    c.status
+                        .and_then(|s| s.phase)
+                        .map(|p| p.as_str().to_owned())
+                })),
+        }
+    }
+
+    pub(crate) async fn cancel_workflow(
+        &self,
+        workflow_id: &str,
+    ) -> Result<Response<UpgradeWorkFlow>, Error> {
+        let body = crate::types::UpgradeWorkFlowUpdateRequestBody::cancel();
+        match self.flavour {
+            Flavour::Cce => {
+                self.client
+                    .upgrade_work_flow_update(&self.cluster, workflow_id, &body)
+                    .await
+            }
+            Flavour::Autopilot => {
+                self.client
+                    .upgrade_autopilot_work_flow_update(&self.cluster, workflow_id, &body)
+                    .await
+            }
+        }
+    }
+
     pub(crate) async fn upgrade_info(&self) -> Result<Response<UpgradeInfo>, Error> {
         pick!(
             self,
@@ -142,9 +187,9 @@ impl Api<'_> {
                     .continue_upgrade_cluster_task(&self.cluster)
                     .await
             }
-            Flavour::Autopilot => Err(Error::upgrade_step(
-                "upgrade",
-                "Autopilot clusters have no continue operation".into(),
+            Flavour::Autopilot => Err(Error::invalid_input(
+                "continue_paused",
+                "Autopilot clusters have no continue operation",
             )),
         }
     }
@@ -167,9 +212,9 @@ impl Api<'_> {
                     .upgrade_node_pool(&self.cluster, pool, body)
                     .await
             }
-            Flavour::Autopilot => Err(Error::upgrade_step(
-                "node pools",
-                "Autopilot clusters have no node pools to sync".into(),
+            Flavour::Autopilot => Err(Error::invalid_input(
+                "sync_node_pools",
+                "Autopilot clusters have no node pools to sync",
             )),
         }
     }

@@ -51,8 +51,130 @@ impl fmt::Display for Step {
     }
 }
 
+/// What stopped an upgrade, typed: [`Error::upgrade_failure`](crate::Error::upgrade_failure).
+/// The error's message says the same in words, with what to do.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The pre-check did not pass ([`ErrorKind::PreCheckFailed`](crate::ErrorKind::PreCheckFailed)):
+    /// its findings, of which [`Finding::is_skippable`] tells which may be skipped.
+    PreCheckFailed {
+        /// The pre-check task.
+        task_id: Option<String>,
+        /// What it found.
+        findings: Vec<Finding>,
+    },
+    /// The upgrade task failed ([`ErrorKind::UpgradeFailed`](crate::ErrorKind::UpgradeFailed)).
+    UpgradeFailed {
+        /// The task.
+        task_id: String,
+        /// Where it failed, in percent.
+        progress: Option<f64>,
+        /// Whether `RetryUpgradeClusterTask` may run it again ([`Upgrade::retry_failed`](crate::upgrade::Upgrade::retry_failed)).
+        retryable: bool,
+    },
+    /// The upgrade task is paused ([`ErrorKind::UpgradePaused`](crate::ErrorKind::UpgradePaused)).
+    Paused {
+        /// The task.
+        task_id: String,
+        /// Where it paused, in percent.
+        progress: Option<f64>,
+    },
+    /// The cluster's phase allows no upgrade now ([`ErrorKind::Blocked`](crate::ErrorKind::Blocked)):
+    /// e.g. `Hibernation`, `Unavailable`.
+    ClusterPhase {
+        /// The phase, as the service spelt it (`unknown` when it said none).
+        phase: String,
+    },
+    /// A workflow to another target is open ([`ErrorKind::Blocked`](crate::ErrorKind::Blocked)):
+    /// finish it or cancel it ([`Upgrade::cancel`](crate::upgrade::Upgrade::cancel)).
+    OpenWorkflow {
+        /// The workflow.
+        workflow_id: String,
+        /// Its target.
+        target: String,
+    },
+    /// An upgrade to another version is under way ([`ErrorKind::Blocked`](crate::ErrorKind::Blocked)).
+    OtherUpgradeRunning {
+        /// Its task.
+        task_id: String,
+        /// Its target.
+        target: String,
+    },
+    /// The target is not one the cluster can be upgraded to
+    /// ([`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), field `to`).
+    TargetNotAllowed {
+        /// The target asked for.
+        requested: String,
+        /// The versions the service allows from the cluster's version.
+        allowed: Vec<String>,
+    },
+    /// The task said `Success`, but the cluster's version, read back, is not the target
+    /// ([`ErrorKind::UpgradeFailed`](crate::ErrorKind::UpgradeFailed)).
+    VersionNotReached {
+        /// The task.
+        task_id: String,
+        /// The version the cluster reports.
+        found: String,
+    },
+    /// The service does not say the cluster's version, so the upgrade cannot be verified
+    /// ([`ErrorKind::UpgradeFailed`](crate::ErrorKind::UpgradeFailed)).
+    VersionUnknown,
+    /// The master snapshot failed ([`ErrorKind::UpgradeFailed`](crate::ErrorKind::UpgradeFailed)).
+    SnapshotFailed {
+        /// The snapshot task.
+        snapshot_id: String,
+    },
+    /// The post-upgrade check did not pass; the upgrade itself succeeded
+    /// ([`ErrorKind::UpgradeFailed`](crate::ErrorKind::UpgradeFailed)).
+    PostCheckFailed {
+        /// Its phase, as the service spelt it.
+        phase: String,
+    },
+    /// A node pool's sync job failed ([`ErrorKind::UpgradeFailed`](crate::ErrorKind::UpgradeFailed)).
+    NodePoolSyncFailed {
+        /// The pool.
+        pool: String,
+        /// Its job.
+        job_id: String,
+    },
+    /// The run's deadline passed ([`ErrorKind::WaitTimedOut`](crate::ErrorKind::WaitTimedOut));
+    /// nothing was sent after it. Run again to go on from where the cluster stands.
+    DeadlinePassed,
+    /// What this run sent did not show in the service's answers
+    /// ([`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown)); it was not sent again.
+    OutcomeUnknown,
+    /// The operation does not exist for the cluster's flavour (e.g. node pools on Autopilot)
+    /// ([`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput)).
+    NotForFlavour,
+}
+
+impl Failure {
+    /// The [`ErrorKind`](crate::ErrorKind) an error with this failure has.
+    pub fn kind(&self) -> crate::ErrorKind {
+        use crate::ErrorKind as K;
+        match self {
+            Failure::PreCheckFailed { .. } => K::PreCheckFailed,
+            Failure::Paused { .. } => K::UpgradePaused,
+            Failure::ClusterPhase { .. }
+            | Failure::OpenWorkflow { .. }
+            | Failure::OtherUpgradeRunning { .. } => K::Blocked,
+            Failure::TargetNotAllowed { .. } | Failure::NotForFlavour => K::InvalidInput,
+            Failure::DeadlinePassed => K::WaitTimedOut,
+            Failure::OutcomeUnknown => K::OutcomeUnknown,
+            Failure::UpgradeFailed { .. }
+            | Failure::VersionNotReached { .. }
+            | Failure::VersionUnknown
+            | Failure::SnapshotFailed { .. }
+            | Failure::PostCheckFailed { .. }
+            | Failure::NodePoolSyncFailed { .. } => K::UpgradeFailed,
+        }
+    }
+}
+
 /// One finding of a pre-check: an item that did not pass.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Finding {
     /// The check item's name, e.g. `NodeKernelCheck`: what to pass to
     /// [`Upgrade::skip_check`](crate::upgrade::Upgrade::skip_check) when it may be skipped.
@@ -86,6 +208,26 @@ impl fmt::Display for Finding {
             write!(f, ": {message}")?;
         }
         Ok(())
+    }
+}
+
+/// An [`UpgradeEvent`] of one cluster: what [`Upgrade::on_event`](crate::upgrade::Upgrade::on_event)
+/// and [`Upgrade::events`](crate::upgrade::Upgrade::events) deliver. It dereferences to the
+/// event, so `match &*event { UpgradeEvent::Progress(p) => .., _ => .. }` reads it.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Event {
+    /// The cluster it happened to.
+    pub cluster_id: String,
+    /// What happened.
+    pub event: UpgradeEvent,
+}
+
+impl std::ops::Deref for Event {
+    type Target = UpgradeEvent;
+
+    fn deref(&self) -> &UpgradeEvent {
+        &self.event
     }
 }
 
@@ -132,10 +274,22 @@ pub enum UpgradeEvent {
         /// Where it had failed.
         percent: Option<f64>,
     },
+    /// A call failed in a way that may pass (a lost connection, throttling, a 5xx, an answer
+    /// that could not be read); the run tries again at its next poll.
+    Transient {
+        /// The step it happened in.
+        step: Step,
+        /// What failed.
+        error: String,
+    },
+    /// Something the caller should know, that does not stop the run (e.g. a skipped pre-check
+    /// item that no finding names).
+    Warning(String),
 }
 
 /// One step of an upgrade as it ended.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct StepReport {
     /// The step.
     pub step: Step,
@@ -153,9 +307,12 @@ pub struct StepReport {
 
 /// What [`Upgrade::run`](crate::upgrade::Upgrade::run) did.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct UpgradeReport {
     /// The cluster.
     pub cluster_id: String,
+    /// Its flavour (CCE or Autopilot).
+    pub flavour: super::Flavour,
     /// The version before, as the service reported it at the start.
     pub version_before: Option<String>,
     /// The version after, as the service reports it at the end.
@@ -174,24 +331,40 @@ pub struct UpgradeReport {
     pub retries: u32,
 }
 
-/// What an upgrade would do ([`Upgrade::plan`](crate::upgrade::Upgrade::plan)): the versions and
-/// the pre-check's findings. Nothing but the workflow and the pre-check was started.
+/// What an upgrade would do ([`Upgrade::plan`](crate::upgrade::Upgrade::plan)), read without
+/// changing anything (unless [`Upgrade::plan_with_pre_check`](crate::upgrade::Upgrade::plan_with_pre_check)
+/// asked for a fresh pre-check).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct UpgradePlan {
     /// The cluster.
     pub cluster_id: String,
+    /// Its flavour.
+    pub flavour: super::Flavour,
+    /// Its phase (`status.phase` of `ShowCluster`), e.g. `Available`.
+    pub cluster_phase: Option<String>,
     /// Its version now.
     pub current_version: Option<String>,
     /// The versions the service allows it to be upgraded to.
     pub allowed_targets: Vec<String>,
-    /// The target the upgrade would go to, as the service normalised it.
+    /// The target the upgrade would go to (a minor version resolved to its latest allowed
+    /// patch), as the service normalised it.
     pub target: String,
     /// True when the cluster already runs the target.
     pub already_done: bool,
-    /// The pre-check's task id, when one ran.
+    /// The open workflows: `(id, target, phase)`.
+    pub open_workflows: Vec<(String, String, String)>,
+    /// The newest upgrade task to the target: `(id, phase)`.
+    pub upgrade_task: Option<(String, String)>,
+    /// The newest pre-check to the target, when there is one: its task id.
     pub pre_check_task_id: Option<String>,
-    /// Whether the pre-check passed (with the items asked to be skipped).
+    /// Whether that pre-check passed and has not expired.
     pub pre_check_passed: bool,
     /// What it found: [`Finding::is_skippable`] tells which may be skipped.
     pub findings: Vec<Finding>,
+    /// What [`Upgrade::run`](crate::upgrade::Upgrade::run) would do next, in words (e.g.
+    /// "create the upgrade workflow", "blocked: the cluster is Hibernation ...").
+    pub next: String,
+    /// Whether `run()` would stop before doing anything: the reason is in `next`.
+    pub blocked: bool,
 }
