@@ -1,4 +1,4 @@
-//! Every one of the spec's 50 operations, called with its generated `Client` method over a real
+//! Every one of the spec's operations, called with its generated `Client` method over a real
 //! socket against the emulator, in the order a real upgrade drives them (FLOW.md), for CCE and
 //! Autopilot clusters.
 //!
@@ -19,18 +19,20 @@ use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cce_upgrade::emulator::{
-    DEMO_AUTOPILOT_TARGET, DEMO_VERSION, Emulator, EmulatorConfig, ReceivedRequest, Scenario,
+    DEMO_AUTOPILOT_CLUSTER_NAME, DEMO_AUTOPILOT_TARGET, DEMO_CLUSTER_NAME, DEMO_VERSION, Emulator,
+    EmulatorConfig, NewCluster, ReceivedRequest, Scenario,
 };
 use cce_upgrade::types::{
     AddonCheckInfo, AddonCheckRequestBody, AddonCheckType, ApiVersionV3, ApiVersionV31,
-    CheckStatusPhase, CreateUpgradeWorkFlowRequestBody, DelayUpgradePlanRequestBody,
-    FeatureGatesKind, JobPhase, ListAddonPrecheckTasksQuery, PointStatusPhase,
-    PostCheckClusterRequestBody, PostCheckPhase, PreCheckClusterRequestBody, PreCheckItemKind,
-    PreCheckItemLevel, PreCheckPhase, PreCheckTaskKind, SnapshotSubtaskStatus, SnapshotSubtaskType,
-    UpgradeAddonConfig, UpgradeClusterRequestBody, UpgradeFeatureGateValue, UpgradeNodePool,
-    UpgradeStrategyType, UpgradeTask, UpgradeTaskKind, UpgradeTaskPhase, UpgradeTaskType,
-    UpgradeWorkFlow, UpgradeWorkFlowListKind, UpgradeWorkFlowUpdateRequestBody, WorkFlowPhase,
-    WorkFlowTaskKind,
+    CheckStatusPhase, ClusterPhase, ClusterType, CreateUpgradeWorkFlowRequestBody,
+    DelayUpgradePlanRequestBody, FeatureGatesKind, JobPhase, ListAddonPrecheckTasksQuery,
+    ListAutopilotClustersQuery, ListClustersQuery, PointStatusPhase, PostCheckClusterRequestBody,
+    PostCheckPhase, PreCheckClusterRequestBody, PreCheckItemKind, PreCheckItemLevel, PreCheckPhase,
+    PreCheckTaskKind, ShowAutopilotClusterQuery, ShowClusterQuery, SnapshotSubtaskStatus,
+    SnapshotSubtaskType, UpgradeAddonConfig, UpgradeClusterRequestBody, UpgradeFeatureGateValue,
+    UpgradeNodePool, UpgradeStrategyType, UpgradeTask, UpgradeTaskKind, UpgradeTaskPhase,
+    UpgradeTaskType, UpgradeWorkFlow, UpgradeWorkFlowListKind, UpgradeWorkFlowUpdateRequestBody,
+    WorkFlowPhase, WorkFlowTaskKind,
 };
 use cce_upgrade::{Client, Response};
 use serde_json::{Value, json};
@@ -43,6 +45,11 @@ use common::{TARGET, quick_retry};
 /// Every operation of the spec and the test of this file that calls it.
 #[rustfmt::skip]
 const COVERAGE: &[(&str, &str)] = &[
+    // find the cluster
+    ("ListClusters",                            "clusters_listed_filtered_and_shown"),
+    ("ShowCluster",                             "clusters_listed_filtered_and_shown"),
+    ("ListAutopilotClusters",                   "clusters_listed_filtered_and_shown"),
+    ("ShowAutopilotCluster",                    "clusters_listed_filtered_and_shown"),
     // choose a target
     ("ShowClusterUpgradeInfo",                  "cce_choose_a_target"),
     ("ListClusterUpgradePaths",                 "cce_choose_a_target"),
@@ -154,8 +161,7 @@ fn operations_of(request: &ReceivedRequest) -> Vec<&'static str> {
 #[test]
 fn every_operation_of_the_spec_has_a_socket_test() {
     let spec: BTreeSet<&str> = SPEC_OPERATIONS.iter().map(|op| op.id.as_str()).collect();
-    assert_eq!(SPEC_OPERATIONS.len(), 50, "the family has 50 operations");
-    assert_eq!(spec.len(), 50, "operationIds are unique");
+    assert_eq!(spec.len(), SPEC_OPERATIONS.len(), "operationIds are unique");
 
     let mut tested = BTreeSet::new();
     for (op, _) in COVERAGE {
@@ -2089,4 +2095,151 @@ async fn autopilot_plan_listed_and_postponed() {
     );
 
     b.covers("autopilot_plan_listed_and_postponed");
+}
+
+// ----------------------------------------------------------------------------- find the cluster
+
+#[tokio::test]
+async fn clusters_listed_filtered_and_shown() {
+    let mut b = Bench::start().await;
+    let cce = b.emulator.cluster_id().to_owned();
+    let autopilot = b.emulator.autopilot_cluster_id().to_owned();
+    b.emulator.add_cluster_with(
+        NewCluster::cce("c-29", "v1.29.10-r0")
+            .name("prod")
+            .tag("env", "prod"),
+    );
+    let clusters = format!("/api/v3/projects/{}/clusters", b.project());
+    let autopilot_clusters = format!("/autopilot/v3/projects/{}/clusters", b.project());
+
+    // Every CCE cluster, in the order they were added, and no Autopilot one.
+    let all = b
+        .client
+        .list_clusters(&ListClustersQuery::default())
+        .await
+        .unwrap();
+    b.check(&all, 200, "GET", &clusters, None);
+    let found: Vec<(Option<&str>, Option<&str>)> = all
+        .items
+        .iter()
+        .map(|c| {
+            let m = c.metadata.as_ref().expect("metadata");
+            (m.name.as_deref(), m.uid.as_deref())
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (Some(DEMO_CLUSTER_NAME), Some(cce.as_str())),
+            (Some("prod"), Some("c-29"))
+        ]
+    );
+    let spec = all.items[1].spec.as_ref().expect("spec");
+    assert_eq!(spec.version.as_deref(), Some("v1.29"), "the minor version");
+    assert_eq!(spec.platform_version.as_deref(), Some("cce.6.0.0"));
+    assert_eq!(spec.type_, Some(ClusterType::VirtualMachine));
+    let tags: Vec<_> = spec
+        .cluster_tags
+        .iter()
+        .map(|t| (t.key.as_deref(), t.value.as_deref()))
+        .collect();
+    assert_eq!(tags, [(Some("env"), Some("prod"))]);
+
+    // Filtered by version, and by phase.
+    let query = ListClustersQuery::default().version("v1.28");
+    let v128 = b.client.list_clusters(&query).await.unwrap();
+    b.check(
+        &v128,
+        200,
+        "GET",
+        &format!("{clusters}?version=v1.28"),
+        None,
+    );
+    assert_eq!(v128.items.len(), 1);
+    assert_eq!(
+        v128.items[0]
+            .metadata
+            .as_ref()
+            .and_then(|m| m.uid.as_deref()),
+        Some(cce.as_str())
+    );
+    b.emulator
+        .set_cluster_phase("c-29", ClusterPhase::Hibernation);
+    let query = ListClustersQuery::default()
+        .status(ClusterPhase::Hibernation.as_str())
+        .type_("VirtualMachine");
+    let asleep = b.client.list_clusters(&query).await.unwrap();
+    b.check(
+        &asleep,
+        200,
+        "GET",
+        &format!("{clusters}?status=Hibernation&type=VirtualMachine"),
+        None,
+    );
+    assert_eq!(asleep.items.len(), 1);
+    assert_eq!(
+        asleep.items[0]
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone()),
+        Some(ClusterPhase::Hibernation)
+    );
+
+    // One cluster, with its details.
+    let query = ShowClusterQuery::default().detail("true");
+    let shown = b.client.show_cluster(&cce, &query).await.unwrap();
+    b.check(
+        &shown,
+        200,
+        "GET",
+        &format!("{clusters}/{cce}?detail=true"),
+        None,
+    );
+    let metadata = shown.metadata.as_ref().expect("metadata");
+    assert_eq!(metadata.uid.as_deref(), Some(cce.as_str()));
+    assert_eq!(metadata.creation_timestamp.as_deref(), Some(START));
+    assert!(metadata.annotations.contains_key("totalNodesNumber"));
+    assert_eq!(
+        shown.spec.as_ref().and_then(|s| s.version.as_deref()),
+        Some("v1.28")
+    );
+    assert_eq!(
+        shown.status.as_ref().and_then(|s| s.phase.clone()),
+        Some(ClusterPhase::Available)
+    );
+
+    // The Autopilot twins.
+    let listed = b
+        .client
+        .list_autopilot_clusters(&ListAutopilotClustersQuery::default())
+        .await
+        .unwrap();
+    b.check(&listed, 200, "GET", &autopilot_clusters, None);
+    let names: Vec<_> = listed
+        .items
+        .iter()
+        .map(|c| c.metadata.as_ref().and_then(|m| m.name.as_deref()))
+        .collect();
+    assert_eq!(names, [Some(DEMO_AUTOPILOT_CLUSTER_NAME)]);
+    let shown = b
+        .client
+        .show_autopilot_cluster(&autopilot, &ShowAutopilotClusterQuery::default())
+        .await
+        .unwrap();
+    b.check(
+        &shown,
+        200,
+        "GET",
+        &format!("{autopilot_clusters}/{autopilot}"),
+        None,
+    );
+    let spec = shown.spec.as_ref().expect("spec");
+    assert_eq!(spec.flavor.as_deref(), Some("cce.autopilot.cluster"));
+    assert_eq!(spec.version.as_deref(), Some("v1.28"));
+    assert_eq!(
+        shown.status.as_ref().and_then(|s| s.phase.clone()),
+        Some(ClusterPhase::Available)
+    );
+
+    b.covers("clusters_listed_filtered_and_shown");
 }

@@ -930,17 +930,19 @@ fn every_page_is_an_operation_at_its_uri() {
             ));
         }
     }
-    // The other operations come from the family's facts (`tests/spec_family.rs` checks them).
+    // The other operations come from the family's facts (`tests/spec_family.rs` checks them)
+    // and the cluster operations' facts (`tests/spec_clusters.rs`).
     let family: Value =
         serde_json::from_str(include_str!("data/upgrade-family.json")).expect("family facts");
+    let clusters: Value =
+        serde_json::from_str(include_str!("data/cluster-ops.json")).expect("cluster facts");
     let documented: BTreeSet<&str> = PAGES
         .iter()
         .map(|p| p.operation)
         .chain(
-            family
-                .as_array()
-                .expect("a list")
-                .iter()
+            [&family, &clusters]
+                .into_iter()
+                .flat_map(|facts| facts.as_array().expect("a list"))
                 .filter_map(|o| o["operation"].as_str()),
         )
         .collect();

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::Shared;
 use super::auth::{self, AuthError, Principal};
-use super::state::{Flavour, Refusal, State, UpgradeAction};
+use super::state::{ClusterFilter, Flavour, Refusal, State, UpgradeAction};
 use crate::call::Operation;
 use crate::checks;
 use crate::generated as g;
@@ -81,6 +81,8 @@ impl Reply {
 /// What the service does for an operation; CCE and Autopilot twins share one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
+    ListClusters,
+    ShowCluster,
     FeatureGates,
     UpgradeFeatureGates,
     UpgradePaths,
@@ -115,7 +117,11 @@ pub(crate) enum Action {
 }
 
 /// Every operation of the spec and what the service does for it.
-pub(crate) static ROUTES: [(&Operation, Action); 50] = [
+pub(crate) static ROUTES: [(&Operation, Action); 54] = [
+    (&g::LIST_CLUSTERS, Action::ListClusters),
+    (&g::LIST_AUTOPILOT_CLUSTERS, Action::ListClusters),
+    (&g::SHOW_CLUSTER, Action::ShowCluster),
+    (&g::SHOW_AUTOPILOT_CLUSTER, Action::ShowCluster),
     (&g::SHOW_FEATURE_GATES, Action::FeatureGates),
     (&g::SHOW_AUTOPILOT_FEATURE_GATES, Action::FeatureGates),
     (
@@ -417,6 +423,10 @@ impl Cx<'_> {
         let ok = |v: Value| Ok(Reply::json(200, v));
         let refused = |r: Refusal| self.refusal(r);
         match m.action {
+            Action::ListClusters => ok(list_clusters(state, m.flavour, self)),
+            Action::ShowCluster => show_cluster(state, m.flavour, &cluster, self)
+                .map(|v| Reply::json(200, v))
+                .map_err(refused),
             Action::FeatureGates => ok(State::feature_gates()),
             Action::UpgradeFeatureGates => ok(State::upgrade_feature_gates()),
             Action::UpgradePaths => ok(State::upgrade_paths()),
@@ -556,6 +566,12 @@ impl Cx<'_> {
         }
     }
 
+    /// Whether the query asks for details (`detail=true`).
+    fn detail(&self) -> bool {
+        self.query("detail")
+            .is_some_and(|d| d.eq_ignore_ascii_case("true"))
+    }
+
     fn iam_projects(&self, path_and_query: &str) -> Reply {
         let name = self.query("name");
         let shared = self.shared;
@@ -588,6 +604,22 @@ impl Cx<'_> {
     }
 }
 
+/// ListClusters and ListAutopilotClusters: the flavour's clusters, filtered by the `status`,
+/// `type` and `version` query parameters.
+fn list_clusters(state: &State, flavour: Flavour, cx: &Cx<'_>) -> Value {
+    let filter = ClusterFilter {
+        phase: cx.query("status"),
+        kind: cx.query("type"),
+        version: cx.query("version"),
+    };
+    state.list_clusters(flavour, &filter, cx.detail())
+}
+
+/// ShowCluster and ShowAutopilotCluster.
+fn show_cluster(state: &State, flavour: Flavour, id: &str, cx: &Cx<'_>) -> Result<Value, Refusal> {
+    state.show_cluster(id, flavour, cx.detail())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -604,7 +636,7 @@ mod tests {
         let mut ids: Vec<&str> = ROUTES.iter().map(|(op, _)| op.id).collect();
         ids.sort_unstable();
         ids.dedup();
-        assert_eq!(ids.len(), 50);
+        assert_eq!(ids.len(), ROUTES.len());
         for (op, action) in &ROUTES {
             let path = op
                 .path
@@ -644,7 +676,7 @@ mod tests {
     fn unknown_paths_and_wrong_methods() {
         for path in [
             "/",
-            "/api/v3/projects/p/clusters/c",
+            "/api/v3/projects/p/clusters/c/nodes",
             "/api/v3/projects/p/clusters/c/operation/upgradeworkflows/",
             "/autopilot/v3/projects/p/clusters/c/nodepools/np/operation/upgrade",
             "/autopilot/v3/projects/p/clusters/c/operation/upgrade/pause",
@@ -657,6 +689,10 @@ mod tests {
             "/api/v3/projects/p/clusters/c/operation/upgradeworkflows",
         ) {
             Match::WrongMethod(allowed) => assert_eq!(allowed, "GET, POST"),
+            other => panic!("{other:?}"),
+        }
+        match route("DELETE", "/api/v3/projects/p/clusters/c") {
+            Match::WrongMethod(allowed) => assert_eq!(allowed, "GET"),
             other => panic!("{other:?}"),
         }
         match route("GET", "/api/v3/projects/p/clusters/c/operation/postcheck") {

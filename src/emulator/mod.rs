@@ -144,14 +144,20 @@ use tokio::task::JoinHandle;
 
 pub use fault::Fault;
 pub use scenario::Scenario;
-pub use state::{MAX_RECORDS, PRECHECK_VALIDITY};
+pub use state::{MAX_RECORDS, NewCluster, PRECHECK_VALIDITY};
 
+use crate::model::ClusterPhase;
 use auth::Keys;
 use clock::Clock;
 use fault::FaultQueue;
 use ids::IdGen;
 use state::State;
 
+/// The name of the demo CCE cluster ([`Emulator::cluster_id`]); it has the tag `env=demo`.
+pub const DEMO_CLUSTER_NAME: &str = "demo-cce";
+/// The name of the demo Autopilot cluster ([`Emulator::autopilot_cluster_id`]); it has the tag
+/// `env=demo`.
+pub const DEMO_AUTOPILOT_CLUSTER_NAME: &str = "demo-autopilot";
 /// The version of the demo clusters.
 pub const DEMO_VERSION: &str = "v1.28.15-r0";
 /// The target of the demo Autopilot cluster's workflow.
@@ -390,9 +396,15 @@ impl Shared {
             config.scenarios.clone(),
         );
         let (cluster_id, nodepool_id, autopilot_cluster_id) = (ids.uuid(), ids.uuid(), ids.uuid());
-        state.add_cluster(&cluster_id, DEMO_VERSION, false, &ids);
+        let demo = NewCluster::cce(&cluster_id, DEMO_VERSION)
+            .name(DEMO_CLUSTER_NAME)
+            .tag("env", "demo");
+        state.add_cluster(&demo, &ids);
         state.add_nodepool(&cluster_id, &nodepool_id);
-        state.add_cluster(&autopilot_cluster_id, DEMO_VERSION, true, &ids);
+        let demo = NewCluster::autopilot(&autopilot_cluster_id, DEMO_VERSION)
+            .name(DEMO_AUTOPILOT_CLUSTER_NAME)
+            .tag("env", "demo");
+        state.add_cluster(&demo, &ids);
         let created =
             state.create_workflow(&autopilot_cluster_id, Some(DEMO_AUTOPILOT_TARGET), &ids);
         debug_assert!(created.is_ok(), "the demo workflow is valid");
@@ -601,10 +613,53 @@ impl Emulator {
     /// An Autopilot cluster is served under `/autopilot/...`, a CCE cluster under `/api/...`;
     /// a CCE cluster also gets a `DefaultPool` node pool. The scenarios of
     /// [`EmulatorConfig::scenario`] apply to it.
+    /// Its name is its id, and it has no tags: [`Emulator::add_cluster_with`] sets them.
     pub fn add_cluster(&self, id: &str, version: &str, autopilot: bool) {
-        self.shared
-            .state()
-            .add_cluster(id, version, autopilot, &self.shared.ids);
+        let cluster = if autopilot {
+            NewCluster::autopilot(id, version)
+        } else {
+            NewCluster::cce(id, version)
+        };
+        self.add_cluster_with(cluster);
+    }
+
+    /// Adds a cluster with its name and tags (or replaces its name, tags, version and kind: its
+    /// node pools, tasks and workflows stay), as [`Emulator::add_cluster`] does.
+    ///
+    /// ```no_run
+    /// # use cce_upgrade::emulator::{Emulator, EmulatorConfig, NewCluster};
+    /// # async fn example() -> std::io::Result<()> {
+    /// let emulator = Emulator::start_with(EmulatorConfig::fast()).await?;
+    /// emulator.add_cluster_with(NewCluster::cce("prod-id", "v1.28.15-r0").name("prod").tag("env", "prod"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn add_cluster_with(&self, cluster: NewCluster) {
+        self.shared.state().add_cluster(&cluster, &self.shared.ids);
+    }
+
+    /// Sets the phase the cluster answers in `status.phase` from now on, e.g.
+    /// `Hibernation` or `Unavailable`; in any phase but `Available`, `UpgradeCluster` is refused
+    /// (400 `CCE.01400013`, naming the phase). `Available` gives the cluster back its own phase:
+    /// `Upgrading` while an upgrade task is under way, else `Available`.
+    ///
+    /// # Panics
+    /// If there is no such cluster.
+    pub fn set_cluster_phase(&self, cluster_id: &str, phase: impl Into<ClusterPhase>) {
+        let phase = phase.into();
+        let phase = (phase != ClusterPhase::Available).then_some(phase);
+        assert!(
+            self.shared.state().set_cluster_phase(cluster_id, phase),
+            "set_cluster_phase: no cluster {cluster_id:?}"
+        );
+    }
+
+    /// The cluster's phase as `ShowCluster` answers it now.
+    pub fn cluster_phase(&self, cluster_id: &str) -> Option<ClusterPhase> {
+        let state = self.shared.state();
+        state
+            .cluster(cluster_id)
+            .map(|_| state.cluster_phase(cluster_id))
     }
 
     /// Adds a node pool to a cluster.

@@ -30,12 +30,13 @@ use super::scenario::Scenario;
 use super::versions::{self, TargetError};
 use crate::generated::types as t;
 use crate::model::{
-    ApiVersionV3, ApiVersionV31, CheckStatusPhase, FeatureGatesKind, JobPhase, LenientBool,
-    PointRef, PointStatusPhase, PostCheckPhase, PreCheckItemGroup, PreCheckItemKind,
-    PreCheckItemLevel, PreCheckNodeStatus, PreCheckNodeType, PreCheckPhase, PreCheckSelectorKey,
-    PreCheckSelectorOperator, PreCheckTaskKind, SnapshotSubtaskStatus, SnapshotSubtaskType,
-    UpgradeFeatureGateValue, UpgradeStrategyType, UpgradeTaskKind, UpgradeTaskPhase,
-    UpgradeTaskType, UpgradeWorkFlowListKind, WorkFlowItems, WorkFlowPhase, WorkFlowTaskKind,
+    ApiVersionV3, ApiVersionV31, CheckStatusPhase, ClusterCategory, ClusterPhase, ClusterType,
+    FeatureGatesKind, JobPhase, LenientBool, PointRef, PointStatusPhase, PostCheckPhase,
+    PreCheckItemGroup, PreCheckItemKind, PreCheckItemLevel, PreCheckNodeStatus, PreCheckNodeType,
+    PreCheckPhase, PreCheckSelectorKey, PreCheckSelectorOperator, PreCheckTaskKind,
+    SnapshotSubtaskStatus, SnapshotSubtaskType, UpgradeFeatureGateValue, UpgradeStrategyType,
+    UpgradeTaskKind, UpgradeTaskPhase, UpgradeTaskType, UpgradeWorkFlowListKind, WorkFlowItems,
+    WorkFlowPhase, WorkFlowTaskKind,
 };
 
 /// How long a passed pre-check stays valid for an upgrade with `isOnlyUpgrade` (the PreCheck
@@ -103,6 +104,14 @@ pub(crate) enum Refusal {
 /// A cluster the emulator knows.
 #[derive(Debug, Clone)]
 pub(crate) struct Cluster {
+    /// `metadata.name`.
+    pub(crate) name: String,
+    /// `spec.clusterTags`, in the order given.
+    tags: Vec<(String, String)>,
+    /// The phase a test set; `None`: `Upgrading` while an upgrade runs, else `Available`.
+    phase: Option<ClusterPhase>,
+    /// When it was added among the others: lists answer in this order.
+    order: usize,
     pub(crate) version: String,
     pub(crate) platform_version: String,
     pub(crate) autopilot: bool,
@@ -142,6 +151,75 @@ impl Cluster {
             _ => None,
         }
     }
+}
+
+/// A cluster to add to the emulator with
+/// [`Emulator::add_cluster_with`](super::Emulator::add_cluster_with): its id (`metadata.uid`),
+/// name (`metadata.name`), version, flavour and tags (`spec.clusterTags`).
+///
+/// ```
+/// use cce_upgrade::emulator::NewCluster;
+///
+/// let prod = NewCluster::cce("0c8c-prod", "v1.28.15-r0")
+///     .name("prod")
+///     .tag("env", "prod")
+///     .tag("team", "payments");
+/// # let _ = prod;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCluster {
+    id: String,
+    name: Option<String>,
+    version: String,
+    autopilot: bool,
+    tags: Vec<(String, String)>,
+}
+
+impl NewCluster {
+    /// A CCE cluster (served under `/api/...`, with a `DefaultPool` node pool) of this id and
+    /// full version (`v1.28.15-r0`); named after its id until [`NewCluster::name`].
+    pub fn cce(id: impl Into<String>, version: impl Into<String>) -> NewCluster {
+        NewCluster {
+            id: id.into(),
+            name: None,
+            version: version.into(),
+            autopilot: false,
+            tags: Vec::new(),
+        }
+    }
+
+    /// A CCE Autopilot cluster (served under `/autopilot/...`) of this id and full version.
+    pub fn autopilot(id: impl Into<String>, version: impl Into<String>) -> NewCluster {
+        NewCluster {
+            autopilot: true,
+            ..NewCluster::cce(id, version)
+        }
+    }
+
+    /// The cluster's name (`metadata.name`, also its `alias`).
+    pub fn name(mut self, name: impl Into<String>) -> NewCluster {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds a tag (`spec.clusterTags`), after those already given.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> NewCluster {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// The cluster's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// What a cluster list is filtered by (the `status`, `type` and `version` query parameters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ClusterFilter {
+    pub(crate) phase: Option<String>,
+    pub(crate) kind: Option<String>,
+    pub(crate) version: Option<String>,
 }
 
 /// The life of one task.
@@ -328,15 +406,29 @@ impl State {
 
     // ----------------------------------------------------------------------------- clusters
 
-    /// Adds a cluster, or replaces its version and kind (its node pools, tasks and workflows
-    /// stay). Every CCE cluster has a `DefaultPool` node pool, as on the service.
-    pub(crate) fn add_cluster(&mut self, id: &str, version: &str, autopilot: bool, ids: &IdGen) {
+    /// Adds a cluster, or replaces its name, tags, version and kind (its node pools, tasks,
+    /// workflows and the phase a test set stay). Every CCE cluster has a `DefaultPool` node
+    /// pool, as on the service.
+    pub(crate) fn add_cluster(&mut self, new: &NewCluster, ids: &IdGen) {
         let now = self.now();
         let defaults = self.default_scenarios.clone();
+        let order = self.clusters.len();
+        let NewCluster {
+            id,
+            name,
+            version,
+            autopilot,
+            tags,
+        } = new;
+        let autopilot = *autopilot;
         let cluster = self
             .clusters
             .entry(id.to_string())
             .or_insert_with(|| Cluster {
+                name: String::new(),
+                tags: Vec::new(),
+                phase: None,
+                order,
                 version: String::new(),
                 platform_version: String::new(),
                 autopilot,
@@ -347,6 +439,8 @@ impl State {
                 plan_not_before: None,
                 plan_uid: ids.uuid(),
             });
+        cluster.name = name.clone().unwrap_or_else(|| id.clone());
+        cluster.tags = tags.clone();
         cluster.version = version.to_string();
         cluster.platform_version = versions::platform_of(version).to_string();
         cluster.autopilot = autopilot;
@@ -410,6 +504,195 @@ impl State {
             }
             Some(_) => Ok(()),
         }
+    }
+
+    /// Sets the phase a cluster answers (`None`: as the tasks say); false when there is no
+    /// such cluster.
+    pub(crate) fn set_cluster_phase(&mut self, id: &str, phase: Option<ClusterPhase>) -> bool {
+        match self.clusters.get_mut(id) {
+            Some(cluster) => {
+                cluster.phase = phase;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The phase of a cluster: the one a test set, else `Upgrading` while an upgrade task is
+    /// under way (initialising, queued, running or paused), else `Available`.
+    pub(crate) fn cluster_phase(&self, id: &str) -> ClusterPhase {
+        if let Some(phase) = self.clusters.get(id).and_then(|c| c.phase.clone()) {
+            return phase;
+        }
+        let upgrading = self
+            .tasks
+            .iter()
+            .any(|t| t.cluster == id && t.is_upgrade() && t.run.phase.is_active());
+        if upgrading {
+            ClusterPhase::Upgrading
+        } else {
+            ClusterPhase::Available
+        }
+    }
+
+    /// ShowCluster / ShowAutopilotCluster: the cluster as the flavour's answer shows it.
+    pub(crate) fn show_cluster(
+        &self,
+        id: &str,
+        flavour: Flavour,
+        detail: bool,
+    ) -> Result<Value, Refusal> {
+        self.check_cluster(id, flavour)?;
+        let cluster = self
+            .clusters
+            .get(id)
+            .ok_or_else(|| Refusal::NotFound(format!("Cluster {id} not found")))?;
+        Ok(self.render_cluster(id, cluster, detail))
+    }
+
+    /// ListClusters / ListAutopilotClusters: the clusters of the flavour that pass `filter`, in
+    /// the order they were added.
+    pub(crate) fn list_clusters(
+        &self,
+        flavour: Flavour,
+        filter: &ClusterFilter,
+        detail: bool,
+    ) -> Value {
+        let mut clusters: Vec<(&String, &Cluster)> = self
+            .clusters
+            .iter()
+            .filter(|(_, c)| c.autopilot == (flavour == Flavour::Autopilot))
+            .filter(|(id, c)| {
+                filter
+                    .phase
+                    .as_deref()
+                    .is_none_or(|p| self.cluster_phase(id).as_str() == p)
+                    && filter
+                        .kind
+                        .as_deref()
+                        .is_none_or(|k| k == ClusterType::VirtualMachine.as_str())
+                    && filter
+                        .version
+                        .as_deref()
+                        .is_none_or(|v| v == minor_of(&c.version) || v == c.version)
+            })
+            .collect();
+        clusters.sort_by_key(|(_, c)| c.order);
+        let items: Vec<Value> = clusters
+            .into_iter()
+            .map(|(id, c)| self.render_cluster(id, c, detail))
+            .collect();
+        serde_json::json!({"kind": "Cluster", "apiVersion": "v3", "items": items})
+    }
+
+    /// A cluster in the answer's shape of its flavour, through the generated types.
+    fn render_cluster(&self, id: &str, c: &Cluster, detail: bool) -> Value {
+        let tags: Vec<t::ResourceTag> = c
+            .tags
+            .iter()
+            .map(|(key, value)| t::ResourceTag {
+                key: Some(key.clone()),
+                value: Some(value.clone()),
+            })
+            .collect();
+        let mut annotations = std::collections::HashMap::new();
+        if detail {
+            let nodes = if c.autopilot { 0 } else { 3 };
+            annotations.insert("totalNodesNumber".to_string(), nodes.to_string());
+            annotations.insert("activeNodesNumber".to_string(), nodes.to_string());
+            annotations.insert("totalNodesCPU".to_string(), (nodes * 4).to_string());
+            annotations.insert("totalNodesMemory".to_string(), (nodes * 8192).to_string());
+            annotations.insert(
+                "installedAddonInstances".to_string(),
+                r#"[{"addonTemplateName":"coredns","version":"1.30.6","status":"running"}]"#
+                    .to_string(),
+            );
+        }
+        let phase = self.cluster_phase(id);
+        let (reason, message) = if phase == ClusterPhase::Available {
+            (None, None)
+        } else {
+            (
+                Some(phase.as_str().to_string()),
+                Some(format!("the cluster is {}", phase.as_str())),
+            )
+        };
+        let endpoints = vec![t::ClusterEndpoints {
+            url: Some("https://192.168.0.10:5443".to_string()),
+            type_: Some("Internal".to_string()),
+        }];
+        let created = self.ts(c.created);
+        if c.autopilot {
+            return to_json(&t::AutopilotCluster {
+                kind: Some("Cluster".into()),
+                api_version: Some("v3".into()),
+                metadata: Some(t::AutopilotClusterMetadata {
+                    name: Some(c.name.clone()),
+                    uid: Some(id.to_string()),
+                    alias: Some(c.name.clone()),
+                    annotations,
+                    creation_timestamp: Some(created.clone()),
+                    update_timestamp: Some(created),
+                    ..Default::default()
+                }),
+                spec: Some(t::AutopilotClusterSpec {
+                    type_: Some(ClusterType::VirtualMachine),
+                    flavor: Some("cce.autopilot.cluster".into()),
+                    version: Some(minor_of(&c.version).to_string()),
+                    platform_version: Some(c.platform_version.clone()),
+                    cluster_tags: tags,
+                    container_network: Some(t::AutopilotContainerNetwork {
+                        mode: Some("eni".into()),
+                    }),
+                    billing_mode: Some(0),
+                    kube_proxy_mode: Some("iptables".into()),
+                    ..Default::default()
+                }),
+                status: Some(t::AutopilotClusterStatus {
+                    phase: Some(phase),
+                    reason,
+                    message,
+                    endpoints,
+                    ..Default::default()
+                }),
+            });
+        }
+        to_json(&t::Cluster {
+            kind: Some("Cluster".into()),
+            api_version: Some("v3".into()),
+            metadata: Some(t::ClusterMetadata {
+                name: Some(c.name.clone()),
+                uid: Some(id.to_string()),
+                alias: Some(c.name.clone()),
+                annotations,
+                creation_timestamp: Some(created.clone()),
+                update_timestamp: Some(created),
+                timezone: Some("Etc/UTC".into()),
+                ..Default::default()
+            }),
+            spec: Some(t::ClusterSpec {
+                category: Some(ClusterCategory::CCE),
+                type_: Some(ClusterType::VirtualMachine),
+                flavor: Some("cce.s1.small".into()),
+                version: Some(minor_of(&c.version).to_string()),
+                platform_version: Some(c.platform_version.clone()),
+                cluster_tags: tags,
+                container_network: Some(t::ContainerNetwork {
+                    mode: Some("vpc-router".into()),
+                    ..Default::default()
+                }),
+                billing_mode: Some(0),
+                kube_proxy_mode: Some("iptables".into()),
+                ..Default::default()
+            }),
+            status: Some(t::ClusterStatus {
+                phase: Some(phase),
+                reason,
+                message,
+                endpoints,
+                ..Default::default()
+            }),
+        })
     }
 
     // ----------------------------------------------------------------------------- time
@@ -1236,6 +1519,14 @@ impl State {
         action: &t::ClusterUpgradeAction,
         ids: &IdGen,
     ) -> Result<Value, Refusal> {
+        if let Some(phase) = self.clusters.get(cluster).and_then(|c| c.phase.clone())
+            && phase != ClusterPhase::Available
+        {
+            return Err(Refusal::Conflict(format!(
+                "cluster {cluster} is {}: only an Available cluster can be upgraded",
+                phase.as_str()
+            )));
+        }
         if let Some(busy) = self
             .tasks
             .iter()
@@ -2001,6 +2292,14 @@ fn job_phase_of(phase: Phase) -> JobPhase {
 }
 
 /// When a pre-check that ended at `ended` expires.
+/// The minor version of a version: `v1.28` of `v1.28.15-r0`.
+fn minor_of(version: &str) -> &str {
+    match version.match_indices('.').nth(1) {
+        Some((i, _)) => &version[..i],
+        None => version,
+    }
+}
+
 fn expiry(ended: Micros) -> Micros {
     ended.saturating_add(i64::try_from(PRECHECK_VALIDITY.as_micros()).unwrap_or(i64::MAX))
 }
