@@ -75,7 +75,13 @@ async fn a_read_honours_retry_after() {
     let retry = RetryConfig::default()
         .initial_backoff(Duration::from_millis(5))
         .max_backoff(Duration::from_millis(20));
-    let client = client(&emulator, retry);
+    // The machine's clock: this test is about waiting for real, and signing the retry afresh.
+    let client = emulator
+        .client_builder()
+        .retry(retry)
+        .clock(std::sync::Arc::new(cce_upgrade::clock::SystemClock::new()))
+        .build()
+        .unwrap();
     emulator.inject(
         Fault::Status {
             status: 503,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cce_upgrade::emulator::{DEMO_VERSION, Emulator, EmulatorConfig, Scenario};
-use cce_upgrade::upgrade::{Event, Step, StepReport, UpgradeEvent, UpgradeReport};
+use cce_upgrade::upgrade::{Event, Failure, Step, StepReport, UpgradeEvent, UpgradeReport};
 use cce_upgrade::{Client, ErrorKind, Version};
 
 const POLL: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(4));
@@ -182,7 +182,15 @@ async fn a_pre_check_risk_stops_the_upgrade_until_it_is_skipped() {
         .run()
         .await
         .expect_err("the pre-check finds a risk");
-    assert_eq!(e.kind(), ErrorKind::UpgradeFailed);
+    assert_eq!(e.kind(), ErrorKind::PreCheckFailed);
+    match e.upgrade_failure() {
+        Some(Failure::PreCheckFailed { findings, .. }) => {
+            assert_eq!(findings.len(), 1);
+            assert_eq!(findings[0].name, "NodeKernelCheck");
+            assert!(findings[0].is_skippable());
+        }
+        other => panic!("the findings, typed: {other:?}"),
+    }
     assert_eq!(e.step(), Some(&Step::PreCheck));
     let text = e.to_string();
     assert!(text.contains("NodeKernelCheck"), "{text}");
@@ -241,6 +249,7 @@ async fn plan_reports_what_would_happen_and_starts_nothing_else() {
     let (emulator, client) = start(EmulatorConfig::fast()).await;
     let cluster = emulator.cluster_id().to_owned();
     emulator.set_scenario(&cluster, Scenario::precheck_risk("NodeKernelCheck"));
+    // The plan reads only: no write at all.
     let plan = client
         .upgrade(&cluster)
         .to("v1.30")
@@ -248,6 +257,32 @@ async fn plan_reports_what_would_happen_and_starts_nothing_else() {
         .plan()
         .await
         .expect("a plan");
+    assert!(
+        emulator.requests().iter().all(|r| r.method == "GET"),
+        "plan() sends reads only"
+    );
+    assert!(emulator.workflows(&cluster).is_empty());
+    assert_eq!(plan.target, "v1.30.14-r0");
+    assert!(!plan.blocked);
+    assert_eq!(plan.next, "create the upgrade workflow");
+    assert_eq!(plan.pre_check_task_id, None);
+    // With a fresh pre-check: one CreatePreCheck, never a workflow.
+    let plan = client
+        .upgrade(&cluster)
+        .to("v1.30")
+        .poll_interval(POLL.0, POLL.1)
+        .plan_with_pre_check()
+        .await
+        .expect("a plan");
+    let writes: Vec<String> = emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.uri))
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert!(writes[0].ends_with("/precheck"), "{writes:?}");
+    assert!(emulator.workflows(&cluster).is_empty());
     assert_eq!(plan.current_version.as_deref(), Some(DEMO_VERSION));
     assert_eq!(plan.target, "v1.30.14-r0");
     assert!(plan.allowed_targets.contains(&"v1.30.14-r0".to_owned()));
@@ -449,14 +484,28 @@ async fn targets_are_checked_as_versions_against_what_the_service_allows() {
         .await
         .unwrap_err();
     assert_eq!((e.kind(), e.field()), (ErrorKind::InvalidInput, Some("to")));
-    // Lower than the current one: nothing to do.
+    // Lower than the current one: not allowed (a cluster is never downgraded), nothing sent.
+    for lower in ["v1.27.16-r0", "v1.27"] {
+        let e = client.upgrade(&cluster).to(lower).run().await.unwrap_err();
+        assert_eq!(
+            (e.kind(), e.field()),
+            (ErrorKind::InvalidInput, Some("to")),
+            "{e}"
+        );
+        assert!(matches!(
+            e.upgrade_failure(),
+            Some(Failure::TargetNotAllowed { .. })
+        ));
+    }
+    // The current one: nothing to do.
     let report = client
         .upgrade(&cluster)
-        .to("v1.27.16-r0")
+        .to(DEMO_VERSION)
         .run()
         .await
         .unwrap();
     assert!(report.already_done);
+    assert!(emulator.requests().iter().all(|r| r.method == "GET"));
     // No target: the latest allowed, as a version (v1.30.14 > v1.29.15 > v1.28.15-r1.sp1).
     let plan = client
         .upgrade(&cluster)

@@ -543,6 +543,7 @@ impl<'a> Runner<'a> {
 
         let first = std::mem::replace(&mut self.first_decision, false);
         if first {
+            self.close_step();
             let rank = step.as_ref().map_or(usize::MAX, rank);
             let workflow = open_workflow_to(o, target);
             if rank > 1
@@ -572,7 +573,10 @@ impl<'a> Runner<'a> {
             return;
         }
         self.close_step();
-        let resumed = first && matches!(next, Next::Wait(_));
+        // Found under way by this run's first look: a task or check that runs, or a failed or
+        // paused upgrade task to retry or continue.
+        let resumed =
+            first && (matches!(next, Next::Wait(_)) || (step == Step::Upgrade && o.task.is_some()));
         let (task_id, phase) = match next {
             Next::Wait(Wait::UpgradeTask(id)) => (
                 Some(id.clone()),
@@ -589,6 +593,13 @@ impl<'a> Runner<'a> {
                     .map(ToString::to_string),
             ),
             Next::Wait(Wait::Snapshot(id)) => (Some(id.clone()), None),
+            Next::Act(Action::Retry | Action::Continue) => (
+                o.task.as_ref().map(|t| t.id.clone()),
+                o.task
+                    .as_ref()
+                    .and_then(|t| t.phase.as_ref())
+                    .map(ToString::to_string),
+            ),
             _ => (None, None),
         };
         self.open_step(step, resumed, task_id, if resumed { phase } else { None });
