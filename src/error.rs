@@ -813,6 +813,12 @@ impl fmt::Debug for Error {
         if self.inner.attempts > 0 {
             d.field("attempts", &self.inner.attempts);
         }
+        if let Some(step) = &self.inner.step {
+            d.field("step", step);
+        }
+        if let Some(failure) = &self.inner.failure {
+            d.field("failure", failure);
+        }
         if let Some(source) = &self.inner.source {
             d.field("source", &source.to_string());
         }

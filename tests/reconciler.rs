@@ -299,3 +299,144 @@ async fn cancel_cancels_the_open_workflow_so_another_target_can_run() {
     );
     emulator.shutdown().await;
 }
+
+/// The emulator's clock, as a point in time.
+fn emulator_time(emulator: &Emulator) -> std::time::SystemTime {
+    emulator.clock().now()
+}
+
+#[tokio::test]
+async fn progress_that_is_not_a_number_raises_no_event_and_the_backoff_holds() {
+    use cce_upgrade::emulator::Scenario;
+    let mut took = Vec::new();
+    for lie in [false, true] {
+        let (emulator, client) = start().await;
+        let cluster = emulator.cluster_id().to_owned();
+        if lie {
+            emulator.set_scenario(&cluster, Scenario::ProgressNotANumber);
+        }
+        let mut upgrade = client
+            .upgrade(&cluster)
+            .to("v1.29")
+            .poll_interval(Duration::from_secs(1), Duration::from_secs(64));
+        let mut events = upgrade.events();
+        let started = emulator_time(&emulator);
+        upgrade.run().await.expect("upgraded");
+        took.push(emulator_time(&emulator).duration_since(started).unwrap());
+        let mut progress = 0;
+        while let Ok(e) = events.try_recv() {
+            if matches!(e.event, UpgradeEvent::Progress(_)) {
+                progress += 1;
+            }
+        }
+        if lie {
+            assert_eq!(progress, 0, "NaN is not progress");
+        } else {
+            assert!(progress > 0);
+        }
+        emulator.shutdown().await;
+    }
+    // Progress resets the poll interval; NaN does not, so the interval kept growing.
+    assert!(took[1] > took[0], "{took:?}");
+}
+
+#[tokio::test]
+async fn a_success_that_never_changes_the_version_is_an_error() {
+    use cce_upgrade::emulator::Scenario;
+    let (emulator, client) = start().await;
+    let cluster = emulator.cluster_id().to_owned();
+    emulator.set_scenario(&cluster, Scenario::SuccessKeepsVersion);
+    let e = client
+        .upgrade(&cluster)
+        .to("v1.29")
+        .post_check(false)
+        .run()
+        .await
+        .expect_err("the version never reached the target");
+    assert_eq!(e.kind(), ErrorKind::UpgradeFailed);
+    assert!(
+        matches!(e.upgrade_failure(), Some(Failure::VersionNotReached { found, .. }) if found == DEMO_VERSION),
+        "{e}"
+    );
+    assert_eq!(emulator.upgrades_started(&cluster), 1);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_empty_answer_to_the_upgrade_is_settled_by_reading() {
+    let (emulator, client) = start().await;
+    let cluster = emulator.cluster_id().to_owned();
+    let emulator = Arc::new(emulator);
+    let faults = emulator.clone();
+    let report = client
+        .upgrade(&cluster)
+        .to("v1.29")
+        .on_event(move |e| {
+            // The next request is UpgradeCluster: acted on, answered with an empty 200.
+            if matches!(&e.event, UpgradeEvent::StepStarted(Step::Upgrade)) {
+                faults.inject(Fault::EmptyOkAfterAction, 1);
+            }
+        })
+        .run()
+        .await
+        .expect("the upgrade it started is found and followed");
+    assert_eq!(report.version_after.as_deref(), Some("v1.29.15-r0"));
+    assert_eq!(count(&emulator.requests(), "POST", "/operation/upgrade"), 1);
+    assert_eq!(emulator.upgrades_started(&cluster), 1);
+}
+
+#[tokio::test]
+async fn a_paused_task_ends_a_wait_at_once() {
+    use cce_upgrade::emulator::Scenario;
+    let (emulator, client) = start().await;
+    let cluster = emulator.cluster_id().to_owned();
+    emulator.set_scenario(&cluster, Scenario::PauseAt { progress: 30 });
+    let e = client
+        .upgrade(&cluster)
+        .to("v1.29")
+        .run()
+        .await
+        .expect_err("paused");
+    assert_eq!(e.kind(), ErrorKind::UpgradePaused);
+    let Some(Failure::Paused { task_id, .. }) = e.upgrade_failure() else {
+        panic!("{e}")
+    };
+    let e = client
+        .wait_for_upgrade_task(&cluster, task_id)
+        .await
+        .expect_err("a paused task does not end by itself");
+    assert_eq!(e.kind(), ErrorKind::UpgradePaused);
+    assert!(e.last_task().is_some());
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_skip_that_names_no_finding_is_a_warning() {
+    use cce_upgrade::emulator::Scenario;
+    let (emulator, client) = start().await;
+    let cluster = emulator.cluster_id().to_owned();
+    emulator.set_scenario(&cluster, Scenario::precheck_risk("NodeKernelCheck"));
+    let e = client
+        .upgrade(&cluster)
+        .to("v1.29")
+        .run()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PreCheckFailed);
+    let mut upgrade = client
+        .upgrade(&cluster)
+        .to("v1.29")
+        .skip_check("NodeKernelCheck")
+        .skip_check("NoSuchCheck");
+    let mut events = upgrade.events();
+    upgrade.run().await.expect("the risk skipped, it upgrades");
+    let mut warnings = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let UpgradeEvent::Warning(w) = e.event {
+            warnings.push(w);
+        }
+    }
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("NoSuchCheck"), "{warnings:?}");
+    emulator.shutdown().await;
+}

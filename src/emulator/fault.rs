@@ -26,6 +26,9 @@ pub enum Fault {
     /// Act on the request (a create really creates), then close the connection without writing
     /// any response byte: the client sees a connection error and cannot know it worked.
     DropAfterAction,
+    /// Act on the request, then answer `200` with an empty body: a success the client cannot
+    /// read (e.g. no task id for an upgrade it started).
+    EmptyOkAfterAction,
     /// Do not act; answer `502 Bad Gateway` with `Content-Type: text/html` and an nginx-style
     /// HTML page, as a load balancer in front of the gateway does.
     HtmlBadGateway,

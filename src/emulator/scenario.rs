@@ -45,6 +45,10 @@ pub enum Scenario {
         /// Reads per step, at least 1.
         reads_per_step: u32,
     },
+    /// A lie: upgrade tasks end `Success`, but the cluster's version does not change.
+    SuccessKeepsVersion,
+    /// A lie: upgrade tasks report their progress as `"NaN"`.
+    ProgressNotANumber,
 }
 
 impl Scenario {

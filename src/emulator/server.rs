@@ -238,7 +238,7 @@ async fn handle(
                 &request_id,
             )
         }
-        Some(Fault::DropAfterAction) | None => api::handle(
+        Some(Fault::DropAfterAction | Fault::EmptyOkAfterAction) | None => api::handle(
             shared,
             method,
             &path_and_query,
@@ -257,6 +257,16 @@ async fn handle(
     );
     if injected == Some(Fault::DropAfterAction) {
         return Err(DropConnection);
+    }
+    if injected == Some(Fault::EmptyOkAfterAction) {
+        return Ok(into_response(
+            Reply {
+                status: 200,
+                body: ReplyBody::Empty,
+                headers: Vec::new(),
+            },
+            &request_id,
+        ));
     }
     Ok(into_response(reply, &request_id))
 }

@@ -126,6 +126,10 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
+    fn plays(&self, scenario: &Scenario) -> bool {
+        self.scenarios.contains(scenario)
+    }
+
     fn reads_per_step(&self) -> u32 {
         self.scenarios
             .iter()
@@ -836,7 +840,9 @@ impl State {
                             task.run.set(Phase::Success, 100, now);
                             let (cluster, target) =
                                 (task.cluster.clone(), task.target_version.clone());
-                            if let Some(c) = self.clusters.get_mut(&cluster) {
+                            if let Some(c) = self.clusters.get_mut(&cluster)
+                                && !c.plays(&Scenario::SuccessKeepsVersion)
+                            {
                                 c.platform_version = versions::platform_of(&target).to_string();
                                 c.version = target;
                             }
@@ -1756,7 +1762,7 @@ impl State {
             }),
             status: Some(t::UpgradeTaskStatus {
                 phase: Some(UpgradeTaskPhase::from(task.run.phase.as_str())),
-                progress: Some(format!("{}.00", task.run.progress)),
+                progress: Some(self.progress_text(&task.cluster, task.run.progress)),
                 completion_time: task.run.ended.map(|e| self.ts(e)),
             }),
         }
@@ -2055,6 +2061,19 @@ impl State {
 
     // ----------------------------------------------------------------------------- versions
 
+    /// An upgrade task's progress as answered: `"37.00"`, or `"NaN"` for a lying cluster.
+    fn progress_text(&self, cluster: &str, progress: u8) -> String {
+        if self
+            .clusters
+            .get(cluster)
+            .is_some_and(|c| c.plays(&Scenario::ProgressNotANumber))
+        {
+            "NaN".to_owned()
+        } else {
+            format!("{progress}.00")
+        }
+    }
+
     pub(crate) fn upgrade_info(&self, cluster: &str) -> Value {
         let current = self.current_version(cluster);
         let (release, patch) = versions::release_and_patch(&current);
@@ -2071,7 +2090,7 @@ impl State {
             let task = &self.tasks[i];
             t::UpgradeInfoStatus {
                 phase: Some(UpgradeTaskPhase::from(task.run.phase.as_str())),
-                progress: Some(format!("{}.00", task.run.progress)),
+                progress: Some(self.progress_text(&task.cluster, task.run.progress)),
                 completion_time: task.run.ended.map(|e| self.ts(e)),
             }
         });
