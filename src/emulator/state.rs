@@ -214,6 +214,12 @@ impl NewCluster {
     }
 }
 
+/// A cluster in its flavour's answer type.
+enum RenderedCluster {
+    Cce(t::Cluster),
+    Autopilot(t::AutopilotCluster),
+}
+
 /// What a cluster list is filtered by (the `status`, `type` and `version` query parameters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ClusterFilter {
@@ -548,7 +554,10 @@ impl State {
             .clusters
             .get(id)
             .ok_or_else(|| Refusal::NotFound(format!("Cluster {id} not found")))?;
-        Ok(self.render_cluster(id, cluster, detail))
+        Ok(match self.render_cluster(id, cluster, detail) {
+            RenderedCluster::Cce(c) => to_json(&c),
+            RenderedCluster::Autopilot(c) => to_json(&c),
+        })
     }
 
     /// ListClusters / ListAutopilotClusters: the clusters of the flavour that pass `filter`, in
@@ -579,15 +588,36 @@ impl State {
             })
             .collect();
         clusters.sort_by_key(|(_, c)| c.order);
-        let items: Vec<Value> = clusters
+        let rendered = clusters
             .into_iter()
-            .map(|(id, c)| self.render_cluster(id, c, detail))
-            .collect();
-        serde_json::json!({"kind": "Cluster", "apiVersion": "v3", "items": items})
+            .map(|(id, c)| self.render_cluster(id, c, detail));
+        let (kind, api_version) = (Some("Cluster".to_string()), Some("v3".to_string()));
+        match flavour {
+            Flavour::Cce => to_json(&t::ClusterList {
+                kind,
+                api_version,
+                items: rendered
+                    .filter_map(|r| match r {
+                        RenderedCluster::Cce(c) => Some(c),
+                        RenderedCluster::Autopilot(_) => None,
+                    })
+                    .collect(),
+            }),
+            Flavour::Autopilot => to_json(&t::AutopilotClusterList {
+                kind,
+                api_version,
+                items: rendered
+                    .filter_map(|r| match r {
+                        RenderedCluster::Autopilot(c) => Some(c),
+                        RenderedCluster::Cce(_) => None,
+                    })
+                    .collect(),
+            }),
+        }
     }
 
     /// A cluster in the answer's shape of its flavour, through the generated types.
-    fn render_cluster(&self, id: &str, c: &Cluster, detail: bool) -> Value {
+    fn render_cluster(&self, id: &str, c: &Cluster, detail: bool) -> RenderedCluster {
         let tags: Vec<t::ResourceTag> = c
             .tags
             .iter()
@@ -624,7 +654,7 @@ impl State {
         }];
         let created = self.ts(c.created);
         if c.autopilot {
-            return to_json(&t::AutopilotCluster {
+            return RenderedCluster::Autopilot(t::AutopilotCluster {
                 kind: Some("Cluster".into()),
                 api_version: Some("v3".into()),
                 metadata: Some(t::AutopilotClusterMetadata {
@@ -658,7 +688,7 @@ impl State {
                 }),
             });
         }
-        to_json(&t::Cluster {
+        RenderedCluster::Cce(t::Cluster {
             kind: Some("Cluster".into()),
             api_version: Some("v3".into()),
             metadata: Some(t::ClusterMetadata {
