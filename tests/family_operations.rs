@@ -1007,8 +1007,8 @@ async fn cce_pre_check_backup_upgrade_and_post_check() {
     );
     assert_eq!(
         status.expire_time_stamp.as_deref(),
-        Some("2024-03-12 08:45:00 +0000 UTC"),
-        "valid for 30 minutes"
+        Some("2024-03-12 16:45:00 +0800 CST"),
+        "valid for 30 minutes, written as the documents write a task's times"
     );
     let item = &status
         .node_check_status

@@ -483,7 +483,10 @@ impl Cx<'_> {
                 self.query("task_id").as_deref(),
                 self.query("addon_instance_id").as_deref(),
             )),
-            Action::CreateSnapshot => ok(state.create_snapshot(&cluster, ids)),
+            Action::CreateSnapshot => state
+                .create_snapshot(&cluster, ids)
+                .map(|v| Reply::json(200, v))
+                .map_err(refused),
             Action::ListSnapshots => ok(state.list_snapshots(&cluster)),
             Action::Upgrade => {
                 let body: t::UpgradeClusterRequestBody = self.body(m)?;
@@ -555,7 +558,7 @@ impl Cx<'_> {
                 .delete_v2_job(m.param("job_id"))
                 .map(|()| Reply::empty())
                 .map_err(refused),
-            Action::ListPlans => ok(state.list_plans(&cluster, config.list_items_as_object)),
+            Action::ListPlans => ok(state.list_plans(&cluster, !config.plan_items_as_array)),
             Action::UpdatePlan => {
                 let body: t::DelayUpgradePlanRequestBody = self.body(m)?;
                 state

@@ -45,6 +45,11 @@ impl Clock {
     pub(crate) fn timestamp(&self, at: Micros) -> String {
         go_timestamp(self.origin_unix_micros.saturating_add(at))
     }
+
+    /// The time `at` as the service writes a task's timestamps (`... +0800 CST`).
+    pub(crate) fn task_timestamp(&self, at: Micros) -> String {
+        go_timestamp_cst(self.origin_unix_micros.saturating_add(at))
+    }
 }
 
 /// Microseconds since the Unix epoch, from the wall clock.
@@ -65,6 +70,19 @@ pub(crate) fn unix_seconds_now() -> i64 {
 /// As in Go, trailing zeros of the fraction are trimmed, and a zero fraction prints no dot.
 /// Instants beyond what a date can hold are clamped to the representable range.
 pub(crate) fn go_timestamp(unix_micros: i64) -> String {
+    go_timestamp_in(unix_micros, 0, "+0000 UTC")
+}
+
+/// Formats like Go's `time.Time.String()` in China Standard Time, as the API documents'
+/// examples for tasks do: `2024-03-12 16:15:00.123456 +0800 CST` (the same instant as
+/// `2024-03-12 08:15:00.123456 +0000 UTC`).
+pub(crate) fn go_timestamp_cst(unix_micros: i64) -> String {
+    go_timestamp_in(unix_micros, 8 * 3_600, "+0800 CST")
+}
+
+/// Formats the instant as the wall time `offset_seconds` east of UTC, then `zone`.
+fn go_timestamp_in(unix_micros: i64, offset_seconds: i64, zone: &str) -> String {
+    let unix_micros = unix_micros.saturating_add(offset_seconds.saturating_mul(1_000_000));
     let at = jiff::Timestamp::from_microsecond(unix_micros).unwrap_or(if unix_micros < 0 {
         jiff::Timestamp::MIN
     } else {
@@ -77,7 +95,8 @@ pub(crate) fn go_timestamp(unix_micros: i64) -> String {
         out.push('.');
         out.push_str(frac.trim_end_matches('0'));
     }
-    out.push_str(" +0000 UTC");
+    out.push(' ');
+    out.push_str(zone);
     out
 }
 
@@ -129,6 +148,20 @@ mod tests {
         assert_eq!(go_timestamp(base), "2024-03-12 08:15:00 +0000 UTC");
         assert_eq!(go_timestamp(0), "1970-01-01 00:00:00 +0000 UTC");
         assert_eq!(go_timestamp(-1), "1969-12-31 23:59:59.999999 +0000 UTC");
+    }
+
+    #[test]
+    fn task_timestamps_are_the_same_instant_in_cst() {
+        // 2024-03-12 20:15:00.5 UTC is the next day in China.
+        let base = (1_710_231_300_i64 + 12 * 3_600) * 1_000_000 + 500_000;
+        assert_eq!(go_timestamp(base), "2024-03-12 20:15:00.5 +0000 UTC");
+        assert_eq!(go_timestamp_cst(base), "2024-03-13 04:15:00.5 +0800 CST");
+        let utc = crate::parse_go_time(&go_timestamp(base)).expect("UTC parses");
+        let cst = crate::parse_go_time(&go_timestamp_cst(base)).expect("CST parses");
+        assert_eq!(
+            (utc.unix_seconds(), utc.subsec_nanos()),
+            (cst.unix_seconds(), cst.subsec_nanos())
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //!
 //! | step | operations (CCE; the Autopilot twin where there is one) |
 //! |---|---|
+//! | find the cluster | ListClusters (filters `status`, `type`, `version`), ShowCluster |
 //! | choose a target | ShowClusterUpgradeInfo, ListClusterUpgradePaths, ListClusterUpgradeFeatureGates, ShowFeatureGates |
 //! | workflow | CreateUpgradeWorkFlow (CCE 201, Autopilot 200), ListUpgradeWorkFlows, ShowUpgradeWorkFlow, UpgradeWorkFlowUpdate (cancel) |
 //! | pre-check | CreatePreCheck, ShowPreCheck, ListPreCheckTasks, BatchCreateAddonPrecheck, ListAddonPrecheckTasks (CCE) |
@@ -23,18 +24,25 @@
 //! [`Emulator::auth_token`] in `X-Auth-Token`; otherwise the answer is `401 APIGW.0301`, and for
 //! a wrong signature the message shows the canonical request the server computed. Every answer
 //! carries an `X-Request-Id`; errors are `{"error_code", "error_msg", "request_id"}`. Bodies are
-//! checked with the spec's rules (400 `CCE.01400001` naming the field), then as the service
-//! checks them (versions, what is under way: 400 `CCE.01400013`). An unknown project, cluster,
+//! checked with the spec's rules and the service's (400 `CCE.01400001` naming the field or the
+//! version); a conflict or an expiry (something under way, a task or workflow in the wrong
+//! state, a pre-check missing or expired, a cluster not `Available`) is 400 `CCE.01400013`,
+//! always. An unknown project, cluster,
 //! task, workflow, job, plan or node pool is 404 `CCE.01404001`; a CCE cluster under
 //! `/autopilot` (or the reverse) is a 404 that says so.
 //!
 //! # The model
 //!
 //! One model of clusters, workflows and tasks; the API flavour is a parameter. Each cluster has
-//! a version and a platform version; the allowed targets come from a small table
-//! (`v1.28.15-r0` may go to `v1.28.15-r1.sp1`, `v1.29.10-r0`, `v1.29.15-r0`, `v1.30.14-r0`); a
-//! target that is not allowed or not higher is refused; a minor version (`v1.29`) means its
-//! latest allowed patch; versions compare as versions, not strings.
+//! an id (`metadata.uid`), a name and tags ([`NewCluster`]; the demo clusters are
+//! [`DEMO_CLUSTER_NAME`] and [`DEMO_AUTOPILOT_CLUSTER_NAME`], tagged `env=demo`), a version
+//! (answered as its minor version, `spec.version` `v1.28`) and a platform version, and a phase:
+//! `Upgrading` while an upgrade task is under way, else `Available`, or the phase a test sets
+//! ([`Emulator::set_cluster_phase`]), in which `UpgradeCluster` is refused. The allowed targets
+//! come from a small table (`v1.28.15-r0` may go to `v1.28.15-r1.sp1`, `v1.29.10-r0`,
+//! `v1.29.15-r0`, `v1.30.14-r0`); a target that is not allowed or not higher is refused; a
+//! minor version (`v1.29`) means its latest allowed patch; versions compare as versions, not
+//! strings.
 //!
 //! Workflows do not move by themselves: a new one is `Init`. What runs are the tasks:
 //! pre-checks (`Init` → `Running` → `Success`/`Failed`), snapshots (`Init` → `Queuing` →
@@ -44,11 +52,13 @@
 //! workflow's phase and `pointStatuses` follow the tasks created for its cluster while it is
 //! open: `Init` → `Running` (a task started) → `Success` (after a successful post-check),
 //! `Pending` while a task has failed, `Cancel` when cancelled (refused while one of its tasks is
-//! initialising, queued, running or paused). `UpgradeCluster` refuses a second upgrade while one
-//! is under way; with `isOnlyUpgrade: false` it runs its own pre-check first (it appears in the
-//! pre-check list; the upgrade waits in `Init` for it, and fails if it fails); with `true` it
-//! needs a passed pre-check for that target that has not expired ([`PRECHECK_VALIDITY`], 30
-//! minutes, on the emulator's clock). When an upgrade succeeds the cluster's version becomes the
+//! initialising, queued, running or paused). One upgrade at a time: `UpgradeCluster` refuses a
+//! second upgrade while one is under way, and while the newest one has failed, until it is
+//! retried or its workflow cancelled; `CreatePreCheck` and `CreateClusterMasterSnapshot` are
+//! refused while an upgrade is under way. With `isOnlyUpgrade: false` an upgrade runs its own
+//! pre-check first (it appears in the pre-check list; the upgrade waits in `Init` for it, and
+//! fails if it fails); with `true` it needs a passed pre-check for that target that has not
+//! expired ([`PRECHECK_VALIDITY`], 30 minutes, on the emulator's clock). When an upgrade succeeds the cluster's version becomes the
 //! target. `RetryUpgradeClusterTask` resumes a failed upgrade from where it failed.
 //!
 //! # Time
@@ -56,7 +66,9 @@
 //! Never the machine's pace. A task moves one step each time it is read (shown or listed; the
 //! read answers the state before the step, so a poller sees every phase), unless
 //! [`EmulatorConfig::advance_on_read`] is off, and every task moves `n` steps on
-//! [`Emulator::advance`]. The emulator's clock (timestamps, pre-check expiry) starts at
+//! [`Emulator::advance`]. Tasks write their timestamps in `+0800 CST` as the documents'
+//! examples do (`2024-03-12 16:15:00 +0800 CST`); workflows, clusters and plans in `+0000 UTC`.
+//! The emulator's clock (timestamps, pre-check expiry) starts at
 //! [`EmulatorConfig::start_time`] (or the real time) and moves only with
 //! [`Emulator::advance_clock`]. [`EmulatorConfig::demo`] adds a background ticker (a step and
 //! the clock every 500 ms) so a person can watch an upgrade; no test may depend on it.
@@ -171,6 +183,7 @@ pub struct EmulatorConfig {
     start_time: Option<SystemTime>,
     scenarios: Vec<Scenario>,
     list_items_as_object: bool,
+    plan_items_as_array: bool,
     empty_nodepool_response: bool,
     max_body_bytes: usize,
     header_read_timeout: Duration,
@@ -187,7 +200,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 impl Default for EmulatorConfig {
     /// Tasks advance one step per read and per [`Emulator::advance`] step, nothing moves by
     /// itself, the clock starts at the real time and moves only with
-    /// [`Emulator::advance_clock`]; lists as arrays, node-pool upgrades answered with a job id,
+    /// [`Emulator::advance_clock`]; workflow lists as arrays, the plan list's `items` as one
+    /// plan (as the official SDK's model has it), node-pool upgrades answered with a job id,
     /// no scenario; the [limits](self#limits) at their defaults.
     fn default() -> Self {
         EmulatorConfig {
@@ -196,6 +210,7 @@ impl Default for EmulatorConfig {
             start_time: None,
             scenarios: Vec::new(),
             list_items_as_object: false,
+            plan_items_as_array: false,
             empty_nodepool_response: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
@@ -246,11 +261,19 @@ impl EmulatorConfig {
         self
     }
 
-    /// Answer lists with `items` as one object (the newest workflow or plan), as the API page
+    /// Answer workflow lists with `items` as one object (the newest workflow), as the API page
     /// documents, instead of an array (as the service and the official SDKs do). With no
-    /// workflow, `items` is left out.
+    /// workflow, `items` is left out. (The plan list answers one object already: see
+    /// [`EmulatorConfig::plan_items_as_array`].)
     pub fn list_items_as_object(mut self, yes: bool) -> Self {
         self.list_items_as_object = yes;
+        self
+    }
+
+    /// Answer `ListAutopilotUpgradePlans` with `items` as an array of plans instead of one plan
+    /// object (the official SDK's model, and the default). The client reads either.
+    pub fn plan_items_as_array(mut self, yes: bool) -> Self {
+        self.plan_items_as_array = yes;
         self
     }
 

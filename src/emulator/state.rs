@@ -218,6 +218,12 @@ impl NewCluster {
     }
 }
 
+/// A cluster in its flavour's answer type.
+enum RenderedCluster {
+    Cce(t::Cluster),
+    Autopilot(t::AutopilotCluster),
+}
+
 /// What a cluster list is filtered by (the `status`, `type` and `version` query parameters).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ClusterFilter {
@@ -392,6 +398,12 @@ impl State {
         self.clock.timestamp(at)
     }
 
+    /// A task's timestamp: in `+0800 CST`, as the documents' examples for tasks write them
+    /// (workflows, clusters and plans are written in `+0000 UTC`).
+    fn task_ts(&self, at: Micros) -> String {
+        self.clock.task_timestamp(at)
+    }
+
     /// Moves the emulator's clock forward.
     pub(crate) fn advance_clock(&mut self, by: Duration) {
         self.clock
@@ -551,7 +563,10 @@ impl State {
             .clusters
             .get(id)
             .ok_or_else(|| Refusal::NotFound(format!("Cluster {id} not found")))?;
-        Ok(self.render_cluster(id, cluster, detail))
+        Ok(match self.render_cluster(id, cluster, detail) {
+            RenderedCluster::Cce(c) => to_json(&c),
+            RenderedCluster::Autopilot(c) => to_json(&c),
+        })
     }
 
     /// ListClusters / ListAutopilotClusters: the clusters of the flavour that pass `filter`, in
@@ -582,15 +597,36 @@ impl State {
             })
             .collect();
         clusters.sort_by_key(|(_, c)| c.order);
-        let items: Vec<Value> = clusters
+        let rendered = clusters
             .into_iter()
-            .map(|(id, c)| self.render_cluster(id, c, detail))
-            .collect();
-        serde_json::json!({"kind": "Cluster", "apiVersion": "v3", "items": items})
+            .map(|(id, c)| self.render_cluster(id, c, detail));
+        let (kind, api_version) = (Some("Cluster".to_string()), Some("v3".to_string()));
+        match flavour {
+            Flavour::Cce => to_json(&t::ClusterList {
+                kind,
+                api_version,
+                items: rendered
+                    .filter_map(|r| match r {
+                        RenderedCluster::Cce(c) => Some(c),
+                        RenderedCluster::Autopilot(_) => None,
+                    })
+                    .collect(),
+            }),
+            Flavour::Autopilot => to_json(&t::AutopilotClusterList {
+                kind,
+                api_version,
+                items: rendered
+                    .filter_map(|r| match r {
+                        RenderedCluster::Autopilot(c) => Some(c),
+                        RenderedCluster::Cce(_) => None,
+                    })
+                    .collect(),
+            }),
+        }
     }
 
     /// A cluster in the answer's shape of its flavour, through the generated types.
-    fn render_cluster(&self, id: &str, c: &Cluster, detail: bool) -> Value {
+    fn render_cluster(&self, id: &str, c: &Cluster, detail: bool) -> RenderedCluster {
         let tags: Vec<t::ResourceTag> = c
             .tags
             .iter()
@@ -627,7 +663,7 @@ impl State {
         }];
         let created = self.ts(c.created);
         if c.autopilot {
-            return to_json(&t::AutopilotCluster {
+            return RenderedCluster::Autopilot(t::AutopilotCluster {
                 kind: Some("Cluster".into()),
                 api_version: Some("v3".into()),
                 metadata: Some(t::AutopilotClusterMetadata {
@@ -661,7 +697,7 @@ impl State {
                 }),
             });
         }
-        to_json(&t::Cluster {
+        RenderedCluster::Cce(t::Cluster {
             kind: Some("Cluster".into()),
             api_version: Some("v3".into()),
             metadata: Some(t::ClusterMetadata {
@@ -1042,7 +1078,7 @@ impl State {
         match self.workflow_phase(wf) {
             WorkFlowPhase::Cancel => return Ok(self.render_workflow(wf)),
             WorkFlowPhase::Success => {
-                return Err(Refusal::Invalid(format!(
+                return Err(Refusal::Conflict(format!(
                     "upgrade workflow {uid} has succeeded; it cannot be cancelled"
                 )));
             }
@@ -1054,7 +1090,7 @@ impl State {
             .flatten()
             .find(|t| t.run.phase.is_active())
         {
-            return Err(Refusal::Invalid(format!(
+            return Err(Refusal::Conflict(format!(
                 "upgrade workflow {uid} cannot be cancelled while its {} task {} is {}",
                 busy.point_type()
                     .map_or_else(String::new, |p| p.as_str().to_owned()),
@@ -1129,10 +1165,10 @@ impl State {
                         Phase::Pause => "Running",
                         other => other.as_str(),
                     }));
-                    point.start_time_stamp = task.run.started.map(|s| self.ts(s));
-                    point.end_time_stamp = task.run.ended.map(|e| self.ts(e));
+                    point.start_time_stamp = task.run.started.map(|s| self.task_ts(s));
+                    point.end_time_stamp = task.run.ended.map(|e| self.task_ts(e));
                     if task.is_precheck() && task.run.phase == Phase::Success {
-                        point.expire_time_stamp = task.run.ended.map(|e| self.ts(expiry(e)));
+                        point.expire_time_stamp = task.run.ended.map(|e| self.task_ts(expiry(e)));
                     }
                 }
                 point
@@ -1180,6 +1216,7 @@ impl State {
         spec: &t::PreCheckSpec,
         ids: &IdGen,
     ) -> Result<Value, Refusal> {
+        self.refuse_while_upgrading(cluster, "a pre-upgrade check")?;
         let target = self.target(
             cluster,
             spec.target_version.as_deref(),
@@ -1201,7 +1238,30 @@ impl State {
             None,
             ids,
         );
-        Ok(self.render_precheck(self.task(&uid).expect("just created")))
+        // The documented answer of CreatePreCheck has only the task's uid in its metadata.
+        let mut created = self.render_precheck_typed(self.task(&uid).expect("just created"));
+        if let Some(metadata) = &mut created.metadata {
+            metadata.creation_timestamp = None;
+            metadata.update_timestamp = None;
+        }
+        Ok(to_json(&created))
+    }
+
+    /// The conflict refusing `what` while an upgrade task of the cluster is under way.
+    fn refuse_while_upgrading(&self, cluster: &str, what: &str) -> Result<(), Refusal> {
+        match self
+            .tasks
+            .iter()
+            .rev()
+            .find(|t| t.cluster == cluster && t.is_upgrade() && t.run.phase.is_active())
+        {
+            Some(busy) => Err(Refusal::Conflict(format!(
+                "{what} cannot start while the upgrade task {} of cluster {cluster} is {}",
+                busy.uid,
+                busy.run.phase.as_str()
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Adds a pre-check task; returns its uid.
@@ -1392,7 +1452,7 @@ impl State {
             phase: Some(phase),
             message,
             expire_time_stamp: (task.run.phase == Phase::Success)
-                .then(|| task.run.ended.map(|e| self.ts(expiry(e))))
+                .then(|| task.run.ended.map(|e| self.task_ts(expiry(e))))
                 .flatten(),
             cluster_check_status: done.then(|| t::ClusterCheckStatus {
                 phase: Some(check_phase(cluster_ok)),
@@ -1431,8 +1491,8 @@ impl State {
             kind: Some(PreCheckTaskKind::PreCheckTask),
             metadata: Some(t::PreCheckTaskMetadata {
                 uid: Some(task.uid.clone()),
-                creation_timestamp: Some(self.ts(task.run.created)),
-                update_timestamp: Some(self.ts(task.run.updated)),
+                creation_timestamp: Some(self.task_ts(task.run.created)),
+                update_timestamp: Some(self.task_ts(task.run.updated)),
             }),
             spec: Some(t::PreCheckSpec {
                 cluster_id: Some(task.cluster.clone()),
@@ -1446,18 +1506,19 @@ impl State {
 
     // ----------------------------------------------------------------------------- snapshots
 
-    pub(crate) fn create_snapshot(&mut self, cluster: &str, ids: &IdGen) -> Value {
+    pub(crate) fn create_snapshot(&mut self, cluster: &str, ids: &IdGen) -> Result<Value, Refusal> {
+        self.refuse_while_upgrading(cluster, "a master snapshot")?;
         let current = self.current_version(cluster);
         let task = self.new_task(ids, cluster, &current, &current, Kind::Snapshot);
         let uid = task.uid.clone();
         self.push_task(task);
-        to_json(&t::SnapshotClusterResponse {
+        Ok(to_json(&t::SnapshotClusterResponse {
             metadata: Some(t::SnapshotClusterResponseMetadata {
                 api_version: Some(ApiVersionV31::V31),
                 kind: Some("Task".into()),
             }),
             uid: Some(uid),
-        })
+        }))
     }
 
     pub(crate) fn list_snapshots(&mut self, cluster: &str) -> Value {
@@ -1476,7 +1537,7 @@ impl State {
                     && t.run.phase == Phase::Success
             })
             .and_then(|t| t.run.ended)
-            .map(|e| self.ts(e));
+            .map(|e| self.task_ts(e));
         let list = t::SnapshotTaskList {
             api_version: Some(ApiVersionV31::V31),
             kind: Some("List".into()),
@@ -1495,8 +1556,8 @@ impl State {
             id: Some(format!("{}-backup", &task.uid[..8.min(task.uid.len())])),
             type_: Some(SnapshotSubtaskType::MasterBackup),
             status: Some(SnapshotSubtaskStatus::from(task.run.phase.as_str())),
-            creation_timestamp: Some(self.ts(task.run.created)),
-            update_timestamp: Some(self.ts(task.run.updated)),
+            creation_timestamp: Some(self.task_ts(task.run.created)),
+            update_timestamp: Some(self.task_ts(task.run.updated)),
             message: None,
         };
         t::SnapshotTask {
@@ -1504,14 +1565,14 @@ impl State {
             kind: Some("Task".into()),
             metadata: Some(t::SnapshotTaskMetadata {
                 uid: Some(task.uid.clone()),
-                creation_timestamp: Some(self.ts(task.run.created)),
-                update_timestamp: Some(self.ts(task.run.updated)),
+                creation_timestamp: Some(self.task_ts(task.run.created)),
+                update_timestamp: Some(self.task_ts(task.run.updated)),
             }),
             spec: Some(t::SnapshotSpec { items: vec![sub] }),
             status: Some(t::SnapshotStatus {
                 phase: Some(task.run.phase.as_str().into()),
                 progress: Some(format!("{}", task.run.progress)),
-                completion_time: task.run.ended.map(|e| self.ts(e)),
+                completion_time: task.run.ended.map(|e| self.task_ts(e)),
             }),
         }
     }
@@ -1546,6 +1607,30 @@ impl State {
                 busy.run.phase.as_str()
             )));
         }
+        if let Some(failed) = self
+            .newest_upgrade(cluster)
+            .map(|i| &self.tasks[i])
+            .filter(|t| t.run.phase == Phase::Failed)
+        {
+            let cancelled = failed.workflow.as_deref().is_some_and(|uid| {
+                self.workflows
+                    .iter()
+                    .any(|w| w.uid == uid && w.cancelled.is_some())
+            });
+            if !cancelled {
+                return Err(Refusal::Conflict(format!(
+                    "the upgrade task {} of cluster {cluster} failed and awaits a retry: retry \
+                     it (RetryUpgradeClusterTask){} before starting another upgrade",
+                    failed.uid,
+                    failed
+                        .workflow
+                        .as_deref()
+                        .map_or_else(String::new, |uid| format!(
+                            " or cancel its upgrade workflow {uid}"
+                        ))
+                )));
+            }
+        }
         let target = self.target(
             cluster,
             Some(&action.target_version),
@@ -1564,14 +1649,14 @@ impl State {
             match passed.and_then(|t| t.run.ended) {
                 Some(ended) if now <= expiry(ended) => None,
                 Some(ended) => {
-                    return Err(Refusal::Invalid(format!(
+                    return Err(Refusal::Conflict(format!(
                         "spec.clusterUpgradeAction.isOnlyUpgrade: the pre-upgrade check for \
                          {target} expired at {}; run it again",
-                        self.ts(expiry(ended))
+                        self.task_ts(expiry(ended))
                     )));
                 }
                 None => {
-                    return Err(Refusal::Invalid(format!(
+                    return Err(Refusal::Conflict(format!(
                         "spec.clusterUpgradeAction.isOnlyUpgrade: no passed pre-upgrade check \
                          of cluster {cluster} for {current} -> {target}; run one first (or \
                          upgrade with isOnlyUpgrade false)"
@@ -1669,7 +1754,7 @@ impl State {
             UpgradeAction::Continue => (Phase::Pause, Phase::Running),
         };
         if task.run.phase != from {
-            return Err(Refusal::Invalid(format!(
+            return Err(Refusal::Conflict(format!(
                 "the upgrade task {} is {}; only a {} task can be {}",
                 task.uid,
                 task.run.phase.as_str(),
@@ -1752,8 +1837,8 @@ impl State {
             kind: Some(UpgradeTaskKind::UpgradeTask),
             metadata: Some(t::UpgradeTaskMetadata {
                 uid: Some(task.uid.clone()),
-                creation_timestamp: Some(self.ts(task.run.created)),
-                update_timestamp: Some(self.ts(task.run.updated)),
+                creation_timestamp: Some(self.task_ts(task.run.created)),
+                update_timestamp: Some(self.task_ts(task.run.updated)),
             }),
             spec: Some(t::UpgradeTaskSpec {
                 version: Some(task.from_version.clone()),
@@ -1763,7 +1848,7 @@ impl State {
             status: Some(t::UpgradeTaskStatus {
                 phase: Some(UpgradeTaskPhase::from(task.run.phase.as_str())),
                 progress: Some(self.progress_text(&task.cluster, task.run.progress)),
-                completion_time: task.run.ended.map(|e| self.ts(e)),
+                completion_time: task.run.ended.map(|e| self.task_ts(e)),
             }),
         }
     }
@@ -1887,8 +1972,8 @@ impl State {
                         addon_instance_id: Some(info.addon_instance_id.clone()),
                         addon_instance_name: Some(info.addon_template_name.clone()),
                         addon_template_name: Some(info.addon_template_name.clone()),
-                        create_time_stamp: Some(self.ts(task.run.created)),
-                        expire_time_stamp: task.run.ended.map(|e| self.ts(expiry(e))),
+                        create_time_stamp: Some(self.task_ts(task.run.created)),
+                        expire_time_stamp: task.run.ended.map(|e| self.task_ts(expiry(e))),
                         type_: Some(info.type_.clone()),
                     }),
                     spec: Some(t::AddonCheckTaskSpec {
@@ -2091,7 +2176,7 @@ impl State {
             t::UpgradeInfoStatus {
                 phase: Some(UpgradeTaskPhase::from(task.run.phase.as_str())),
                 progress: Some(self.progress_text(&task.cluster, task.run.progress)),
-                completion_time: task.run.ended.map(|e| self.ts(e)),
+                completion_time: task.run.ended.map(|e| self.task_ts(e)),
             }
         });
         let created = self.clusters.get(cluster).map_or(0, |c| c.created);
@@ -2227,22 +2312,42 @@ impl State {
             .ok_or_else(|| {
                 Refusal::NotFound(format!("Upgrade plan {uid} not found in cluster {cluster}"))
             })?;
+        // The official SDK sends a date (`2026-12-14`: its midnight, UTC), others a timestamp.
         let when = crate::timestamp::parse_go_time(not_before)
-            .map_err(|_| Refusal::Invalid(format!("notBefore {not_before:?} is not a time")))?;
+            .ok()
+            .map(|t| (t.unix_seconds(), not_before.to_string()))
+            .or_else(|| {
+                let date = jiff::civil::Date::strptime("%Y-%m-%d", not_before.trim()).ok()?;
+                let seconds = jiff::tz::TimeZone::UTC
+                    .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+                    .ok()?
+                    .as_second();
+                Some((
+                    seconds,
+                    super::clock::go_timestamp(seconds.saturating_mul(1_000_000)),
+                ))
+            })
+            .ok_or_else(|| {
+                Refusal::Invalid(format!(
+                    "notBefore {not_before:?} is neither a date (2026-12-14) nor a time \
+                     (2026-12-14 02:00:00 +0800 CST)"
+                ))
+            })?;
+        let (when, not_before) = (when.0, when.1);
         let deadline = plan
             .spec
             .as_ref()
             .and_then(|s| s.not_before_deadline.as_deref())
             .and_then(|d| crate::timestamp::parse_go_time(d).ok());
         if let Some(deadline) = deadline
-            && when.unix_seconds() >= deadline.unix_seconds()
+            && when >= deadline.unix_seconds()
         {
             return Err(Refusal::Invalid(format!(
                 "notBefore {not_before} must be earlier than the plan's notBeforeDeadline"
             )));
         }
         if let Some(c) = self.clusters.get_mut(cluster) {
-            c.plan_not_before = Some(not_before.to_string());
+            c.plan_not_before = Some(not_before);
         }
         let plan = self.plan(cluster).unwrap_or_default();
         Ok(to_json(&t::DelayedUpgradePlan {

@@ -2176,7 +2176,9 @@ async fn node_pool_jobs_snapshots_plans_and_the_other_operations_answer() {
         .get(&format!("{}/upgradeplans", ap_paths.api))
         .await
         .json();
-    let plan = plans["items"][0].clone();
+    // One plan object, as the official SDK's model has `items`.
+    let plan = plans["items"].clone();
+    assert!(plan.is_object(), "{plans}");
     assert_eq!(plan["spec"]["clusterVersion"], "v1.28.15-r0");
     let plan_uid = plan["metadata"]["uid"].as_str().unwrap().to_string();
     let postponed = client
