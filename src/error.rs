@@ -38,6 +38,10 @@ pub enum ErrorKind {
     TimedOut,
     /// The connection could not be established; the request was never sent.
     Connect,
+    /// The server's TLS certificate is not trusted (unknown issuer, expired, wrong host name);
+    /// nothing was sent, and the request was not tried again. If a private CA signs it, trust
+    /// that CA with [`ClientBuilder::add_root_certificate`](crate::ClientBuilder::add_root_certificate).
+    Certificate,
     /// A write was sent but its answer was lost (connection dropped, timed out): it may have been
     /// acted on. It is not re-sent; reconcile by reading the state back.
     OutcomeUnknown,
