@@ -320,3 +320,78 @@ async fn a_project_id_from_the_iam_answer_is_checked_and_nothing_else_is_sent() 
         assert!(seen[0].target.starts_with("/v3/projects?"), "{seen:?}");
     }
 }
+
+fn gateway(status: u16) -> cce_upgrade::emulator::Fault {
+    cce_upgrade::emulator::Fault::Status {
+        status,
+        retry_after: None,
+    }
+}
+
+/// The `UpgradeCluster` requests the emulator received.
+fn upgrade_requests(emulator: &Emulator) -> usize {
+    emulator
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.uri.ends_with("/operation/upgrade"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_gateway_timeout_after_upgrade_cluster_is_outcome_unknown_and_sent_once() {
+    let emulator = start_with(EmulatorConfig::fast()).await;
+    let client = common::client_with_retry(&emulator, quick_retry().max_attempts(5));
+    let cluster = emulator.cluster_id().to_owned();
+    emulator.inject(gateway(504), 3);
+    let e = client
+        .upgrade_cluster(
+            &cluster,
+            &cce_upgrade::types::UpgradeClusterRequestBody::new(common::TARGET),
+        )
+        .await
+        .expect_err("the gateway timed out");
+    assert_eq!(e.kind(), ErrorKind::OutcomeUnknown, "{e}");
+    assert!(e.is_outcome_unknown());
+    assert_eq!(e.attempts(), 1, "{e}");
+    assert_eq!(e.status().map(|s| s.as_u16()), Some(504));
+    assert!(e.to_string().contains("may have acted"), "{e}");
+    assert_eq!(upgrade_requests(&emulator), 1, "sent once");
+
+    // A read after a gateway timeout is retried (the next two answers are 504s too).
+    let list = client
+        .list_upgrade_work_flows(&cluster)
+        .await
+        .expect("retried until answered");
+    assert_eq!(list.attempts(), 3);
+}
+
+#[tokio::test]
+async fn a_write_is_retried_only_when_the_gateway_says_it_did_not_pass_it_on() {
+    let emulator = start_with(EmulatorConfig::fast()).await;
+    let client = common::client_with_retry(&emulator, quick_retry().max_attempts(5));
+    let cluster = emulator.cluster_id().to_owned();
+    let body = cce_upgrade::types::UpgradeClusterRequestBody::new(common::TARGET);
+    // Throttled (APIGW.0308), then backend unavailable (502 APIGW.0202): neither reached the
+    // service.
+    emulator.inject(gateway(429), 1);
+    emulator.inject(gateway(502), 1);
+    let started = client
+        .upgrade_cluster(&cluster, &body)
+        .await
+        .expect("acted on at the third attempt");
+    assert_eq!(started.attempts(), 3);
+    assert_eq!(upgrade_requests(&emulator), 3);
+    assert_eq!(emulator.upgrades_started(&cluster), 1);
+
+    // A 500 from the gateway (APIGW.0103) is no proof it was not passed on: sent once.
+    let other = emulator.autopilot_cluster_id().to_owned();
+    emulator.inject(gateway(500), 1);
+    let e = client
+        .upgrade_autopilot_cluster(
+            &other,
+            &cce_upgrade::types::UpgradeClusterRequestBody::new(common::TARGET),
+        )
+        .await
+        .expect_err("500");
+    assert_eq!((e.kind(), e.attempts()), (ErrorKind::Service, 1), "{e}");
+}
