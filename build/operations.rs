@@ -438,9 +438,10 @@ fn method_docs(
         let _ = writeln!(
             md,
             "A write: it is retried only when it surely never reached the service (no connection, \
-             or the gateway's 429 / `APIGW` 503). If the answer is lost after sending, the error is \
-             [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) and nothing is sent \
-             again: read the state back before retrying."
+             or the gateway says it did not pass it on: throttled, backend unavailable; see \
+             [`retry`](crate::retry)). If the answer is lost after sending, or the gateway timed \
+             out (504), the error is [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) \
+             and nothing is sent again: read the state back before retrying."
         );
     } else {
         let _ = writeln!(

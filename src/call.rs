@@ -142,7 +142,12 @@ impl Client {
                     let request_id = answer.request_id();
                     let service = ServiceError::from_parts(answer.status, request_id, answer.body)
                         .with_location(answer.location);
-                    Err(Error::service(service, &all_secrets).with_attempts(attempts))
+                    let e = Error::service(service, &all_secrets).with_attempts(attempts);
+                    if retry::outcome_unknown_status(answer.status, write) {
+                        Err(e.into_outcome_unknown())
+                    } else {
+                        Err(e)
+                    }
                 }
             }
         };

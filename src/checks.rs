@@ -77,6 +77,25 @@ pub(crate) enum Check {
 /// The checks every path parameter gets, before those its schema states: an id is one path
 /// segment, so it is not empty, not `.` or `..`, and has no `/`.
 pub(crate) fn check_id(name: &str, value: &str) -> Result<(), Error> {
+    match id_problem(value) {
+        Some(why) => Err(Error::invalid_input(name, why)),
+        None => Ok(()),
+    }
+}
+
+/// The project id gets the same checks as every other path id, wherever it comes from
+/// (`source`: the builder, `HUAWEICLOUD_SDK_PROJECT_ID`, the profile file, the IAM answer).
+pub(crate) fn check_project_id(value: &str, source: &str) -> Result<(), Error> {
+    match id_problem(value) {
+        Some(why) => Err(Error::configuration(format!(
+            "invalid project id from {source}: {why}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Why `value` cannot be one path segment, if it cannot.
+fn id_problem(value: &str) -> Option<&'static str> {
     let why = if value.trim().is_empty() {
         "it is empty; pass the id from the console or the API"
     } else if value == "." || value == ".." {
@@ -86,9 +105,9 @@ pub(crate) fn check_id(name: &str, value: &str) -> Result<(), Error> {
     } else if value.chars().any(char::is_control) {
         "it has a control character; pass the id from the console or the API"
     } else {
-        return Ok(());
+        return None;
     };
-    Err(Error::invalid_input(name, why))
+    Some(why)
 }
 
 /// Checks a path parameter's value against the rules its schema states.

@@ -276,8 +276,10 @@ impl Shared {
                     // Only a failed connect proves the request never left; anything later may
                     // have reached the service, so a write is not sent again.
                     let never_sent = e.is_connect();
+                    // The same certificate would be refused again.
+                    let certificate = crate::tls::certificate_problem(e).is_some();
                     tracing::debug!(operation, attempt, latency_ms, never_sent, error = %e, "no answer");
-                    (can_retry && (never_sent || !write))
+                    (can_retry && !certificate && (never_sent || !write))
                         .then(|| self.retry.delay(attempt + 1, None))
                 }
             };
@@ -350,7 +352,17 @@ impl Shared {
                     "the answer was malformed (not valid HTTP)"
                 }
             });
-        if e.is_connect() {
+        if let Some(why) = crate::tls::certificate_problem(&e) {
+            Error::transport(
+                ErrorKind::Certificate,
+                format!(
+                    "the TLS certificate of {server} is not trusted: {why}; nothing was sent. If \
+                     a private CA signs it, trust that CA with \
+                     ClientBuilder::add_root_certificate"
+                ),
+                e,
+            )
+        } else if e.is_connect() {
             Error::transport(
                 ErrorKind::Connect,
                 format!("could not connect to {server}; nothing was sent"),
@@ -481,6 +493,13 @@ impl Shared {
         })?;
         match projects.projects.as_slice() {
             [one] => {
+                crate::checks::check_project_id(&one.id, &format!("the IAM answer for {region}"))
+                    .map_err(|e| {
+                    error(Error::configuration(format!(
+                        "{e}; set the project id (Client::builder().project_id(..) or \
+                             HUAWEICLOUD_SDK_PROJECT_ID)"
+                    )))
+                })?;
                 tracing::debug!(project_id = %one.id, region = %region, "project id looked up in IAM");
                 Ok(one.id.clone())
             }
@@ -660,6 +679,7 @@ pub struct ClientBuilder {
     allow_plain_http: bool,
     retry: Option<RetryConfig>,
     clock: Option<Arc<dyn Clock>>,
+    root_certificates: Vec<crate::tls::Certificate>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -717,8 +737,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Your own `reqwest::Client` (proxies, TLS roots, ...). The connect timeout is then yours;
-    /// the per-attempt timeout is still set on each request.
+    /// Your own `reqwest::Client` (proxies, TLS roots, ...). The connect timeout and TLS are then
+    /// yours (give it a crypto provider: this crate installs none process-wide); the per-attempt
+    /// timeout is still set on each request.
     ///
     /// It must not follow redirects: build it with
     /// `.redirect(reqwest::redirect::Policy::none())`. The API never redirects; a client that
@@ -755,6 +776,14 @@ impl ClientBuilder {
     /// unencrypted; the signature still protects them from change, not from being read.
     pub fn allow_plain_http(mut self, allow: bool) -> Self {
         self.allow_plain_http = allow;
+        self
+    }
+
+    /// Trusts `certificate` (a CA, e.g. a private one or a corporate proxy's) besides the
+    /// platform's roots, which stay trusted. Call it again to add more. Not with
+    /// [`http_client`](ClientBuilder::http_client): set the roots on that client instead.
+    pub fn add_root_certificate(mut self, certificate: crate::tls::Certificate) -> Self {
+        self.root_certificates.push(certificate);
         self
     }
 
@@ -800,6 +829,9 @@ impl ClientBuilder {
                 (found.credentials, found.project_id, found.source)
             }
         };
+        if let Some(id) = &self.project_id {
+            crate::checks::check_project_id(id, "Client::builder().project_id(..)")?;
+        }
         let project_id = self
             .project_id
             .or(source_project)
@@ -819,8 +851,17 @@ impl ClientBuilder {
             ));
         }
         let http = match self.http {
+            Some(_) if !self.root_certificates.is_empty() => {
+                return Err(Error::configuration(
+                    "add_root_certificate(..) and http_client(..) together: the roots would be \
+                     ignored; add them to your reqwest client (or leave http_client out)",
+                ));
+            }
             Some(http) => http,
-            None => default_http_client(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))?,
+            None => default_http_client(
+                self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+                &self.root_certificates,
+            )?,
         };
         let cell = tokio::sync::OnceCell::new();
         if let Some(id) = project_id {
@@ -853,11 +894,13 @@ impl ClientBuilder {
     }
 }
 
-fn default_http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
-    // reqwest is built without a bundled crypto provider; use ring unless the process already
-    // installed one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+fn default_http_client(
+    connect_timeout: Duration,
+    roots: &[crate::tls::Certificate],
+) -> Result<reqwest::Client, Error> {
+    // This client's own TLS configuration: the process's default provider is left alone.
     reqwest::Client::builder()
+        .tls_backend_preconfigured(crate::tls::client_config(roots)?)
         .connect_timeout(connect_timeout)
         // The API never redirects; following one would hand credentials and bodies to its target.
         .redirect(reqwest::redirect::Policy::none())

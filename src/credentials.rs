@@ -27,10 +27,15 @@
 //!   the value (Python has no inline comments by default);
 //! - the file is UTF-8, with or without a byte order mark.
 //!
-//! Three differences, all on the lenient side: section names are case-insensitive (`[Basic]`
-//! is read; Python would not find it); a key given twice keeps its last value (Python refuses
-//! the file); `%` in a value is taken literally (Python would try to interpolate it; the Go and
-//! Java SDKs take it literally too).
+//! A section given twice (two `[basic]`), or a key given twice in one section, is refused
+//! as Python refuses it, naming the file and the line: merging them could make a key pair of an
+//! `ak` from one section and an `sk` from another.
+//!
+//! Two differences, both deliberate and on the lenient side:
+//! - section names are case-insensitive (`[Basic]` is read; Python would not find it), so
+//!   `[basic]` and `[Basic]` count as the same section, given twice;
+//! - `%` in a value is taken literally (Python would try to interpolate it; the Go and Java SDKs
+//!   take it literally too), so a secret key holding `%` works.
 //!
 //! On Unix, reading a file that group or others may read logs a warning: it holds a secret key.
 //!
@@ -310,9 +315,13 @@ pub fn from_env(env: &Env) -> Result<Option<ResolvedCredentials>, Error> {
         },
     };
     credentials.validate("the environment")?;
+    let project_id = env.get("HUAWEICLOUD_SDK_PROJECT_ID");
+    if let Some(id) = &project_id {
+        crate::checks::check_project_id(id, "HUAWEICLOUD_SDK_PROJECT_ID")?;
+    }
     Ok(Some(ResolvedCredentials {
         credentials,
-        project_id: env.get("HUAWEICLOUD_SDK_PROJECT_ID"),
+        project_id,
         source: CredentialSource::Environment,
     }))
 }
@@ -330,6 +339,8 @@ pub fn from_profile_file(env: &Env) -> Result<Option<ResolvedCredentials>, Error
         return Ok(None);
     };
     let where_ = path.display();
+    refuse_duplicates(&text)
+        .map_err(|e| Error::configuration(format!("the credentials file {where_}, line {e}")))?;
     let basic = ini_section(&text, "basic").map_err(|e| {
         Error::configuration(format!(
             "the credentials file {where_} is not valid INI: {e}"
@@ -352,9 +363,16 @@ pub fn from_profile_file(env: &Env) -> Result<Option<ResolvedCredentials>, Error
     };
     let source = CredentialSource::ProfileFile(path.clone());
     credentials.validate(&source.to_string())?;
+    let project_id = field("project_id");
+    if let Some(id) = &project_id {
+        crate::checks::check_project_id(
+            id,
+            &format!("the credentials file {where_} (`project_id` in [basic])"),
+        )?;
+    }
     Ok(Some(ResolvedCredentials {
         credentials,
-        project_id: field("project_id"),
+        project_id,
         source,
     }))
 }
@@ -432,6 +450,68 @@ pub fn default_chain(env: &Env) -> Result<ResolvedCredentials, Error> {
          HUAWEICLOUD_SDK_SK (plus HUAWEICLOUD_SDK_SECURITY_TOKEN for temporary credentials), or \
          write `ak` and `sk` under [basic] in {file}, or pass Credentials to Client::builder().credentials(..)"
     )))
+}
+
+/// Refuses a section given twice or a key given twice in one section, as Python's
+/// `configparser` does (its default `strict = True`), so that `ak` from one `[basic]` and `sk`
+/// from another never make a mixed key pair. Section names and keys compare case-insensitively
+/// (as they are read). The error is `{line}: {what}`.
+fn refuse_duplicates(text: &str) -> Result<(), String> {
+    use std::collections::hash_map::Entry;
+    // Each section's line, and the keys seen in the current one with their lines.
+    let mut sections: HashMap<String, usize> = HashMap::new();
+    let mut keys: HashMap<String, usize> = HashMap::new();
+    // The indentation of the last key line: a deeper-indented line continues its value.
+    let mut key_indent: Option<usize> = None;
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with(['#', ';']) {
+            continue;
+        }
+        let indent = raw.len() - raw.trim_start().len();
+        if key_indent.is_some_and(|key| indent > key) {
+            continue;
+        }
+        if let Some(name) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            let name = name.trim().to_lowercase();
+            match sections.entry(name) {
+                Entry::Occupied(first) => {
+                    return Err(format!(
+                        "{line}: the section [{}] is given twice (first on line {}): merge them \
+                         into one",
+                        first.key(),
+                        first.get()
+                    ));
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(line);
+                }
+            }
+            keys.clear();
+            key_indent = None;
+            continue;
+        }
+        let Some(split) = trimmed.find(['=', ':']) else {
+            continue;
+        };
+        let key = trimmed[..split].trim().to_lowercase();
+        key_indent = Some(indent);
+        match keys.entry(key) {
+            Entry::Occupied(first) => {
+                return Err(format!(
+                    "{line}: the key `{}` is given twice in its section (first on line {}): keep \
+                     one",
+                    first.key(),
+                    first.get()
+                ));
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(line);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The `key = value` pairs of one INI section with Python `configparser` rules (see [the
@@ -636,6 +716,36 @@ mod tests {
         assert_eq!(c, Credentials::new("a", "fromdefault"));
         let c = credentials_in("override", "[DEFAULT]\nsk = d\n[basic]\nak = a\nSk = own\n");
         assert_eq!(secret_key(&c), "own");
+    }
+
+    #[test]
+    fn a_section_or_a_key_given_twice_is_refused_naming_the_file_and_line() {
+        let e = from_file(
+            "dup-section",
+            "[basic]\nak = a\n\n[other]\nx = 1\n[basic]\nsk = s\n",
+        )
+        .unwrap_err();
+        let shown = e.to_string();
+        assert_eq!(e.kind(), ErrorKind::Configuration);
+        assert!(
+            shown.contains("dup-section/credentials, line 6: the section [basic] is given twice (first on line 1)"),
+            "{shown}"
+        );
+        let e = from_file("dup-case", "[basic]\nak = a\nsk = s\n[Basic]\n").unwrap_err();
+        assert!(e.to_string().contains("line 4: the section [basic]"), "{e}");
+        let e = from_file("dup-key", "[basic]\nak = a\nsk = s\nAK: b\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("dup-key/credentials, line 4: the key `ak` is given twice in its section (first on line 2)"),
+            "{e}"
+        );
+        // The same key in two sections, a continuation line that looks like a key, and
+        // comments that do: all fine.
+        let c = credentials_in(
+            "dup-fine",
+            "[DEFAULT]\nak = d\n[basic]\nak = a\nsk = s\n# sk = old\nnote = p\n  sk = more\n",
+        );
+        assert_eq!(c.access_key(), Some("a"));
     }
 
     #[test]

@@ -39,8 +39,13 @@ pub enum ErrorKind {
     TimedOut,
     /// The connection could not be established; the request was never sent.
     Connect,
-    /// A write was sent but its answer was lost (connection dropped, timed out): it may have been
-    /// acted on. It is not re-sent; reconcile by reading the state back.
+    /// The server's TLS certificate is not trusted (unknown issuer, expired, wrong host name);
+    /// nothing was sent, and the request was not tried again. If a private CA signs it, trust
+    /// that CA with [`ClientBuilder::add_root_certificate`](crate::ClientBuilder::add_root_certificate).
+    Certificate,
+    /// A write was sent but its answer was lost (connection dropped, timed out), or the API
+    /// gateway timed out waiting for the service (HTTP 504, kept in [`Error::service_error`]):
+    /// it may have been acted on. It is not re-sent; reconcile by reading the state back.
     OutcomeUnknown,
     /// An argument failed a documented constraint; nothing was sent (see [`Error::field`]).
     InvalidInput,
@@ -429,6 +434,18 @@ impl Error {
         let mut e = Error::new(ErrorKind::InvalidInput, format!("invalid {field}: {why}"));
         e.inner.field = Some(field);
         e
+    }
+
+    /// A write's error answer that leaves its outcome unknown (a gateway timeout): the service
+    /// error is kept, the kind says the write may have been acted on.
+    pub(crate) fn into_outcome_unknown(mut self) -> Self {
+        self.inner.kind = ErrorKind::OutcomeUnknown;
+        self.inner.message.push_str(
+            "; the gateway timed out waiting for the service, which may have acted on the \
+             request, so it was not sent again: read the state back (e.g. list the cluster's \
+             upgrade workflows or tasks) to see whether it took effect",
+        );
+        self
     }
 
     pub(crate) fn configuration(message: impl Into<String>) -> Self {

@@ -31,6 +31,7 @@ pub mod retry;
 pub mod secret;
 pub mod signing;
 mod timestamp;
+mod tls;
 pub mod upgrade;
 mod version;
 pub mod waiter;
@@ -52,6 +53,7 @@ pub use response::Response;
 pub use retry::RetryConfig;
 pub use secret::SecretString;
 pub use timestamp::{ParseTimestampError, Timestamp, parse_go_time};
+pub use tls::Certificate;
 pub use version::{ParseVersionError, Version};
 
 /// Request and response types of the operations, generated from the spec in `openapi/`, the

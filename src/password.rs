@@ -13,6 +13,14 @@
 //!   made by your own tooling (`openssl passwd -6 'password' | tr -d '\n' | base64 -w0`), one
 //!   kept from an earlier request, or one read back from the service.
 //!
+//! The service only ever sees the hash, so it cannot check the password rule the API documents;
+//! [`NodePassword::salted`] checks it on the plain password, before salting:
+//! - 8 to 26 characters;
+//! - at least three of: upper-case letters, lower-case letters, digits, and the special
+//!   characters `!@$%^-_=+[{}]:,./?~#*` (no other character is allowed);
+//! - not containing the user name, nor the user name reversed (`root`, the API's default user,
+//!   for [`NodePassword::salted`]; the one given to [`NodePassword::salted_for_user`]).
+//!
 //! ```
 //! use cce_upgrade::NodePassword;
 //!
@@ -48,12 +56,22 @@ impl NodePassword {
     /// Salts and hashes `plain` (SHA-512 crypt, a random 16-character salt, 5,000 rounds) and
     /// encodes the crypt string in standard base64: what the API takes.
     ///
+    /// The user is the API's default, `root`: the password may not contain `root` or `toor`.
+    /// Use [`NodePassword::salted_for_user`] for another user.
+    ///
     /// # Errors
-    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `plain` is empty or is
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `plain` is empty, is
     /// itself already a salted value (use [`NodePassword::presalted`] for those: salting twice
-    /// would set a password nobody knows); [`ErrorKind::Configuration`](crate::ErrorKind::Configuration)
+    /// would set a password nobody knows), or breaks the documented password rule (see [the
+    /// module docs](crate::password)), naming the rule; [`ErrorKind::Configuration`](crate::ErrorKind::Configuration)
     /// when the system's random source fails.
     pub fn salted(plain: &str) -> Result<NodePassword, Error> {
+        NodePassword::salted_for_user(plain, DEFAULT_USER)
+    }
+
+    /// As [`NodePassword::salted`], for the login user `username` (`userPassword.username`):
+    /// the password may not contain it, nor it reversed.
+    pub fn salted_for_user(plain: &str, username: &str) -> Result<NodePassword, Error> {
         if plain.is_empty() {
             return Err(Error::invalid_input(
                 "userPassword.password",
@@ -66,6 +84,8 @@ impl NodePassword {
                 "the password is already salted and encoded: pass it to NodePassword::presalted",
             ));
         }
+        check_rule(plain, username)
+            .map_err(|why| Error::invalid_input("userPassword.password", why))?;
         let mut random = [0_u8; SALT_LEN];
         getrandom::getrandom(&mut random).map_err(|e| {
             Error::configuration(format!(
@@ -90,6 +110,55 @@ impl NodePassword {
     pub fn expose_secret(&self) -> &str {
         self.0.expose_secret()
     }
+}
+
+/// The login user when `userPassword.username` is not given.
+const DEFAULT_USER: &str = "root";
+/// The special characters the password rule counts (and the only ones it allows).
+const SPECIALS: &str = "!@$%^-_=+[{}]:,./?~#*";
+
+/// Checks the documented password rule (the `NodePassword` schema of the spec); says which part
+/// is broken, never echoing the password.
+fn check_rule(plain: &str, username: &str) -> Result<(), String> {
+    let length = plain.chars().count();
+    if !(8..=26).contains(&length) {
+        return Err(format!(
+            "the password has {length} characters; the rule is 8 to 26 characters"
+        ));
+    }
+    if let Some(position) = plain
+        .chars()
+        .position(|c| !c.is_ascii_alphanumeric() && !SPECIALS.contains(c))
+    {
+        return Err(format!(
+            "character {} of the password is not allowed; the rule allows letters, digits and \
+             the special characters {SPECIALS}",
+            position + 1
+        ));
+    }
+    let classes = [
+        plain.chars().any(|c| c.is_ascii_uppercase()),
+        plain.chars().any(|c| c.is_ascii_lowercase()),
+        plain.chars().any(|c| c.is_ascii_digit()),
+        plain.chars().any(|c| SPECIALS.contains(c)),
+    ];
+    let count = classes.iter().filter(|has| **has).count();
+    if count < 3 {
+        return Err(format!(
+            "the password has {count} of the 4 kinds of characters; the rule is at least 3 of: \
+             upper-case letters, lower-case letters, digits, special characters ({SPECIALS})"
+        ));
+    }
+    if !username.is_empty() {
+        let reversed: String = username.chars().rev().collect();
+        if plain.contains(username) || plain.contains(&reversed) {
+            return Err(format!(
+                "the password contains the user name `{username}` or it reversed; the rule forbids \
+                 both"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `plain` hashed with `salt` (at most 16 crypt characters) into the encoded crypt string.
@@ -188,8 +257,8 @@ mod tests {
 
     #[test]
     fn each_salting_draws_a_new_salt() {
-        let a = NodePassword::salted("same").unwrap();
-        let b = NodePassword::salted("same").unwrap();
+        let a = NodePassword::salted("Same-Passw0rd").unwrap();
+        let b = NodePassword::salted("Same-Passw0rd").unwrap();
         assert_ne!(a, b);
         assert_ne!(crypt_string(&a)[3..19], crypt_string(&b)[3..19]);
     }
@@ -213,6 +282,54 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert!(e.to_string().contains("presalted"), "{e}");
         assert!(!e.to_string().contains(once.expose_secret()), "{e}");
+    }
+
+    #[test]
+    fn the_documented_rule_is_checked_on_the_plain_password_naming_the_broken_part() {
+        let refused = |plain: &str, user: &str, part: &str| {
+            let e = NodePassword::salted_for_user(plain, user).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{plain:?}");
+            assert_eq!(e.field(), Some("userPassword.password"));
+            let shown = e.to_string();
+            assert!(shown.contains(part), "{plain:?}: {shown}");
+            assert!(
+                plain.len() < 8 || !shown.contains(plain),
+                "never echoed: {shown}"
+            );
+        };
+        refused("a", "root", "1 characters; the rule is 8 to 26");
+        refused("Aa1!Aa1", "root", "7 characters");
+        refused(&"Aa1!".repeat(7), "root", "28 characters");
+        refused("abcdefgh", "root", "1 of the 4 kinds");
+        refused("abcdefgh12", "root", "2 of the 4 kinds");
+        refused("ABCDEFG-!", "root", "2 of the 4 kinds");
+        refused(
+            "Abc 12345",
+            "root",
+            "character 4 of the password is not allowed",
+        );
+        refused("Abcé12345", "root", "character 4");
+        refused("Myroot-Pw1", "root", "contains the user name `root`");
+        refused("Mytoor-Pw1", "root", "or it reversed");
+        refused("Xadmin-Pw1", "admin", "`admin`");
+        refused("Xnimda-Pw1", "admin", "reversed");
+        assert!(
+            NodePassword::salted("Xadmin-Pw1").is_ok(),
+            "admin is not root"
+        );
+        assert!(NodePassword::salted_for_user("Myroot-Pw1", "admin").is_ok());
+        // 8 and 26 characters; three kinds of four in each way.
+        for ok in [
+            "Abcdef1!",
+            "Abcdefgh12345678901234567!",
+            "abcdefg1!",
+            "ABCDEFG1!",
+            "Abcdefgh1",
+            "Abcdefgh!",
+            "!@$%^-_=+[{}]:,./?~#*aA",
+        ] {
+            NodePassword::salted(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        }
     }
 
     #[test]

@@ -1,10 +1,38 @@
 //! When a request is sent again, and how long to wait before it.
 //!
 //! Reads (GET) are retried on 429, 502, 503, 504 and on connection errors. Writes (POST, PUT,
-//! PATCH) are retried only when the request surely never reached the service: the connection
-//! could not be established, or the answer was 429 Too Many Requests, or a 503 from the API
-//! gateway (`APIGW.*` error code) saying it did not take the request. A write whose answer was
-//! lost is never re-sent (see [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown)).
+//! PATCH, DELETE) are retried only when the request surely never reached the service: the
+//! connection could not be established, or the API gateway says it did not pass the request on
+//! (the table below). A write whose answer was lost is never re-sent (see
+//! [`ErrorKind::OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown)); nor is one the gateway
+//! timed out on: the service may have acted on it.
+//!
+//! # The API gateway's errors, and what a write does after them
+//!
+//! Every request goes through Huawei Cloud's API gateway, which answers some errors itself,
+//! with an `error_code` of `APIGW.xxxx` (the codes of the request-signing guide) or `APIG.xxxx`
+//! (the codes of the API Gateway user guide). Its gateway response types name the three that
+//! matter here: `THROTTLED` (429, the call count passed the traffic control threshold),
+//! `BACKEND_UNAVAILABLE` (502, the backend could not be reached over the network) and
+//! `BACKEND_TIMEOUT` (504, the exchange with the backend took longer than configured).
+//!
+//! | Status | Error code | Gateway's meaning | Reached the service? | A write is |
+//! |---|---|---|---|---|
+//! | 429 | `APIGW.0308`, `APIG.0308` (or the service's own) | throttled: the threshold was reached | no | retried |
+//! | 502, 503 | `APIGW.0201`, `APIG.0201`, `APIGW.0202`, `APIG.0202` | backend unavailable: not reachable | no | retried |
+//! | 504 | `APIGW.0201`, `APIG.0203` (or any other) | backend timeout: no answer in time | maybe | not retried: [`OutcomeUnknown`](crate::ErrorKind::OutcomeUnknown) |
+//! | 502, 503 | anything else (an HTML page, a service code) | not the gateway's word | maybe | not retried |
+//! | 4xx | `APIGW.01xx`, `03xx`, ... (no such API, authentication, access) | refused | no | not retried: the same request fails again |
+//!
+//! `APIGW.0201` is one code for several answers (400, 413, 414, 494, 502, 504): the status
+//! tells them apart, so a code counts only with its status.
+//!
+//! Sources: "Error Codes", API Request Signing Guide,
+//! <https://support.huaweicloud.com/intl/en-us/devg-apisign/api-sign-errorcode.html>;
+//! "Error Codes", API Gateway User Guide,
+//! <https://support.huaweicloud.com/intl/en-us/usermanual-apig/apig-ug-180530090.html>;
+//! the gateway response types of the API Gateway API reference (`BACKEND_UNAVAILABLE`,
+//! `BACKEND_TIMEOUT`, `THROTTLED`).
 //!
 //! Waits grow exponentially with full jitter (a random wait between zero and the cap), honour a
 //! `Retry-After` header (seconds or an HTTP date, bounded by [`MAX_RETRY_AFTER`]), and stop at a
@@ -117,18 +145,29 @@ pub(crate) fn is_write(method: &reqwest::Method) -> bool {
     )
 }
 
-/// Whether an answer with this status may be retried for this kind of request.
+/// The gateway codes that, with a 502 or 503, say the backend could not be reached (see [the
+/// table](self#the-api-gateways-errors-and-what-a-write-does-after-them)).
+const BACKEND_UNAVAILABLE: &[&str] = &["APIGW.0201", "APIG.0201", "APIGW.0202", "APIG.0202"];
+
+/// Whether an answer with this status may be retried for this kind of request: any of 429,
+/// 502, 503, 504 for a read; for a write, only an answer that says the request never reached
+/// the service (throttled, or the gateway found the backend unavailable).
 pub(crate) fn retryable_status(status: StatusCode, write: bool, body: &[u8]) -> bool {
     match status.as_u16() {
         429 => true,
-        503 if !write => true,
-        503 => {
+        502..=504 if !write => true,
+        502 | 503 => {
             let (code, _, _) = crate::error::decode_error_body(body);
-            code.is_some_and(|c| c.starts_with("APIGW"))
+            code.is_some_and(|c| BACKEND_UNAVAILABLE.contains(&c.trim()))
         }
-        502 | 504 => !write,
         _ => false,
     }
+}
+
+/// Whether an answer with this status to a write leaves its outcome unknown: a gateway timeout
+/// (504) means the service may have acted on the request without answering in time.
+pub(crate) fn outcome_unknown_status(status: StatusCode, write: bool) -> bool {
+    write && status == StatusCode::GATEWAY_TIMEOUT
 }
 
 /// The `Retry-After` header: delay-seconds, or an HTTP date (a date in the past is no wait),
@@ -179,16 +218,33 @@ mod tests {
     #[test]
     fn writes_are_retried_only_when_surely_not_accepted() {
         let gw = br#"{"error_code":"APIGW.0201","error_msg":"busy"}"#;
+        let unavailable = br#"{"error_code":"APIG.0202","error_msg":"Backend unavailable"}"#;
+        let timeout = br#"{"error_code":"APIG.0203","error_msg":"Backend timeout"}"#;
+        let other_gw = br#"{"error_code":"APIGW.0103","error_msg":"The backend does not exist"}"#;
         let backend = br#"{"error_code":"CCE.01500001","error_msg":"busy"}"#;
+        let throttled = br#"{"error_code":"APIG.0308","error_msg":"throttled"}"#;
         assert!(retryable_status(StatusCode::TOO_MANY_REQUESTS, true, b""));
-        assert!(retryable_status(StatusCode::SERVICE_UNAVAILABLE, true, gw));
-        assert!(!retryable_status(
-            StatusCode::SERVICE_UNAVAILABLE,
+        assert!(retryable_status(
+            StatusCode::TOO_MANY_REQUESTS,
             true,
-            backend
+            throttled
         ));
-        assert!(!retryable_status(StatusCode::BAD_GATEWAY, true, b"<html>"));
-        assert!(!retryable_status(StatusCode::GATEWAY_TIMEOUT, true, b""));
+        assert!(retryable_status(StatusCode::SERVICE_UNAVAILABLE, true, gw));
+        assert!(retryable_status(StatusCode::BAD_GATEWAY, true, gw));
+        assert!(retryable_status(StatusCode::BAD_GATEWAY, true, unavailable));
+        for not_passed_on_proof in [&backend[..], other_gw, timeout, b"<html>", b""] {
+            for status in [StatusCode::BAD_GATEWAY, StatusCode::SERVICE_UNAVAILABLE] {
+                assert!(!retryable_status(status, true, not_passed_on_proof));
+            }
+        }
+        // A gateway timeout: the service may have acted. Whatever the code.
+        for body in [&gw[..], timeout, unavailable, b""] {
+            assert!(!retryable_status(StatusCode::GATEWAY_TIMEOUT, true, body));
+            assert!(retryable_status(StatusCode::GATEWAY_TIMEOUT, false, body));
+        }
+        assert!(outcome_unknown_status(StatusCode::GATEWAY_TIMEOUT, true));
+        assert!(!outcome_unknown_status(StatusCode::GATEWAY_TIMEOUT, false));
+        assert!(!outcome_unknown_status(StatusCode::BAD_GATEWAY, true));
         for s in [429, 502, 503, 504] {
             assert!(
                 retryable_status(StatusCode::from_u16(s).unwrap(), false, b""),

@@ -188,6 +188,49 @@ pub struct EmulatorConfig {
     max_body_bytes: usize,
     header_read_timeout: Duration,
     max_connections: usize,
+    tls: Option<TlsPem>,
+}
+
+/// The emulator's certificate chain and private key, as PEM.
+#[derive(Clone, PartialEq, Eq)]
+struct TlsPem {
+    cert_chain: Vec<u8>,
+    key: Vec<u8>,
+}
+
+impl fmt::Debug for TlsPem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsPem { key: ** redacted ** }")
+    }
+}
+
+impl TlsPem {
+    /// The server configuration: the `ring` provider, never the process's default.
+    fn acceptor(&self) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let invalid = |what: &str, e: &dyn fmt::Display| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("EmulatorConfig::tls: {what}: {e}"),
+            )
+        };
+        let chain = CertificateDer::pem_slice_iter(&self.cert_chain)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("the certificate chain is not valid PEM", &e))?;
+        if chain.is_empty() {
+            return Err(invalid("the certificate chain", &"no CERTIFICATE block"));
+        }
+        let key = PrivateKeyDer::from_pem_slice(&self.key)
+            .map_err(|e| invalid("the private key is not a PEM private key", &e))?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|e| invalid("cannot use the certificate and key", &e))?;
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
 }
 
 /// The default of [`EmulatorConfig::max_body_bytes`]: 1 MiB, far above any request of the API.
@@ -215,6 +258,7 @@ impl Default for EmulatorConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            tls: None,
         }
     }
 }
@@ -317,6 +361,23 @@ impl EmulatorConfig {
     /// least 1); a connection beyond that is answered `503` and closed.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections.max(1);
+        self
+    }
+
+    /// Serves HTTPS (HTTP/1.1 over TLS) with this certificate chain (PEM, the server's
+    /// certificate first) and private key (PEM: PKCS#8, PKCS#1 or SEC1), instead of plain HTTP;
+    /// [`Emulator::endpoint`] is then `https://127.0.0.1:{port}`. The certificate must name
+    /// `127.0.0.1`. [`Emulator::start_with`] fails when the files cannot be used.
+    ///
+    /// A client trusts it when its CA is given to
+    /// [`ClientBuilder::add_root_certificate`](crate::ClientBuilder::add_root_certificate).
+    /// A TLS handshake not done within [`header_read_timeout`](Self::header_read_timeout)
+    /// closes the connection.
+    pub fn tls(mut self, cert_chain_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.tls = Some(TlsPem {
+            cert_chain: cert_chain_pem.into(),
+            key: key_pem.into(),
+        });
         self
     }
 }
@@ -449,7 +510,12 @@ impl Shared {
     }
 
     fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The state, locked. Never held across an `.await`.
@@ -554,13 +620,14 @@ impl Emulator {
     /// Starts an emulator with `config` on `127.0.0.1` and a free port. Must be called within
     /// a tokio runtime.
     pub async fn start_with(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let tls = config.tls.as_ref().map(TlsPem::acceptor).transpose()?;
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let shared = Arc::new(Shared::new(config, listener.local_addr()?));
         let (shutdown, signal) = watch::channel(false);
         if let Some(pace) = shared.config.pace {
             tokio::spawn(tick(shared.clone(), pace, shutdown.subscribe()));
         }
-        let server = tokio::spawn(server::serve(listener, shared.clone(), signal));
+        let server = tokio::spawn(server::serve(listener, tls, shared.clone(), signal));
         tracing::debug!(endpoint = %shared.endpoint(), "emulator: started");
         Ok(Emulator {
             shared,

@@ -1,4 +1,5 @@
-//! The HTTP side: a hyper 1 HTTP/1.1 server on loopback, one tokio task per connection.
+//! The HTTP side: a hyper 1 HTTP/1.1 server on loopback (over TLS with
+//! [`EmulatorConfig::tls`](super::EmulatorConfig::tls)), one tokio task per connection.
 //!
 //! Each request is read whole (up to the body limit), checked by the verifier, recorded, then
 //! given to the next injected [`Fault`] (if any) and to the API. Every answer carries a fresh
@@ -39,6 +40,7 @@ use super::{ReceivedRequest, Shared, clock};
 /// Accepts connections until shutdown is signalled, then waits for them to close.
 pub(crate) async fn serve(
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -50,7 +52,7 @@ pub(crate) async fn serve(
                 Ok((stream, peer)) => match slots.clone().try_acquire_owned() {
                     Ok(slot) => {
                         tracing::trace!(%peer, "emulator: connection accepted");
-                        connections.spawn(connection(stream, slot, shared.clone(), shutdown.clone()));
+                        connections.spawn(connection(stream, tls.clone(), slot, shared.clone(), shutdown.clone()));
                     }
                     Err(_) => {
                         tracing::debug!(%peer, "emulator: too many connections, refused one");
@@ -91,14 +93,36 @@ fn refuse(stream: TcpStream) {
     drop(stream);
 }
 
-/// Serves one connection; its `slot` is given back when it ends.
+/// Serves one connection, over TLS when the emulator has a certificate; its `slot` is given
+/// back when it ends.
 async fn connection(
     stream: TcpStream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     slot: OwnedSemaphorePermit,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _slot = slot;
+    let Some(tls) = tls else {
+        return serve_http(TokioIo::new(stream), shared, shutdown).await;
+    };
+    // The handshake is bounded like a request head, and cut short by shutdown.
+    let handshake = tokio::time::timeout(shared.config.header_read_timeout, tls.accept(stream));
+    tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(stream)) => serve_http(TokioIo::new(stream), shared, shutdown).await,
+            Ok(Err(error)) => tracing::debug!(%error, "emulator: TLS handshake failed"),
+            Err(_) => tracing::debug!("emulator: TLS handshake timed out"),
+        },
+        () = signalled(&mut shutdown) => {}
+    }
+}
+
+/// Serves HTTP/1.1 on one connection until it ends or shutdown has been signalled.
+async fn serve_http<I>(io: I, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let header_read_timeout = shared.config.header_read_timeout;
     let request_shutdown = shutdown.clone();
     let service = service_fn(move |req| {
@@ -111,7 +135,7 @@ async fn connection(
             // Also closes keep-alive connections idle that long (hyper starts the timer when it
             // waits for a request head); clients' pools reconnect.
             .header_read_timeout(header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service)
+            .serve_connection(io, service)
     );
     let mut shutting_down = false;
     loop {
