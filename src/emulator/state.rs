@@ -216,8 +216,8 @@ impl NewCluster {
 
 /// A cluster in its flavour's answer type.
 enum RenderedCluster {
-    Cce(t::Cluster),
-    Autopilot(t::AutopilotCluster),
+    Cce(Box<t::Cluster>),
+    Autopilot(Box<t::AutopilotCluster>),
 }
 
 /// What a cluster list is filtered by (the `status`, `type` and `version` query parameters).
@@ -598,7 +598,7 @@ impl State {
                 api_version,
                 items: rendered
                     .filter_map(|r| match r {
-                        RenderedCluster::Cce(c) => Some(c),
+                        RenderedCluster::Cce(c) => Some(*c),
                         RenderedCluster::Autopilot(_) => None,
                     })
                     .collect(),
@@ -608,7 +608,7 @@ impl State {
                 api_version,
                 items: rendered
                     .filter_map(|r| match r {
-                        RenderedCluster::Autopilot(c) => Some(c),
+                        RenderedCluster::Autopilot(c) => Some(*c),
                         RenderedCluster::Cce(_) => None,
                     })
                     .collect(),
@@ -654,7 +654,7 @@ impl State {
         }];
         let created = self.ts(c.created);
         if c.autopilot {
-            return RenderedCluster::Autopilot(t::AutopilotCluster {
+            return RenderedCluster::Autopilot(Box::new(t::AutopilotCluster {
                 kind: Some("Cluster".into()),
                 api_version: Some("v3".into()),
                 metadata: Some(t::AutopilotClusterMetadata {
@@ -686,9 +686,9 @@ impl State {
                     endpoints,
                     ..Default::default()
                 }),
-            });
+            }));
         }
-        RenderedCluster::Cce(t::Cluster {
+        RenderedCluster::Cce(Box::new(t::Cluster {
             kind: Some("Cluster".into()),
             api_version: Some("v3".into()),
             metadata: Some(t::ClusterMetadata {
@@ -723,7 +723,7 @@ impl State {
                 endpoints,
                 ..Default::default()
             }),
-        })
+        }))
     }
 
     // ----------------------------------------------------------------------------- time
