@@ -117,7 +117,7 @@ pub(crate) enum Action {
 }
 
 /// Every operation of the spec and what the service does for it.
-pub(crate) static ROUTES: [(&Operation, Action); 54] = [
+pub(crate) static ROUTES: &[(&Operation, Action)] = &[
     (&g::LIST_CLUSTERS, Action::ListClusters),
     (&g::LIST_AUTOPILOT_CLUSTERS, Action::ListClusters),
     (&g::SHOW_CLUSTER, Action::ShowCluster),
@@ -245,7 +245,7 @@ fn route(method: &str, raw_path: &str) -> Match {
         };
     }
     let mut allowed: Vec<&str> = Vec::new();
-    for (op, action) in &ROUTES {
+    for (op, action) in ROUTES {
         let template: Vec<&str> = op.path.split('/').skip(1).collect();
         if template.len() != segments.len() {
             continue;
@@ -640,7 +640,7 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), ROUTES.len());
-        for (op, action) in &ROUTES {
+        for (op, action) in ROUTES {
             let path = op
                 .path
                 .replace("{project_id}", "p")

@@ -2,7 +2,7 @@
 //! Huawei Cloud API gateway does and plays the cluster-upgrade service as `FLOW.md` describes it.
 //!
 //! There is no network to Huawei Cloud from tests, so the crate ships this stand-in. It serves
-//! every operation of the spec in `openapi/` (50: CCE under `/api/v2`, `/api/v3`, `/api/v3.1`,
+//! every operation of the spec in `openapi/` (CCE under `/api/v2`, `/api/v3`, `/api/v3.1`,
 //! Autopilot under `/autopilot/v2`, `/autopilot/v3`, `/autopilot/v3.1`, and the global ones
 //! without a cluster id), routed from the generated operation table, with answers built from the
 //! generated types; and the IAM project lookup (`GET /v3/projects?name={region}`).

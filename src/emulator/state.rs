@@ -220,8 +220,8 @@ impl NewCluster {
 
 /// A cluster in its flavour's answer type.
 enum RenderedCluster {
-    Cce(t::Cluster),
-    Autopilot(t::AutopilotCluster),
+    Cce(Box<t::Cluster>),
+    Autopilot(Box<t::AutopilotCluster>),
 }
 
 /// What a cluster list is filtered by (the `status`, `type` and `version` query parameters).
@@ -607,7 +607,7 @@ impl State {
                 api_version,
                 items: rendered
                     .filter_map(|r| match r {
-                        RenderedCluster::Cce(c) => Some(c),
+                        RenderedCluster::Cce(c) => Some(*c),
                         RenderedCluster::Autopilot(_) => None,
                     })
                     .collect(),
@@ -617,7 +617,7 @@ impl State {
                 api_version,
                 items: rendered
                     .filter_map(|r| match r {
-                        RenderedCluster::Autopilot(c) => Some(c),
+                        RenderedCluster::Autopilot(c) => Some(*c),
                         RenderedCluster::Cce(_) => None,
                     })
                     .collect(),
@@ -663,7 +663,7 @@ impl State {
         }];
         let created = self.ts(c.created);
         if c.autopilot {
-            return RenderedCluster::Autopilot(t::AutopilotCluster {
+            return RenderedCluster::Autopilot(Box::new(t::AutopilotCluster {
                 kind: Some("Cluster".into()),
                 api_version: Some("v3".into()),
                 metadata: Some(t::AutopilotClusterMetadata {
@@ -695,9 +695,9 @@ impl State {
                     endpoints,
                     ..Default::default()
                 }),
-            });
+            }));
         }
-        RenderedCluster::Cce(t::Cluster {
+        RenderedCluster::Cce(Box::new(t::Cluster {
             kind: Some("Cluster".into()),
             api_version: Some("v3".into()),
             metadata: Some(t::ClusterMetadata {
@@ -732,7 +732,7 @@ impl State {
                 endpoints,
                 ..Default::default()
             }),
-        })
+        }))
     }
 
     // ----------------------------------------------------------------------------- time
