@@ -3,7 +3,10 @@
 //! - `types.rs`: the request and response types (progenitor's type generator);
 //! - `enums.rs`: forward-compatible enums, one for each named `enum` of the spec;
 //! - `operations.rs`: for each operation, its method on `Client`, its description (method,
-//!   path, the checks of its parameters and body) and its `<OperationId>Query` struct;
+//!   path, the checks of its parameters and body) and its `<OperationId>Query` struct; the
+//!   list of every operation (`ALL`, with each Autopilot operation's CCE twin, `x-cce-twin`),
+//!   and for each pair of twins the crate-private `<cce_method>_for(flavour, ..)`;
+//! - `operations.md`: the table of the operations, one section per part, for the docs;
 //! - `openapi.json`: the assembled spec, for the tests that compare it with the documents.
 //!
 //! The generator lives in `build/`, one module per thing it emits. A spec it cannot honour stops
@@ -61,6 +64,7 @@ fn generate(
 ) -> Result<(), String> {
     let (doc, parts) = spec::assemble(root)?;
     *owners = parts;
+    let titles = spec::part_titles(owners.values());
     serde_json::from_value::<openapiv3::OpenAPI>(doc.clone())
         .map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
     checks::check_vocabulary(&doc, "")?;
@@ -69,13 +73,14 @@ fn generate(
     let enums = enums::collect_enums(&doc)?;
     enums::check_no_inline_enums(&doc, "", &enums)?;
     // The operations' own checks (path parameters, answers) before the type generator's.
-    operations::generate(&doc, &enums, None)?;
+    operations::generate(&doc, &enums, None, owners, &titles)?;
     let adapted = spec::adapt_for_types(&doc)?;
     let (types_src, type_names) = types::generate(adapted, &doc, &enums)?;
     write(out_dir, "types.rs", &types_src)?;
     write(out_dir, "enums.rs", &enums::render_enums(&enums))?;
-    let operations_src = operations::generate(&doc, &enums, Some(&type_names))?;
-    let file: syn::File = syn::parse_str(&operations_src)
+    let operations = operations::generate(&doc, &enums, Some(&type_names), owners, &titles)?;
+    write(out_dir, "operations.md", &operations.table)?;
+    let file: syn::File = syn::parse_str(&operations.code)
         .map_err(|e| format!("the generated operations do not parse: {e}"))?;
     write(out_dir, "operations.rs", &prettyplease::unparse(&file))
 }

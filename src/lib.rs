@@ -19,8 +19,10 @@ mod checks;
 mod client;
 pub mod credentials;
 pub mod error;
+mod flavour;
 mod generated;
 mod model;
+pub mod operations;
 pub mod password;
 pub mod region;
 mod requests;
@@ -42,9 +44,12 @@ pub use client::{
     DEFAULT_REQUEST_TIMEOUT,
 };
 pub use credentials::{CredentialSource, Credentials, Env};
+pub use flavour::Flavour;
 pub use error::{Error, ErrorKind, MAX_ERROR_HEADER, MAX_ERROR_SNIPPET, ServiceError};
 pub use password::NodePassword;
 pub use region::Region;
+/// The HTTP method of a [`Client::call_raw`].
+pub use reqwest::Method;
 pub use response::Response;
 pub use retry::RetryConfig;
 pub use secret::SecretString;

@@ -12,14 +12,7 @@ use crate::types::{
     UpgradeWorkFlow, UpgradeWorkFlowList,
 };
 
-/// Which API a cluster is driven through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavour {
-    /// A CCE cluster (`/api/v3/...`).
-    Cce,
-    /// A CCE Autopilot cluster (`/autopilot/v3/...`): no pause/continue, no node pools.
-    Autopilot,
-}
+pub use crate::flavour::Flavour;
 
 /// A cluster and the operations of its flavour.
 pub(crate) struct Api<'a> {
