@@ -739,11 +739,7 @@ fn catalogue(listed: &[Listed], twins: &[(usize, usize)]) -> String {
 }
 
 /// The Markdown tables of the operations, one per part of the spec, for the docs.
-fn table(
-    listed: &[Listed],
-    twins: &[(usize, usize)],
-    titles: &BTreeMap<String, String>,
-) -> String {
+fn table(listed: &[Listed], twins: &[(usize, usize)], titles: &BTreeMap<String, String>) -> String {
     let mut parts: Vec<&str> = listed.iter().map(|o| o.part.as_str()).collect();
     parts.sort_unstable();
     parts.dedup();
@@ -763,7 +759,10 @@ fn table(
                 let _ = writeln!(md, "**`{file}`**\n");
             }
         }
-        let _ = writeln!(md, "| method | operation | HTTP | R/W | twin |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            md,
+            "| method | operation | HTTP | R/W | twin |\n|---|---|---|---|---|"
+        );
         for (i, op) in listed.iter().enumerate().filter(|(_, o)| o.part == part) {
             let twin = twin_of(listed, twins, i).map_or(String::new(), |t| format!("`{}`", t.id));
             let _ = writeln!(

@@ -100,7 +100,12 @@ pub fn part_titles<'a>(parts: impl Iterator<Item = &'a String>) -> BTreeMap<Stri
             .and_then(|text| text.lines().next().map(str::to_owned));
         if let Some(title) = first.as_deref().and_then(|l| l.strip_prefix("# ")) {
             // "Choosing the target: upgrade info, ..." reads as "Choosing the target".
-            let title = title.split(':').next().unwrap_or(title).trim().trim_end_matches('.');
+            let title = title
+                .split(':')
+                .next()
+                .unwrap_or(title)
+                .trim()
+                .trim_end_matches('.');
             titles.insert(part.clone(), title.to_owned());
         }
     }

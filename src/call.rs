@@ -229,7 +229,10 @@ impl Client {
 fn check_raw_path(path: &str) -> Result<(), Error> {
     let fix = "give an absolute path such as `/api/v3/projects/{project_id}/clusters`";
     if !path.starts_with('/') {
-        return Err(Error::invalid_input("path", format!("does not start with `/`: {fix}")));
+        return Err(Error::invalid_input(
+            "path",
+            format!("does not start with `/`: {fix}"),
+        ));
     }
     if let Some(c) = path
         .chars()

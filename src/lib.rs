@@ -44,8 +44,8 @@ pub use client::{
     DEFAULT_REQUEST_TIMEOUT,
 };
 pub use credentials::{CredentialSource, Credentials, Env};
-pub use flavour::Flavour;
 pub use error::{Error, ErrorKind, MAX_ERROR_HEADER, MAX_ERROR_SNIPPET, ServiceError};
+pub use flavour::Flavour;
 pub use password::NodePassword;
 pub use region::Region;
 /// The HTTP method of a [`Client::call_raw`].

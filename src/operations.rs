@@ -61,7 +61,10 @@ mod tests {
         assert_eq!(ids.len(), ALL.len(), "operationIds are unique");
         assert_eq!(crate::generated::CALLS.len(), ALL.len());
         for (call, op) in crate::generated::CALLS.iter().zip(ALL) {
-            assert_eq!((call.id, call.path, call.method.as_str()), (op.id, op.path, op.method));
+            assert_eq!(
+                (call.id, call.path, call.method.as_str()),
+                (op.id, op.path, op.method)
+            );
         }
     }
 }

@@ -374,7 +374,9 @@ impl Cx<'_> {
                 .show_upgrade(&cluster, m.param("task_id"))
                 .map(|v| Reply::json(200, v))
                 .map_err(refused),
-            "RetryUpgradeClusterTask" | "PauseUpgradeClusterTask" | "ContinueUpgradeClusterTask" => {
+            "RetryUpgradeClusterTask"
+            | "PauseUpgradeClusterTask"
+            | "ContinueUpgradeClusterTask" => {
                 let action = match plays {
                     "RetryUpgradeClusterTask" => UpgradeAction::Retry,
                     "PauseUpgradeClusterTask" => UpgradeAction::Pause,
@@ -429,7 +431,9 @@ impl Cx<'_> {
                 .delete_v2_job(m.param("job_id"))
                 .map(|()| Reply::empty())
                 .map_err(refused),
-            "ListAutopilotUpgradePlans" => ok(state.list_plans(&cluster, config.list_items_as_object)),
+            "ListAutopilotUpgradePlans" => {
+                ok(state.list_plans(&cluster, config.list_items_as_object))
+            }
             "UpdateAutopilotUpgradePlan" => {
                 let body: t::DelayUpgradePlanRequestBody = self.body(m)?;
                 state
@@ -516,9 +520,48 @@ mod tests {
             behaviour_of("ShowAutopilotUpgradeClusterTask"),
             "ShowUpgradeClusterTask"
         );
-        assert_eq!(behaviour_of("ShowUpgradeClusterTask"), "ShowUpgradeClusterTask");
+        assert_eq!(
+            behaviour_of("ShowUpgradeClusterTask"),
+            "ShowUpgradeClusterTask"
+        );
         assert_eq!(behaviour_of("ListAutopilotJobs"), "ListAutopilotJobs");
         assert_eq!(behaviour_of("NoSuchOperation"), "NoSuchOperation");
+    }
+
+    #[test]
+    fn an_operation_without_a_behaviour_answers_501_naming_it() {
+        static UNPLAYED: Operation<'static> = Operation {
+            id: "NotPlayedHere",
+            method: reqwest::Method::GET,
+            path: "/api/v3/unplayed",
+            params: &[],
+            body: None,
+            server: None,
+        };
+        let shared = Shared::new(
+            super::super::EmulatorConfig::fast(),
+            "127.0.0.1:1".parse().expect("an address"),
+        );
+        let cx = Cx {
+            shared: &shared,
+            request_id: "r-1",
+            body: b"",
+            query: "",
+        };
+        let matched = Matched {
+            op: &UNPLAYED,
+            flavour: Flavour::Cce,
+            params: Vec::new(),
+        };
+        let reply = cx.serve(&matched).unwrap_or_else(|e| e);
+        assert_eq!(reply.status, 501);
+        let ReplyBody::Json(body) = reply.body else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(body["error_code"], NOT_PLAYED);
+        assert_eq!(body["request_id"], "r-1");
+        let msg = body["error_msg"].as_str().expect("a message");
+        assert!(msg.contains("NotPlayedHere"), "{msg}");
     }
 
     #[test]
@@ -541,7 +584,10 @@ mod tests {
             "POST",
             "/autopilot/v3/projects/p/clusters/c/operation/postcheck",
         );
-        assert_eq!((id, flavour), ("CreateAutopilotPostCheck", Flavour::Autopilot));
+        assert_eq!(
+            (id, flavour),
+            ("CreateAutopilotPostCheck", Flavour::Autopilot)
+        );
         assert_eq!(found("GET", "/v3/projects").0, "KeystoneListProjects");
         match route("POST", "/v3/projects") {
             Match::WrongMethod(allowed) => assert_eq!(allowed, "GET"),
