@@ -5,13 +5,16 @@
 //! - `operations.rs`: for each operation, its method on `Client`, its description (method,
 //!   path, the checks of its parameters and body) and its `<OperationId>Query` struct; the
 //!   list of every operation (`ALL`, with each Autopilot operation's CCE twin, `x-cce-twin`),
-//!   and for each pair of twins the crate-private `<cce_method>_for(flavour, ..)`;
+//!   for each pair of twins the crate-private `<cce_method>_for(flavour, ..)`; and the
+//!   accessors the spec names (`x-accessors`, `build/accessors.rs`);
 //! - `operations.md`: the table of the operations, one section per part, for the docs;
 //! - `openapi.json`: the assembled spec, for the tests that compare it with the documents.
 //!
 //! The generator lives in `build/`, one module per thing it emits. A spec it cannot honour stops
 //! the build with a message that names the file, the operation or schema, and what is wrong.
 
+#[path = "build/accessors.rs"]
+mod accessors;
 #[path = "build/checks.rs"]
 mod checks;
 #[path = "build/enums.rs"]
@@ -75,12 +78,13 @@ fn generate(
     // The operations' own checks (path parameters, answers) before the type generator's.
     operations::generate(&doc, &enums, None, owners, &titles)?;
     let adapted = spec::adapt_for_types(&doc)?;
+    let accessors_src = accessors::generate(&doc, &adapted, &enums)?;
     let (types_src, type_names) = types::generate(adapted, &doc, &enums)?;
     write(out_dir, "types.rs", &types_src)?;
     write(out_dir, "enums.rs", &enums::render_enums(&enums))?;
     let operations = operations::generate(&doc, &enums, Some(&type_names), owners, &titles)?;
     write(out_dir, "operations.md", &operations.table)?;
-    let file: syn::File = syn::parse_str(&operations.code)
+    let file: syn::File = syn::parse_str(&format!("{}\n{accessors_src}", operations.code))
         .map_err(|e| format!("the generated operations do not parse: {e}"))?;
     write(out_dir, "operations.rs", &prettyplease::unparse(&file))
 }

@@ -24,6 +24,7 @@ pub const EXTENSIONS: &[&str] = &[
     "x-same-as-path-parameter",
     "x-empty-body",
     "x-cce-twin",
+    "x-accessors",
 ];
 
 /// Refuses an `x-` extension the generator does not know (a misspelt one would silently do

@@ -14,8 +14,8 @@ use serde_json::Value;
 use crate::generated::types::{
     CreateUpgradeWorkFlowRequestBody, NodePoolUpgradeSpec, NodeTemplate, NodeTemplateLifeCycle,
     NodeTemplateLogin, NodeTemplateLoginUserPassword, Point, PointStatus,
-    PostCheckClusterRequestBody, PostCheckSpec, PostCheckTask, UpgradeNodePool, UpgradeTask,
-    UpgradeWorkFlow, UpgradeWorkFlowList, WorkFlowSpec,
+    PostCheckClusterRequestBody, PostCheckSpec, UpgradeNodePool, UpgradeTask, UpgradeWorkFlow,
+    UpgradeWorkFlowList, WorkFlowSpec,
 };
 use crate::password::NodePassword;
 use crate::timestamp::{Timestamp, parse_go_time};
@@ -409,16 +409,6 @@ impl UpgradeWorkFlow {
         self.point(&UpgradeTaskType::Cluster)?.task_id.as_deref()
     }
 
-    /// The workflow's phase, if sent.
-    pub fn phase(&self) -> Option<&WorkFlowPhase> {
-        self.status.as_ref()?.phase.as_ref()
-    }
-
-    /// The workflow's id (`metadata.uid`).
-    pub fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
-    }
-
     /// `metadata.creationTimestamp`, parsed.
     pub fn created_at(&self) -> Option<Timestamp> {
         parse_go_time(self.metadata.as_ref()?.creation_timestamp.as_deref()?).ok()
@@ -456,11 +446,6 @@ impl UpgradeWorkFlowList {
 }
 
 impl UpgradeTask {
-    /// The task's phase, if sent.
-    pub fn phase(&self) -> Option<&UpgradeTaskPhase> {
-        self.status.as_ref()?.phase.as_ref()
-    }
-
     /// `status.progress` (a decimal in a string, `"37.50"`) as a number of percent.
     pub fn progress_percent(&self) -> Option<f64> {
         self.status
@@ -481,13 +466,6 @@ impl UpgradeTask {
     /// `status.completionTime`, parsed.
     pub fn completed_at(&self) -> Option<Timestamp> {
         parse_go_time(self.status.as_ref()?.completion_time.as_deref()?).ok()
-    }
-}
-
-impl PostCheckTask {
-    /// The check's phase, if sent.
-    pub fn phase(&self) -> Option<&PostCheckPhase> {
-        self.status.as_ref()?.phase.as_ref()
     }
 }
 

@@ -23,9 +23,11 @@
 //! The answer's `jobid` is followed with `ShowJob`, whose [`Job`] tells its [`JobPhase`]; the
 //! Autopilot v2 job API answers [`V2Job`]s.
 
+#[allow(unused_imports)] // named by the docs above and the tests below
+use crate::types::{Job, UpgradeNodePoolResponse, V2Job};
 use crate::types::{
-    Job, JobPhase, NodePoolMetadata, NodeTemplate, NodeTemplateVolumeConfig, UpgradeNodePool,
-    UpgradeNodePoolResponse, V2Job, VolumeResetPolicy,
+    JobPhase, NodePoolMetadata, NodeTemplate, NodeTemplateVolumeConfig, UpgradeNodePool,
+    VolumeResetPolicy,
 };
 
 impl UpgradeNodePool {
@@ -91,28 +93,6 @@ impl NodeTemplate {
     pub fn wait_post_install_finish(mut self, wait: bool) -> Self {
         self.life_cycle.wait_post_install_finish = Some(wait);
         self
-    }
-}
-
-impl UpgradeNodePoolResponse {
-    /// The ID of the job the synchronization started (`jobid`), to follow with `ShowJob`; `None`
-    /// when the service answered with an empty body.
-    pub fn job_id(&self) -> Option<&str> {
-        self.jobid.as_deref()
-    }
-}
-
-impl Job {
-    /// The job's phase (`status.phase`), if sent.
-    pub fn phase(&self) -> Option<&JobPhase> {
-        self.status.as_ref()?.phase.as_ref()
-    }
-}
-
-impl V2Job {
-    /// The job's state (`status.status`, the v2 API's name for the phase), if sent.
-    pub fn phase(&self) -> Option<&JobPhase> {
-        self.status.as_ref()?.status.as_ref()
     }
 }
 

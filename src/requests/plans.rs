@@ -26,13 +26,6 @@ impl UpgradePlanList {
     }
 }
 
-impl UpgradePlan {
-    /// The plan's id (`metadata.uid`), the `upgrade_plan_id` that postpones it.
-    pub fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
