@@ -6,7 +6,8 @@
 //!   path, the checks of its parameters and body) and its `<OperationId>Query` struct; the
 //!   list of every operation (`ALL`, with each Autopilot operation's CCE twin, `x-cce-twin`),
 //!   for each pair of twins the crate-private `<cce_method>_for(flavour, ..)`; and the
-//!   accessors the spec names (`x-accessors`, `build/accessors.rs`);
+//!   accessors the spec names (`x-accessors`, `build/accessors.rs`) and the constructors that
+//!   only fill fixed values (`x-new`, `build/constructors.rs`);
 //! - `operations.md`: the table of the operations, one section per part, for the docs;
 //! - `openapi.json`: the assembled spec, for the tests that compare it with the documents.
 //!
@@ -17,6 +18,8 @@
 mod accessors;
 #[path = "build/checks.rs"]
 mod checks;
+#[path = "build/constructors.rs"]
+mod constructors;
 #[path = "build/enums.rs"]
 mod enums;
 #[path = "build/operations.rs"]
@@ -79,13 +82,17 @@ fn generate(
     operations::generate(&doc, &enums, None, owners, &titles)?;
     let adapted = spec::adapt_for_types(&doc)?;
     let accessors_src = accessors::generate(&doc, &adapted, &enums)?;
+    let constructors_src = constructors::generate(&doc, &adapted, &enums)?;
     let (types_src, type_names) = types::generate(adapted, &doc, &enums)?;
     write(out_dir, "types.rs", &types_src)?;
     write(out_dir, "enums.rs", &enums::render_enums(&enums))?;
     let operations = operations::generate(&doc, &enums, Some(&type_names), owners, &titles)?;
     write(out_dir, "operations.md", &operations.table)?;
-    let file: syn::File = syn::parse_str(&format!("{}\n{accessors_src}", operations.code))
-        .map_err(|e| format!("the generated operations do not parse: {e}"))?;
+    let file: syn::File = syn::parse_str(&format!(
+        "{}\n{accessors_src}\n{constructors_src}",
+        operations.code
+    ))
+    .map_err(|e| format!("the generated operations do not parse: {e}"))?;
     write(out_dir, "operations.rs", &prettyplease::unparse(&file))
 }
 

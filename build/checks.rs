@@ -25,6 +25,7 @@ pub const EXTENSIONS: &[&str] = &[
     "x-empty-body",
     "x-cce-twin",
     "x-accessors",
+    "x-new",
 ];
 
 /// Refuses an `x-` extension the generator does not know (a misspelt one would silently do

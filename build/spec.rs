@@ -307,6 +307,7 @@ fn strip_value_constraints(value: &mut Value) {
                 map.remove("x-max-total-length");
                 map.remove("x-same-as-path-parameter");
                 map.remove("x-accessors");
+                map.remove("x-new");
                 if map
                     .get("oneOf")
                     .and_then(Value::as_array)
