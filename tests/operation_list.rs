@@ -14,6 +14,7 @@ use cce_upgrade::{Client, ErrorKind, Flavour, Method};
 use serde_json::{Value, json};
 
 mod common;
+use common::scripted::{Scripted, answer};
 use common::{TARGET, client_with_retry, quick_retry};
 
 async fn bench() -> (Emulator, Client) {
@@ -243,4 +244,64 @@ fn the_list_knows_its_operations() {
     let iam = find("KeystoneListProjects").expect("listed");
     assert_eq!((iam.flavour, iam.path), (None, "/v3/projects"));
     assert!(find("NoSuchOperation").is_none());
+}
+
+#[tokio::test]
+async fn the_project_id_is_looked_up_with_the_spec_s_iam_operation_at_the_iam_endpoint() {
+    let emulator = Emulator::start().await.expect("emulator starts");
+    let project = emulator.project_id().to_owned();
+    let listed = json!({"projects": [{"id": project, "name": emulator.region()}], "links": {}});
+    let iam = Scripted::start(move |_, _| {
+        answer(
+            "200 OK",
+            &[
+                ("Content-Type", "application/json"),
+                ("X-Request-Id", "iam-1"),
+            ],
+            listed.to_string().as_bytes(),
+        )
+    })
+    .await;
+    let client = Client::builder()
+        .region(emulator.region().to_owned())
+        .endpoint(emulator.endpoint())
+        .iam_endpoint(&iam.url)
+        .credentials(cce_upgrade::Credentials::new(
+            emulator.access_key(),
+            emulator.secret_key(),
+        ))
+        .retry(quick_retry())
+        .build()
+        .expect("a client without a project id");
+    let cluster = emulator.cluster_id().to_owned();
+    client
+        .list_upgrade_work_flows(&cluster)
+        .await
+        .expect("listed in the looked-up project");
+
+    // IAM got the spec's KeystoneListProjects, signed, with the region as the name.
+    let seen = iam.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].method, "GET");
+    assert_eq!(
+        seen[0].target,
+        format!("/v3/projects?name={}", emulator.region())
+    );
+    assert!(
+        seen[0]
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("SDK-HMAC-SHA256 Access=")),
+        "{:?}",
+        seen[0].headers
+    );
+    // CCE got only the call, in the project IAM named.
+    let requests = emulator.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].uri,
+        format!("/api/v3/projects/{project}/clusters/{cluster}/operation/upgradeworkflows")
+    );
+    assert_eq!(requests[0].header("x-project-id"), Some(project.as_str()));
+    assert_eq!(client.project_id().await.expect("remembered"), project);
+    assert_eq!(iam.count(), 1, "looked up once");
 }
