@@ -67,4 +67,37 @@ mod tests {
             );
         }
     }
+
+    /// The generated `<cce>_for` picks the operation of the flavour: the CCE path for a CCE
+    /// cluster, the Autopilot twin's for an Autopilot cluster, with the same arguments.
+    #[cfg(feature = "emulator")]
+    #[tokio::test]
+    async fn a_twin_dispatch_calls_the_operation_of_the_flavour() {
+        let emulator = crate::emulator::Emulator::start().await.expect("starts");
+        let client = emulator.client_builder().build().expect("builds");
+        let cce = emulator.cluster_id().to_owned();
+        let autopilot = emulator.autopilot_cluster_id().to_owned();
+        let project = emulator.project_id().to_owned();
+        client
+            .show_cluster_upgrade_info_for(Flavour::Cce, &cce)
+            .await
+            .expect("CCE");
+        client
+            .show_cluster_upgrade_info_for(Flavour::Autopilot, &autopilot)
+            .await
+            .expect("Autopilot");
+        client
+            .list_cluster_upgrade_paths_for(Flavour::Autopilot)
+            .await
+            .expect("global Autopilot");
+        let uris: Vec<String> = emulator.requests().into_iter().map(|r| r.uri).collect();
+        assert_eq!(
+            uris,
+            [
+                format!("/api/v3/projects/{project}/clusters/{cce}/upgradeinfo"),
+                format!("/autopilot/v3/projects/{project}/clusters/{autopilot}/upgradeinfo"),
+                "/autopilot/v3/clusterupgradepaths".to_owned(),
+            ]
+        );
+    }
 }
