@@ -42,6 +42,7 @@ pub fn generate(doc: &Value, adapted: &Value, enums: &[EnumSchema]) -> Result<St
             .and_then(Value::as_array)
             .map(|r| r.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
+        let mut arg_docs = String::new();
         let mut params = Vec::new();
         let mut fields = Vec::new();
         let mut fixed = Vec::new();
@@ -74,6 +75,16 @@ pub fn generate(doc: &Value, adapted: &Value, enums: &[EnumSchema]) -> Result<St
                 } else {
                     format!("Some({value})")
                 };
+                let description = original
+                    .pointer(&format!("/properties/{property}/description"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if !description.is_empty() {
+                    let _ = write!(arg_docs, "\n    ///\n    /// `{property}`: {description}");
+                }
                 params.push(format!("{field}: {ty}"));
                 fields.push(format!("{field}: {value}"));
                 continue;
@@ -94,7 +105,7 @@ pub fn generate(doc: &Value, adapted: &Value, enums: &[EnumSchema]) -> Result<St
         }
         let _ = writeln!(
             out,
-            "impl {ty} {{\n    /// A `{name}` with {given}; {fixed} and every optional field unset.\n    \
+            "impl {ty} {{\n    /// A `{name}` with {given}; {fixed} and every optional field unset.{arg_docs}\n    \
              pub fn new({params}) -> Self {{\n        Self {{ {fields} }}\n    }}\n}}\n",
             ty = types::rust_type(name, enums),
             given = args
