@@ -42,6 +42,10 @@ struct Listed {
     args: String,
     arg_names: Vec<String>,
     ret: String,
+    /// The source of its `<Id>Query` struct (empty without query parameters).
+    query_src: String,
+    /// Its query parameters, `wire:type` each.
+    query_sig: Vec<String>,
 }
 
 /// How the success answer reads.
@@ -67,7 +71,6 @@ pub fn generate(
         .cloned()
         .unwrap_or(Value::Null);
     let mut out = String::new();
-    let mut queries = String::new();
     let mut methods = String::new();
     let mut body_statics: BTreeMap<String, String> = BTreeMap::new();
     let mut seen_ids = BTreeSet::new();
@@ -287,8 +290,10 @@ pub fn generate(
                 .map_or("None".to_owned(), |(_, _, s)| format!("Some({s})"))
         );
 
-        // The query struct.
+        // The query struct (kept per operation: a twin with the same parameters shares its CCE
+        // twin's, see `share_twin_queries`).
         let query_type = format!("{id}Query");
+        let mut queries = String::new();
         if !query.is_empty() {
             let _ = writeln!(
                 queries,
@@ -393,6 +398,11 @@ pub fn generate(
             arg_names.push("query".to_owned());
         }
         listed.push(Listed {
+            query_src: queries,
+            query_sig: query
+                .iter()
+                .map(|q| format!("{}:{}", q.wire, q.rust_type))
+                .collect(),
             id: id.to_owned(),
             fn_name,
             op_static,
@@ -414,7 +424,8 @@ pub fn generate(
             ret,
         });
     }
-    let twins = resolve_twins(&listed)?;
+    let twins = resolve_twins(&mut listed)?;
+    let queries: String = listed.iter().map(|o| o.query_src.as_str()).collect();
 
     for rules in body_statics.values() {
         out.push_str(rules);
@@ -606,8 +617,12 @@ fn operation_server(op: &serde_json::Map<String, Value>) -> Result<Option<String
 /// Pairs each Autopilot operation that names its CCE twin (`x-cce-twin`) with it: (CCE index,
 /// Autopilot index). The twin must exist, be a CCE operation named by one Autopilot operation
 /// only, and take and answer the same Rust types, so that one call can pick either.
-fn resolve_twins(listed: &[Listed]) -> Result<Vec<(usize, usize)>, String> {
+///
+/// An Autopilot operation whose query parameters are its twin's (names and types) shares its
+/// twin's query struct: its `<Id>Query` becomes an alias of the CCE one.
+fn resolve_twins(listed: &mut [Listed]) -> Result<Vec<(usize, usize)>, String> {
     let mut pairs: Vec<(usize, usize)> = Vec::new();
+    let mut aliases: Vec<(usize, String)> = Vec::new();
     for (a, autopilot) in listed.iter().enumerate() {
         let Some(twin) = &autopilot.twin else {
             continue;
@@ -639,7 +654,16 @@ fn resolve_twins(listed: &[Listed]) -> Result<Vec<(usize, usize)>, String> {
                 listed[*other].id
             ));
         }
-        if cce.args != autopilot.args || cce.ret != autopilot.ret {
+        let shares_query = !cce.query_sig.is_empty() && cce.query_sig == autopilot.query_sig;
+        let autopilot_args = if shares_query {
+            autopilot.args.replace(
+                &format!("crate::types::{}Query", autopilot.id),
+                &format!("crate::types::{}Query", cce.id),
+            )
+        } else {
+            autopilot.args.clone()
+        };
+        if cce.args != autopilot_args || cce.ret != autopilot.ret {
             return Err(format!(
                 "{at}: `x-cce-twin: {twin}`, but the two differ: `{}({}) -> {}` and \
                  `{}({}) -> {}`; twins take the same parameters and body and answer the same schema",
@@ -657,7 +681,24 @@ fn resolve_twins(listed: &[Listed]) -> Result<Vec<(usize, usize)>, String> {
                 cce.http_method, autopilot.http_method
             ));
         }
+        if shares_query {
+            aliases.push((
+                a,
+                format!(
+                    "/// The query parameters of [`Client::{a_fn}`](crate::Client::{a_fn}): \
+                     those of its CCE twin [`Client::{c_fn}`](crate::Client::{c_fn}).\n\
+                     pub type {a_id}Query = {c_id}Query;\n\n",
+                    a_fn = autopilot.fn_name,
+                    c_fn = cce.fn_name,
+                    a_id = autopilot.id,
+                    c_id = cce.id,
+                ),
+            ));
+        }
         pairs.push((c, a));
+    }
+    for (a, alias) in aliases {
+        listed[a].query_src = alias;
     }
     Ok(pairs)
 }
