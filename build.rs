@@ -3,14 +3,23 @@
 //! - `types.rs`: the request and response types (progenitor's type generator);
 //! - `enums.rs`: forward-compatible enums, one for each named `enum` of the spec;
 //! - `operations.rs`: for each operation, its method on `Client`, its description (method,
-//!   path, the checks of its parameters and body) and its `<OperationId>Query` struct;
+//!   path, the checks of its parameters and body) and its `<OperationId>Query` struct; the
+//!   list of every operation (`ALL`, with each Autopilot operation's CCE twin, `x-cce-twin`),
+//!   for each pair of twins the crate-private `<cce_method>_for(flavour, ..)`; and the
+//!   accessors the spec names (`x-accessors`, `build/accessors.rs`) and the constructors that
+//!   only fill fixed values (`x-new`, `build/constructors.rs`);
+//! - `operations.md`: the table of the operations, one section per part, for the docs;
 //! - `openapi.json`: the assembled spec, for the tests that compare it with the documents.
 //!
 //! The generator lives in `build/`, one module per thing it emits. A spec it cannot honour stops
 //! the build with a message that names the file, the operation or schema, and what is wrong.
 
+#[path = "build/accessors.rs"]
+mod accessors;
 #[path = "build/checks.rs"]
 mod checks;
+#[path = "build/constructors.rs"]
+mod constructors;
 #[path = "build/enums.rs"]
 mod enums;
 #[path = "build/operations.rs"]
@@ -61,6 +70,7 @@ fn generate(
 ) -> Result<(), String> {
     let (doc, parts) = spec::assemble(root)?;
     *owners = parts;
+    let titles = spec::part_titles(owners.values());
     serde_json::from_value::<openapiv3::OpenAPI>(doc.clone())
         .map_err(|e| format!("not a valid OpenAPI 3.0 document: {e}"))?;
     checks::check_vocabulary(&doc, "")?;
@@ -69,14 +79,20 @@ fn generate(
     let enums = enums::collect_enums(&doc)?;
     enums::check_no_inline_enums(&doc, "", &enums)?;
     // The operations' own checks (path parameters, answers) before the type generator's.
-    operations::generate(&doc, &enums, None)?;
+    operations::generate(&doc, &enums, None, owners, &titles)?;
     let adapted = spec::adapt_for_types(&doc)?;
+    let accessors_src = accessors::generate(&doc, &adapted, &enums)?;
+    let constructors_src = constructors::generate(&doc, &adapted, &enums)?;
     let (types_src, type_names) = types::generate(adapted, &doc, &enums)?;
     write(out_dir, "types.rs", &types_src)?;
     write(out_dir, "enums.rs", &enums::render_enums(&enums))?;
-    let operations_src = operations::generate(&doc, &enums, Some(&type_names))?;
-    let file: syn::File = syn::parse_str(&operations_src)
-        .map_err(|e| format!("the generated operations do not parse: {e}"))?;
+    let operations = operations::generate(&doc, &enums, Some(&type_names), owners, &titles)?;
+    write(out_dir, "operations.md", &operations.table)?;
+    let file: syn::File = syn::parse_str(&format!(
+        "{}\n{accessors_src}\n{constructors_src}",
+        operations.code
+    ))
+    .map_err(|e| format!("the generated operations do not parse: {e}"))?;
     write(out_dir, "operations.rs", &prettyplease::unparse(&file))
 }
 

@@ -23,6 +23,9 @@ pub const EXTENSIONS: &[&str] = &[
     "x-max-total-length",
     "x-same-as-path-parameter",
     "x-empty-body",
+    "x-cce-twin",
+    "x-accessors",
+    "x-new",
 ];
 
 /// Refuses an `x-` extension the generator does not know (a misspelt one would silently do

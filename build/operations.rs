@@ -19,6 +19,35 @@ struct QueryParam {
     doc: String,
 }
 
+/// What `generate` emits: the Rust source, and the Markdown table of the operations.
+pub struct Generated {
+    pub code: String,
+    pub table: String,
+}
+
+/// One operation as the list, the tables and the twin dispatch see it.
+struct Listed {
+    id: String,
+    fn_name: String,
+    op_static: String,
+    http_method: &'static str,
+    path: String,
+    write: bool,
+    summary: String,
+    /// The spec file that defines it.
+    part: String,
+    /// `x-cce-twin`: the CCE operation an Autopilot operation is the twin of.
+    twin: Option<String>,
+    /// The method's arguments after `&self`, as Rust source (`, cluster_id: &str, ...`).
+    args: String,
+    arg_names: Vec<String>,
+    ret: String,
+    /// The source of its `<Id>Query` struct (empty without query parameters).
+    query_src: String,
+    /// Its query parameters, `wire:type` each.
+    query_sig: Vec<String>,
+}
+
 /// How the success answer reads.
 enum AnswerKind {
     Json(String),
@@ -34,16 +63,18 @@ pub fn generate(
     doc: &Value,
     enums: &[EnumSchema],
     type_names: Option<&BTreeSet<String>>,
-) -> Result<String, String> {
+    parts: &BTreeMap<String, String>,
+    parts_titles: &BTreeMap<String, String>,
+) -> Result<Generated, String> {
     let shared_params = doc
         .pointer("/components/parameters")
         .cloned()
         .unwrap_or(Value::Null);
     let mut out = String::new();
-    let mut queries = String::new();
     let mut methods = String::new();
     let mut body_statics: BTreeMap<String, String> = BTreeMap::new();
     let mut seen_ids = BTreeSet::new();
+    let mut listed: Vec<Listed> = Vec::new();
     let type_path = |schema: &str| -> Result<String, String> {
         let path = types::rust_type(schema, enums);
         if let Some(name) = path.strip_prefix("crate::types::")
@@ -75,6 +106,12 @@ pub fn generate(
         };
         let write = !matches!(http_method, "GET" | "HEAD");
         let fn_name = snake_case(id);
+        let server = operation_server(op).map_err(|e| format!("{at}: {e}"))?;
+        let twin = match op.get("x-cce-twin") {
+            None => None,
+            Some(Value::String(t)) => Some(t.clone()),
+            Some(_) => return Err(format!("{at}: `x-cce-twin` names an operationId")),
+        };
 
         // Parameters.
         let mut path_params: Vec<(String, Value, String)> = Vec::new();
@@ -245,16 +282,18 @@ pub fn generate(
             .collect::<Result<_, String>>()?;
         let _ = writeln!(
             out,
-            "pub(crate) static {op_static}: crate::call::Operation = crate::call::Operation {{\n    \
+            "pub(crate) static {op_static}: crate::call::Operation<'static> = crate::call::Operation {{\n    \
              id: {id:?},\n    method: ::reqwest::Method::{http_method},\n    path: {path:?},\n    \
-             params: &[{}],\n    body: {},\n}};\n",
+             params: &[{}],\n    body: {},\n    server: {server:?},\n}};\n",
             params_src.join(", "),
             body.as_ref()
                 .map_or("None".to_owned(), |(_, _, s)| format!("Some({s})"))
         );
 
-        // The query struct.
+        // The query struct (kept per operation: a twin with the same parameters shares its CCE
+        // twin's, see `share_twin_queries`).
         let query_type = format!("{id}Query");
+        let mut queries = String::new();
         if !query.is_empty() {
             let _ = writeln!(
                 queries,
@@ -351,7 +390,42 @@ pub fn generate(
                 "None"
             },
         );
+        let mut arg_names: Vec<String> = param_values.clone();
+        if body.is_some() {
+            arg_names.push("body".to_owned());
+        }
+        if !query.is_empty() {
+            arg_names.push("query".to_owned());
+        }
+        listed.push(Listed {
+            query_src: queries,
+            query_sig: query
+                .iter()
+                .map(|q| format!("{}:{}", q.wire, q.rust_type))
+                .collect(),
+            id: id.to_owned(),
+            fn_name,
+            op_static,
+            http_method,
+            path: path.to_owned(),
+            write,
+            summary: op
+                .get("summary")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            part: parts
+                .get(&format!("/paths/{path}"))
+                .map_or_else(|| crate::SPEC.to_owned(), Clone::clone),
+            twin,
+            args: args.trim_start_matches("&self").to_owned(),
+            arg_names,
+            ret,
+        });
     }
+    let twins = resolve_twins(&mut listed)?;
+    let queries: String = listed.iter().map(|o| o.query_src.as_str()).collect();
 
     for rules in body_statics.values() {
         out.push_str(rules);
@@ -362,7 +436,12 @@ pub fn generate(
         "/// The query parameters of the operations that take some.\npub mod queries {{\n{queries}}}\n"
     );
     let _ = writeln!(out, "impl crate::Client {{\n{methods}}}");
-    Ok(out)
+    out.push_str(&dispatch(&listed, &twins));
+    out.push_str(&catalogue(&listed, &twins));
+    Ok(Generated {
+        code: out,
+        table: table(&listed, &twins, parts_titles),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -502,4 +581,243 @@ fn field_name(wire: &str) -> String {
         name.push('_');
     }
     name
+}
+
+/// An operation-level `servers` entry: the server it is sent to instead of the root's.
+fn operation_server(op: &serde_json::Map<String, Value>) -> Result<Option<String>, String> {
+    let Some(servers) = op.get("servers") else {
+        return Ok(None);
+    };
+    match servers.as_array().map(Vec::as_slice) {
+        Some([one]) => {
+            let url = one
+                .get("url")
+                .and_then(Value::as_str)
+                .ok_or("`servers[0].url` is not a string")?;
+            if !url.starts_with("https://") || url.trim_end_matches('/') != url {
+                return Err(format!(
+                    "`servers[0].url` `{url}` must be an `https://` URL without a trailing `/`"
+                ));
+            }
+            let vars: Vec<&str> = url
+                .split('{')
+                .skip(1)
+                .filter_map(|s| s.split_once('}').map(|(v, _)| v))
+                .collect();
+            if vars.iter().any(|v| *v != "region") {
+                return Err(format!(
+                    "`servers[0].url` `{url}`: the only variable the client fills in is `{{region}}`"
+                ));
+            }
+            Ok(Some(url.to_owned()))
+        }
+        _ => Err("an operation's `servers` lists exactly one server".into()),
+    }
+}
+
+/// Pairs each Autopilot operation that names its CCE twin (`x-cce-twin`) with it: (CCE index,
+/// Autopilot index). The twin must exist, be a CCE operation named by one Autopilot operation
+/// only, and take and answer the same Rust types, so that one call can pick either.
+///
+/// An Autopilot operation whose query parameters are its twin's (names and types) shares its
+/// twin's query struct: its `<Id>Query` becomes an alias of the CCE one.
+fn resolve_twins(listed: &mut [Listed]) -> Result<Vec<(usize, usize)>, String> {
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    let mut aliases: Vec<(usize, String)> = Vec::new();
+    for (a, autopilot) in listed.iter().enumerate() {
+        let Some(twin) = &autopilot.twin else {
+            continue;
+        };
+        let at = format!(
+            "paths.{}.{} ({})",
+            autopilot.path,
+            autopilot.http_method.to_ascii_lowercase(),
+            autopilot.id
+        );
+        if !autopilot.path.starts_with("/autopilot/") {
+            return Err(format!(
+                "{at}: `x-cce-twin` belongs on an Autopilot operation (a path under `/autopilot/`)"
+            ));
+        }
+        let c = listed
+            .iter()
+            .position(|o| &o.id == twin)
+            .ok_or_else(|| format!("{at}: `x-cce-twin: {twin}` names no operation of the spec"))?;
+        let cce = &listed[c];
+        if !cce.path.starts_with("/api/") {
+            return Err(format!(
+                "{at}: `x-cce-twin: {twin}` is not a CCE operation (a path under `/api/`)"
+            ));
+        }
+        if let Some((_, other)) = pairs.iter().find(|(cc, _)| *cc == c) {
+            return Err(format!(
+                "{at}: `{twin}` is already the twin of `{}`",
+                listed[*other].id
+            ));
+        }
+        let shares_query = !cce.query_sig.is_empty() && cce.query_sig == autopilot.query_sig;
+        let autopilot_args = if shares_query {
+            autopilot.args.replace(
+                &format!("crate::types::{}Query", autopilot.id),
+                &format!("crate::types::{}Query", cce.id),
+            )
+        } else {
+            autopilot.args.clone()
+        };
+        if cce.args != autopilot_args || cce.ret != autopilot.ret {
+            return Err(format!(
+                "{at}: `x-cce-twin: {twin}`, but the two differ: `{}({}) -> {}` and \
+                 `{}({}) -> {}`; twins take the same parameters and body and answer the same schema",
+                cce.fn_name,
+                cce.args.trim_start_matches(", "),
+                cce.ret,
+                autopilot.fn_name,
+                autopilot.args.trim_start_matches(", "),
+                autopilot.ret
+            ));
+        }
+        if cce.http_method != autopilot.http_method {
+            return Err(format!(
+                "{at}: `x-cce-twin: {twin}` is a {}, this a {}",
+                cce.http_method, autopilot.http_method
+            ));
+        }
+        if shares_query {
+            aliases.push((
+                a,
+                format!(
+                    "/// The query parameters of [`Client::{a_fn}`](crate::Client::{a_fn}): \
+                     those of its CCE twin [`Client::{c_fn}`](crate::Client::{c_fn}).\n\
+                     pub type {a_id}Query = {c_id}Query;\n\n",
+                    a_fn = autopilot.fn_name,
+                    c_fn = cce.fn_name,
+                    a_id = autopilot.id,
+                    c_id = cce.id,
+                ),
+            ));
+        }
+        pairs.push((c, a));
+    }
+    for (a, alias) in aliases {
+        listed[a].query_src = alias;
+    }
+    Ok(pairs)
+}
+
+/// For each CCE operation with an Autopilot twin, `<method>_for(flavour, ...)`, which calls
+/// the one of the cluster's flavour.
+fn dispatch(listed: &[Listed], twins: &[(usize, usize)]) -> String {
+    let mut out = String::from("impl crate::Client {\n");
+    for &(c, a) in twins {
+        let (cce, autopilot) = (&listed[c], &listed[a]);
+        let names = cce.arg_names.join(", ");
+        let _ = writeln!(
+            out,
+            "    /// [`{cce_fn}`](Self::{cce_fn}) for a CCE cluster, \
+             [`{ap_fn}`](Self::{ap_fn}) for an Autopilot cluster.\n    \
+             pub(crate) async fn {cce_fn}_for(&self, flavour: crate::Flavour{args}) -> \
+             Result<crate::Response<{ret}>, crate::Error> {{\n        match flavour {{\n            \
+             crate::Flavour::Cce => self.{cce_fn}({names}).await,\n            \
+             crate::Flavour::Autopilot => self.{ap_fn}({names}).await,\n        }}\n    }}\n",
+            cce_fn = cce.fn_name,
+            ap_fn = autopilot.fn_name,
+            args = cce.args,
+            ret = cce.ret,
+        );
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The twin of operation `i`, either way.
+fn twin_of<'a>(listed: &'a [Listed], twins: &[(usize, usize)], i: usize) -> Option<&'a Listed> {
+    twins.iter().find_map(|&(c, a)| {
+        if c == i {
+            Some(&listed[a])
+        } else if a == i {
+            Some(&listed[c])
+        } else {
+            None
+        }
+    })
+}
+
+/// `ALL`, the public list of the operations, and `CALLS`, their call descriptions (in the
+/// same order).
+fn catalogue(listed: &[Listed], twins: &[(usize, usize)]) -> String {
+    let mut out = String::from(
+        "/// Every operation of the spec, in path then method order.\n\
+         pub static ALL: &[crate::operations::Operation] = &[\n",
+    );
+    for (i, op) in listed.iter().enumerate() {
+        let flavour = if op.path.starts_with("/autopilot/") {
+            "Some(crate::Flavour::Autopilot)"
+        } else if op.path.starts_with("/api/") {
+            "Some(crate::Flavour::Cce)"
+        } else {
+            "None"
+        };
+        let _ = writeln!(
+            out,
+            "    crate::operations::Operation {{ id: {:?}, method_name: {:?}, twin: {:?}, flavour: {flavour}, \
+             write: {}, method: {:?}, path: {:?}, summary: {:?}, part: {:?} }},",
+            op.id,
+            op.fn_name,
+            twin_of(listed, twins, i).map(|t| t.id.as_str()),
+            op.write,
+            op.http_method,
+            op.path,
+            op.summary,
+            op.part,
+        );
+    }
+    out.push_str("];\n\n/// The call description of every operation, in the order of [`ALL`].\n");
+    out.push_str("pub(crate) static CALLS: &[&crate::call::Operation<'static>] = &[\n");
+    for op in listed {
+        let _ = writeln!(out, "    &{},", op.op_static);
+    }
+    out.push_str("];\n");
+    out
+}
+
+/// The Markdown tables of the operations, one per part of the spec, for the docs.
+fn table(listed: &[Listed], twins: &[(usize, usize)], titles: &BTreeMap<String, String>) -> String {
+    let mut parts: Vec<&str> = listed.iter().map(|o| o.part.as_str()).collect();
+    parts.sort_unstable();
+    parts.dedup();
+    let mut md = format!(
+        "{} operations, generated from the spec in `openapi/`. Each is a method on \
+         [`Client`](crate::Client); a write (W) is never sent twice, a read (R) is retried. \
+         An Autopilot operation names its CCE twin.\n\n",
+        listed.len()
+    );
+    for part in parts {
+        let file = part.rsplit('/').next().unwrap_or(part);
+        match titles.get(part) {
+            Some(title) => {
+                let _ = writeln!(md, "**{title}** (`{part}`)\n");
+            }
+            None => {
+                let _ = writeln!(md, "**`{file}`**\n");
+            }
+        }
+        let _ = writeln!(
+            md,
+            "| method | operation | HTTP | R/W | twin |\n|---|---|---|---|---|"
+        );
+        for (i, op) in listed.iter().enumerate().filter(|(_, o)| o.part == part) {
+            let twin = twin_of(listed, twins, i).map_or(String::new(), |t| format!("`{}`", t.id));
+            let _ = writeln!(
+                md,
+                "| [`{f}`](crate::Client::{f}) | `{id}` | `{m} {p}` | {rw} | {twin} |",
+                f = op.fn_name,
+                id = op.id,
+                m = op.http_method,
+                p = op.path,
+                rw = if op.write { "W" } else { "R" },
+            );
+        }
+        md.push('\n');
+    }
+    md
 }

@@ -89,6 +89,30 @@ pub fn assemble(root: &Path) -> Result<(Value, BTreeMap<String, String>), String
     Ok((doc, owner))
 }
 
+/// Each part's title: its first line, when that is a `# ` comment.
+pub fn part_titles<'a>(parts: impl Iterator<Item = &'a String>) -> BTreeMap<String, String> {
+    let mut titles = BTreeMap::new();
+    for part in parts {
+        if titles.contains_key(part) {
+            continue;
+        }
+        let first = std::fs::read_to_string(part)
+            .ok()
+            .and_then(|text| text.lines().next().map(str::to_owned));
+        if let Some(title) = first.as_deref().and_then(|l| l.strip_prefix("# ")) {
+            // "Choosing the target: upgrade info, ..." reads as "Choosing the target".
+            let title = title
+                .split(':')
+                .next()
+                .unwrap_or(title)
+                .trim()
+                .trim_end_matches('.');
+            titles.insert(part.clone(), title.to_owned());
+        }
+    }
+    titles
+}
+
 /// The spec as the type generator should see it. The original stays the contract; this copy
 /// drops what is the hand-written layer's job:
 /// - header parameters (the client sets its headers);
@@ -283,6 +307,8 @@ fn strip_value_constraints(value: &mut Value) {
                 }
                 map.remove("x-max-total-length");
                 map.remove("x-same-as-path-parameter");
+                map.remove("x-accessors");
+                map.remove("x-new");
                 if map
                     .get("oneOf")
                     .and_then(Value::as_array)

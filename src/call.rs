@@ -24,23 +24,26 @@ use crate::retry;
 
 /// One operation of the spec, as `build.rs` describes it.
 #[derive(Debug)]
-pub(crate) struct Operation {
+pub(crate) struct Operation<'a> {
     /// The spec's `operationId`.
     pub(crate) id: &'static str,
     pub(crate) method: reqwest::Method,
     /// The path template, with `{project_id}` and the other path parameters in braces.
-    pub(crate) path: &'static str,
+    pub(crate) path: &'a str,
     /// The path parameters other than `project_id`, in path order, with their checks.
     pub(crate) params: &'static [(&'static str, &'static [Check])],
     /// The checks of the request body, when it has one.
     pub(crate) body: Option<&'static [Rule]>,
+    /// The operation's own server (the spec's operation-level `servers`), when it is not the
+    /// CCE endpoint: `https://iam.{region}.myhuaweicloud.com` is the client's IAM endpoint.
+    pub(crate) server: Option<&'static str>,
 }
 
 /// What the caller passes: path parameter values (in `Operation::params` order), query pairs,
 /// and the body as JSON.
 pub(crate) struct Input<'a> {
     pub(crate) params: &'a [&'a str],
-    pub(crate) query: Vec<(&'static str, String)>,
+    pub(crate) query: Vec<(&'a str, String)>,
     pub(crate) body: Option<Result<serde_json::Value, serde_json::Error>>,
 }
 
@@ -61,7 +64,7 @@ impl Client {
     /// [`Error`] naming the operation.
     pub(crate) async fn execute(
         &self,
-        op: &'static Operation,
+        op: &Operation<'_>,
         input: Input<'_>,
     ) -> Result<Answer<'_>, Error> {
         let Prepared {
@@ -69,14 +72,23 @@ impl Client {
             body,
             secrets,
         } = prepare(op, &input).map_err(|e| e.with_operation(op.id))?;
-        let project_id = self
-            .project_id()
-            .await
-            .map_err(|e| e.with_operation(op.id))?;
         let shared = self.shared();
-        let path = url_path.replace("{project_id}", &encode_segment(project_id));
-        let mut url = reqwest::Url::parse(&format!("{}{path}", shared.endpoint))
-            .map_err(|e| Error::configuration(format!("bad endpoint {}: {e}", shared.endpoint)))
+        let endpoint = shared
+            .endpoint_of(op.server)
+            .map_err(|e| e.with_operation(op.id))?;
+        // An operation of another service (IAM) is not in a project; the project id lookup
+        // is one of them.
+        let path = if op.server.is_some() {
+            url_path
+        } else {
+            let project_id = self
+                .project_id()
+                .await
+                .map_err(|e| e.with_operation(op.id))?;
+            url_path.replace("{project_id}", &encode_segment(project_id))
+        };
+        let mut url = reqwest::Url::parse(&format!("{endpoint}{path}"))
+            .map_err(|e| Error::configuration(format!("bad endpoint {endpoint}: {e}")))
             .map_err(|e| e.with_operation(op.id))?;
         if !input.query.is_empty() {
             url.query_pairs_mut().extend_pairs(&input.query);
@@ -165,6 +177,87 @@ impl Client {
     }
 }
 
+/// The id a raw call's errors and log lines carry.
+const RAW: &str = "raw call";
+
+impl Client {
+    /// Calls an operation the spec does not have yet, through the same call path as every
+    /// generated method: the project id is filled in, the request is signed, sent with the
+    /// client's timeouts, retries (a write is never sent twice), answer size cap and redaction
+    /// of secrets from errors.
+    ///
+    /// `path` is the path template, e.g. `/api/v3/projects/{project_id}/clusters`: `{project_id}`
+    /// is replaced by the client's project id, and the rest is sent as given (percent-encode an
+    /// id yourself). The answer is the JSON body; an empty body is `Value::Null`. Any 2xx is
+    /// success; anything else is an [`Error`] with the service's status, code and request id.
+    ///
+    /// ```no_run
+    /// # async fn run(client: &cce_upgrade::Client) -> Result<(), cce_upgrade::Error> {
+    /// let clusters = client
+    ///     .call_raw(
+    ///         cce_upgrade::Method::GET,
+    ///         "/api/v3/projects/{project_id}/clusters",
+    ///         &[("detail", "true")],
+    ///         None,
+    ///     )
+    ///     .await?;
+    /// println!("{}", clusters.into_inner());
+    /// # Ok(()) }
+    /// ```
+    pub async fn call_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response<serde_json::Value>, Error> {
+        check_raw_path(path).map_err(|e| e.with_operation(RAW))?;
+        let op = Operation {
+            id: RAW,
+            method,
+            path,
+            params: &[],
+            body: None,
+            server: None,
+        };
+        let input = Input {
+            params: &[],
+            query: query.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+            body: body.map(|b| Ok(b.clone())),
+        };
+        self.execute(&op, input).await?.json_or_null()
+    }
+}
+
+/// A raw call's path: absolute, without query or fragment, with no placeholder but
+/// `{project_id}`.
+fn check_raw_path(path: &str) -> Result<(), Error> {
+    let fix = "give an absolute path such as `/api/v3/projects/{project_id}/clusters`";
+    if !path.starts_with('/') {
+        return Err(Error::invalid_input(
+            "path",
+            format!("does not start with `/`: {fix}"),
+        ));
+    }
+    if let Some(c) = path
+        .chars()
+        .find(|c| matches!(c, '?' | '#') || c.is_whitespace() || c.is_control())
+    {
+        return Err(Error::invalid_input(
+            "path",
+            format!("holds {c:?}: pass the query as pairs, and percent-encode the rest"),
+        ));
+    }
+    let rest = path.replace("{project_id}", "");
+    if rest.contains(['{', '}']) {
+        return Err(Error::invalid_input(
+            "path",
+            "has a placeholder other than `{project_id}`: fill it in (percent-encoded)",
+        ));
+    }
+    Ok(())
+}
+
 /// A request checked and ready to be built: the path with its parameters filled in (but for the
 /// project id), the body to send and the secrets it carries.
 struct Prepared {
@@ -174,7 +267,7 @@ struct Prepared {
 }
 
 /// Checks the path parameters and the body.
-fn prepare(op: &'static Operation, input: &Input<'_>) -> Result<Prepared, Error> {
+fn prepare(op: &Operation<'_>, input: &Input<'_>) -> Result<Prepared, Error> {
     debug_assert_eq!(op.params.len(), input.params.len());
     let mut path = op.path.to_owned();
     let mut named = Vec::with_capacity(op.params.len());
@@ -262,6 +355,14 @@ impl Answer<'_> {
     pub(crate) fn json_or_empty<T: DeserializeOwned>(self) -> Result<Response<T>, Error> {
         if self.is_empty() {
             return self.decode(|_| serde_json::from_slice(b"{}"));
+        }
+        self.decode(|body| serde_json::from_slice(body))
+    }
+
+    /// Any JSON answer, as it came; an empty body is `null`.
+    pub(crate) fn json_or_null(self) -> Result<Response<serde_json::Value>, Error> {
+        if self.is_empty() {
+            return Ok(self.finish(serde_json::Value::Null));
         }
         self.decode(|body| serde_json::from_slice(body))
     }

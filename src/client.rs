@@ -16,11 +16,10 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
-use tracing::Instrument;
 
 use crate::clock::{Clock, SystemClock};
 use crate::credentials::{self, CredentialSource, Credentials, Env};
-use crate::error::{Error, ErrorKind, ResponseTooLarge, ServiceError};
+use crate::error::{Error, ErrorKind, ResponseTooLarge};
 use crate::region::{Region, check_endpoint};
 use crate::retry::{self, RetryConfig};
 use crate::signing::{self, KeyedSigningParams, SigningKey, SigningParams};
@@ -401,9 +400,35 @@ impl Shared {
         }
     }
 
-    /// The project id: configured, or looked up in IAM once. Concurrent callers share one lookup
-    /// and its outcome, success or failure; a call after a failed lookup tries again.
-    async fn project_id(&self) -> Result<&str, Error> {
+    /// The endpoint an operation is sent to: the CCE endpoint, or for an operation with its
+    /// own server (the spec's operation-level `servers`) that server: IAM's is the client's IAM
+    /// endpoint (configured, from the environment, or the region's).
+    pub(crate) fn endpoint_of(
+        &self,
+        server: Option<&'static str>,
+    ) -> Result<std::borrow::Cow<'_, str>, Error> {
+        let Some(server) = server else {
+            return Ok(self.endpoint.as_str().into());
+        };
+        if server.starts_with("https://iam.") {
+            return self.iam_endpoint.as_deref().map(Into::into).ok_or_else(|| {
+                Error::configuration(
+                    "no IAM endpoint: set a region (or ClientBuilder::iam_endpoint(..))",
+                )
+            });
+        }
+        match &self.region {
+            Some(region) => Ok(server.replace("{region}", region.as_str()).into()),
+            None => Err(Error::configuration(format!(
+                "{server} needs a region: call .region(\"cn-north-4\")"
+            ))),
+        }
+    }
+
+    /// The project id: configured, or looked up in IAM once (with `client`). Concurrent callers
+    /// share one lookup and its outcome, success or failure; a call after a failed lookup tries
+    /// again.
+    async fn project_id(&self, client: &Client) -> Result<&str, Error> {
         use std::sync::atomic::Ordering;
         if let Some(id) = self.project_id.get() {
             return Ok(id);
@@ -420,7 +445,7 @@ impl Shared {
             return Err(e.duplicate());
         }
         // If this future is dropped mid-lookup, the lock is released and the next waiter looks up.
-        let result = self.lookup_project_id().await;
+        let result = client.lookup_project_id().await;
         self.lookups_ended.fetch_add(1, Ordering::SeqCst);
         match result {
             Ok(id) => {
@@ -433,76 +458,51 @@ impl Shared {
             }
         }
     }
+}
 
-    /// Looks the project id up in IAM: `GET /v3/projects?name={region}`, signed the same way.
-    async fn lookup_project_id(&self) -> Result<String, Error> {
-        let (Some(region), Some(iam)) = (&self.region, &self.iam_endpoint) else {
+impl Client {
+    /// Looks the project id up in IAM: the spec's `KeystoneListProjects` with the region's
+    /// name, through the one call path (boxed: that path may come back here for a project id,
+    /// though an IAM operation never does).
+    fn lookup_project_id(
+        &self,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, Error>> + Send + '_>>
+    {
+        Box::pin(self.lookup_project_id_now())
+    }
+
+    async fn lookup_project_id_now(&self) -> Result<String, Error> {
+        const OPERATION: &str = "KeystoneListProjects";
+        let shared = self.shared();
+        let (Some(region), Some(_)) = (&shared.region, &shared.iam_endpoint) else {
             return Err(Error::configuration(
                 "no project id: set it with Client::builder().project_id(..) or \
                  HUAWEICLOUD_SDK_PROJECT_ID, or set a region so it can be looked up in IAM",
             ));
         };
-        const OPERATION: &str = "KeystoneListProjects";
-        let url = reqwest::Url::parse_with_params(
-            &format!("{iam}/v3/projects"),
-            [("name", region.as_str())],
-        )
-        .map_err(|e| Error::configuration(format!("bad IAM endpoint {iam}: {e}")))?;
-        let mut request = reqwest::Request::new(reqwest::Method::GET, url);
-        self.prepare(&mut request);
-        self.authorize(&mut request)
-            .map_err(|e| Error::configuration(format!("IAM project id lookup: {e}")))?;
-        let span = tracing::info_span!("cce_upgrade", operation = OPERATION);
-        let record = match self.send(request, OPERATION).instrument(span).await {
-            Ok(answer) => answer,
-            Err(e) => {
-                let attempts = e.attempts();
-                return Err(self
-                    .send_error(e, false)
-                    .with_operation(OPERATION)
-                    .with_attempts(attempts));
-            }
-        };
-        let error = |e: Error| e.with_operation(OPERATION).with_attempts(record.attempts);
-        let status = record.status;
-        if !status.is_success() {
-            let service =
-                ServiceError::from_parts(status, record.request_id(), record.body.clone())
-                    .with_location(record.location.clone());
-            return Err(error(Error::service(service, &self.credentials.secrets())));
-        }
-        #[derive(serde::Deserialize)]
-        struct Projects {
-            #[serde(default, deserialize_with = "crate::model::null_as_default")]
-            projects: Vec<Project>,
-        }
-        #[derive(serde::Deserialize)]
-        struct Project {
-            id: String,
-            #[serde(default)]
-            name: Option<String>,
-        }
-        let projects: Projects = serde_json::from_slice(&record.body).map_err(|e| {
-            error(Error::decode(
-                status,
-                record.request_id(),
-                &record.body,
-                e,
-                &self.credentials.secrets(),
-            ))
-        })?;
-        match projects.projects.as_slice() {
-            [one] => {
-                crate::checks::check_project_id(&one.id, &format!("the IAM answer for {region}"))
-                    .map_err(|e| {
-                    error(Error::configuration(format!(
-                        "{e}; set the project id (Client::builder().project_id(..) or \
-                             HUAWEICLOUD_SDK_PROJECT_ID)"
-                    )))
-                })?;
-                tracing::debug!(project_id = %one.id, region = %region, "project id looked up in IAM");
-                Ok(one.id.clone())
-            }
+        let query = crate::types::KeystoneListProjectsQuery::default().name(region.as_str());
+        let answer = self.keystone_list_projects(&query).await?;
+        let attempts = answer.attempts();
+        let error = |e: Error| e.with_operation(OPERATION).with_attempts(attempts);
+        let projects = &answer.projects;
+        match projects.as_slice() {
+            [one] => match one.id.as_deref() {
+                Some(id) if !id.is_empty() => {
+                    crate::checks::check_project_id(id, &format!("the IAM answer for {region}"))
+                        .map_err(|e| {
+                            error(Error::configuration(format!(
+                                "{e}; set the project id (Client::builder().project_id(..) or \
+                                 HUAWEICLOUD_SDK_PROJECT_ID)"
+                            )))
+                        })?;
+                    tracing::debug!(project_id = %id, region = %region, "project id looked up in IAM");
+                    Ok(id.to_owned())
+                }
+                _ => Err(error(Error::configuration(format!(
+                    "IAM answered a project named `{region}` without an id: set the project id \
+                     (Client::builder().project_id(..) or HUAWEICLOUD_SDK_PROJECT_ID)"
+                )))),
+            },
             [] => Err(error(Error::configuration(format!(
                 "IAM has no project named `{region}` for these credentials: check the region, or set \
                  the project id (Client::builder().project_id(..) or HUAWEICLOUD_SDK_PROJECT_ID)"
@@ -513,7 +513,11 @@ impl Shared {
                 several.len(),
                 several
                     .iter()
-                    .map(|p| format!("{} ({})", p.id, p.name.as_deref().unwrap_or("?")))
+                    .map(|p| format!(
+                        "{} ({})",
+                        p.id.as_deref().unwrap_or("?"),
+                        p.name.as_deref().unwrap_or("?")
+                    ))
                     .collect::<Vec<_>>()
                     .join(", ")
             )))),
@@ -644,7 +648,7 @@ impl Client {
     /// The project id: the configured one, or the one IAM has for the region (looked up once,
     /// on first use, then remembered).
     pub async fn project_id(&self) -> Result<&str, Error> {
-        self.shared().project_id().await
+        self.shared().project_id(self).await
     }
 }
 

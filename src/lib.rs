@@ -23,6 +23,7 @@ pub mod error;
 mod flavour;
 mod generated;
 mod model;
+pub mod operations;
 pub mod password;
 pub mod region;
 mod requests;
@@ -49,6 +50,8 @@ pub use error::{Error, ErrorKind, MAX_ERROR_HEADER, MAX_ERROR_SNIPPET, ServiceEr
 pub use flavour::Flavour;
 pub use password::NodePassword;
 pub use region::Region;
+/// The HTTP method of a [`Client::call_raw`].
+pub use reqwest::Method;
 pub use response::Response;
 pub use retry::RetryConfig;
 pub use secret::SecretString;

@@ -5,19 +5,17 @@
 //! - Types for the shapes where the API documents and the service disagree: [`PointRef`]
 //!   (`startPoint`/`endPoint` as an object or a string), [`LenientBool`] (`critical` as a
 //!   boolean or a string) and [`WorkFlowItems`] (`items` as one object or an array).
-//! - Conveniences on the generated types: request constructors, the Cluster task of a
-//!   workflow, `progress` as a number, timestamps as [`Timestamp`](crate::Timestamp)s.
+//! - Conveniences on the generated response types: the Cluster task of a workflow, `progress`
+//!   as a number, timestamps as [`Timestamp`](crate::Timestamp)s. Request constructors live in
+//!   `src/requests/` (or come from the spec, `x-new`).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::generated::types::{
-    CreateUpgradeWorkFlowRequestBody, NodePoolUpgradeSpec, NodeTemplate, NodeTemplateLifeCycle,
-    NodeTemplateLogin, NodeTemplateLoginUserPassword, Point, PointStatus,
-    PostCheckClusterRequestBody, PostCheckSpec, PostCheckTask, UpgradeNodePool, UpgradeTask,
-    UpgradeWorkFlow, UpgradeWorkFlowList, WorkFlowSpec,
+    Point, PointStatus, PostCheckClusterRequestBody, PostCheckSpec, UpgradeTask, UpgradeWorkFlow,
+    UpgradeWorkFlowList,
 };
-use crate::password::NodePassword;
 use crate::timestamp::{Timestamp, parse_go_time};
 
 pub use enums::*;
@@ -257,34 +255,6 @@ impl schemars::JsonSchema for WorkFlowItems {
     }
 }
 
-impl CreateUpgradeWorkFlowRequestBody {
-    /// A request to start the upgrade workflow towards `target_version` (e.g. `v1.29`), with
-    /// `kind` and `apiVersion` at their fixed values.
-    pub fn new(target_version: impl Into<String>) -> Self {
-        CreateUpgradeWorkFlowRequestBody {
-            api_version: ApiVersionV3::default(),
-            kind: WorkFlowTaskKind::default(),
-            spec: WorkFlowSpec {
-                cluster_id: None,
-                cluster_version: None,
-                target_version: target_version.into(),
-            },
-        }
-    }
-}
-
-impl PostCheckClusterRequestBody {
-    /// A post-upgrade check request for the given versions, with `kind` and `apiVersion` at
-    /// their fixed values.
-    pub fn new(spec: PostCheckSpec) -> Self {
-        PostCheckClusterRequestBody {
-            api_version: ApiVersionV3::default(),
-            kind: PostCheckTaskKind::default(),
-            spec,
-        }
-    }
-}
-
 /// The former name of [`PostCheckClusterRequestBody`].
 #[deprecated(note = "renamed to `PostCheckClusterRequestBody`")]
 pub type PostcheckClusterRequestBody = PostCheckClusterRequestBody;
@@ -302,98 +272,6 @@ pub type PostcheckClusterResponseMetadata =
 #[deprecated(note = "renamed to `PostCheckClusterResponseStatus`")]
 pub type PostcheckClusterResponseStatus = crate::generated::types::PostCheckClusterResponseStatus;
 
-impl UpgradeNodePool {
-    /// A request to sync the node pool `nodepool_id`, `max_unavailable` nodes at a time (1–20).
-    /// Narrow it with [`UpgradeNodePool::node_ids`] and [`UpgradeNodePool::node_template`].
-    pub fn new(nodepool_id: impl Into<String>, max_unavailable: i32) -> Self {
-        UpgradeNodePool {
-            api_version: None,
-            kind: None,
-            metadata: None,
-            spec: NodePoolUpgradeSpec {
-                force: None,
-                max_unavailable,
-                node_ids: Vec::new(),
-                node_pool_id: nodepool_id.into(),
-                node_template: None,
-                retry_times: None,
-                skipped_nodes: Vec::new(),
-            },
-        }
-    }
-
-    /// Only these nodes of the pool.
-    pub fn node_ids<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
-        self.spec.node_ids = ids.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// The node template to sync with (login and lifecycle scripts).
-    pub fn node_template(mut self, template: NodeTemplate) -> Self {
-        self.spec.node_template = Some(template);
-        self
-    }
-}
-
-impl NodeTemplate {
-    /// A template logging in with the key pair `ssh_key`, without lifecycle scripts.
-    pub fn with_ssh_key(ssh_key: impl Into<String>) -> Self {
-        NodeTemplate {
-            life_cycle: NodeTemplateLifeCycle::default(),
-            login: NodeTemplateLogin {
-                ssh_key: Some(ssh_key.into()),
-                user_password: None,
-                ..NodeTemplateLogin::default()
-            },
-            volume_config: None,
-        }
-    }
-
-    /// A template logging in as `root` with `password`, without lifecycle scripts.
-    ///
-    /// The API takes the password salted and encoded, never in clear: build it with
-    /// [`NodePassword::salted`] from the password you will type at the node's prompt, or with
-    /// [`NodePassword::presalted`] from a value that is already salted.
-    pub fn with_root_password(password: NodePassword) -> Self {
-        Self::with_password("root", password)
-    }
-
-    /// A template logging in as `username` (the API's default is `root`) with `password`
-    /// (see [`NodeTemplate::with_root_password`] for how to make it), without lifecycle scripts.
-    pub fn with_password(username: impl Into<String>, password: NodePassword) -> Self {
-        NodeTemplate {
-            life_cycle: NodeTemplateLifeCycle::default(),
-            login: NodeTemplateLogin {
-                ssh_key: None,
-                user_password: Some(NodeTemplateLoginUserPassword {
-                    password,
-                    username: username.into(),
-                }),
-                ..NodeTemplateLogin::default()
-            },
-            volume_config: None,
-        }
-    }
-
-    /// Scripts run before and after installation, already base64-encoded
-    /// (`echo -n "script" | base64`); together at most 10240 characters as sent. Base64 wrapped
-    /// over several lines, as `base64` prints it, is accepted: the line breaks are removed
-    /// before sending (and before counting).
-    pub fn scripts(mut self, pre_install: Option<String>, post_install: Option<String>) -> Self {
-        self.life_cycle.pre_install = pre_install;
-        self.life_cycle.post_install = post_install;
-        self
-    }
-
-    /// Scripts run before and after installation, given as plain text: they are base64-encoded
-    /// here. Together at most 10240 characters once encoded (about 7,680 bytes of script).
-    pub fn plain_scripts(self, pre_install: Option<&str>, post_install: Option<&str>) -> Self {
-        use base64::Engine as _;
-        let encode = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-        self.scripts(pre_install.map(encode), post_install.map(encode))
-    }
-}
-
 impl UpgradeWorkFlow {
     /// The point of the given task type (`Cluster`, `PreCheck`, ...), if the workflow has it.
     pub fn point(&self, task_type: &UpgradeTaskType) -> Option<&PointStatus> {
@@ -407,16 +285,6 @@ impl UpgradeWorkFlow {
     /// The id of the cluster upgrade task (the `Cluster` point's `taskID`), once assigned.
     pub fn cluster_task_id(&self) -> Option<&str> {
         self.point(&UpgradeTaskType::Cluster)?.task_id.as_deref()
-    }
-
-    /// The workflow's phase, if sent.
-    pub fn phase(&self) -> Option<&WorkFlowPhase> {
-        self.status.as_ref()?.phase.as_ref()
-    }
-
-    /// The workflow's id (`metadata.uid`).
-    pub fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
     }
 
     /// `metadata.creationTimestamp`, parsed.
@@ -456,11 +324,6 @@ impl UpgradeWorkFlowList {
 }
 
 impl UpgradeTask {
-    /// The task's phase, if sent.
-    pub fn phase(&self) -> Option<&UpgradeTaskPhase> {
-        self.status.as_ref()?.phase.as_ref()
-    }
-
     /// `status.progress` (a decimal in a string, `"37.50"`) as a number of percent.
     pub fn progress_percent(&self) -> Option<f64> {
         self.status
@@ -481,13 +344,6 @@ impl UpgradeTask {
     /// `status.completionTime`, parsed.
     pub fn completed_at(&self) -> Option<Timestamp> {
         parse_go_time(self.status.as_ref()?.completion_time.as_deref()?).ok()
-    }
-}
-
-impl PostCheckTask {
-    /// The check's phase, if sent.
-    pub fn phase(&self) -> Option<&PostCheckPhase> {
-        self.status.as_ref()?.phase.as_ref()
     }
 }
 

@@ -106,6 +106,23 @@ impl FromStr for Version {
     }
 }
 
+/// The cluster's version as the upgrade info gives it: `release` (`v1.28.15`) and `patch` (`r0`)
+/// joined (`v1.28.15-r0`), or `patch` alone when it is a whole version itself; blank parts are
+/// missing ones. Used by the generated `UpgradeInfo::current_version` (`x-accessors`).
+pub(crate) fn join_release_and_patch(release: Option<&str>, patch: Option<&str>) -> Option<String> {
+    let release = release.map(str::trim).filter(|r| !r.is_empty());
+    let patch = patch.map(str::trim).filter(|p| !p.is_empty());
+    let whole = |s: &str| s.parse::<Version>().is_ok();
+    match (release, patch) {
+        (_, Some(p)) if p.starts_with(['v', 'V']) && whole(p) => Some(p.to_owned()),
+        (Some(r), Some(p)) if !r.contains('-') && whole(&format!("{r}-{p}")) => {
+            Some(format!("{r}-{p}"))
+        }
+        (Some(r), _) => Some(r.to_owned()),
+        (None, p) => p.map(str::to_owned),
+    }
+}
+
 impl Version {
     /// The version as written, e.g. `v1.28.15-r0`.
     pub fn as_str(&self) -> &str {
@@ -174,6 +191,63 @@ impl fmt::Display for Version {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_upgrade_info_joins_release_and_patch_into_the_current_version() {
+        let info = |release: serde_json::Value, patch: serde_json::Value| {
+            let info: crate::types::UpgradeInfo = serde_json::from_value(serde_json::json!({
+                "spec": {"versionInfo": {"release": release, "patch": patch}}
+            }))
+            .expect("an upgrade info");
+            info.current_version()
+        };
+        use serde_json::Value::Null;
+        assert_eq!(
+            info("v1.28.15".into(), "r0".into()).as_deref(),
+            Some("v1.28.15-r0")
+        );
+        assert_eq!(
+            info("v1.28".into(), "v1.28.15-r0".into()).as_deref(),
+            Some("v1.28.15-r0"),
+            "a patch that is a whole version"
+        );
+        assert_eq!(
+            info("v1.28.15-r0".into(), Null).as_deref(),
+            Some("v1.28.15-r0")
+        );
+        assert_eq!(
+            info(" ".into(), "v1.29.1-r0".into()).as_deref(),
+            Some("v1.29.1-r0")
+        );
+        assert_eq!(info(Null, Null), None);
+        let empty = crate::types::UpgradeInfo::default();
+        assert_eq!(empty.current_version(), None);
+    }
+
+    #[test]
+    fn accessors_named_in_the_spec_read_ids_phases_and_progress() {
+        use crate::types::*;
+        let task: UpgradeTask = serde_json::from_value(serde_json::json!({
+            "metadata": {"uid": "t-1"},
+            "status": {"phase": "Running", "progress": "37.50"}
+        }))
+        .expect("a task");
+        assert_eq!(task.uid(), Some("t-1"));
+        assert_eq!(task.phase(), Some(&UpgradeTaskPhase::Running));
+        assert_eq!(task.progress(), Some("37.50"));
+        assert_eq!(UpgradeTask::default().uid(), None);
+        let snapshot: SnapshotClusterResponse =
+            serde_json::from_value(serde_json::json!({"uid": "s-1"})).expect("a snapshot");
+        assert_eq!(snapshot.uid(), Some("s-1"));
+        let started: UpgradeClusterResponse =
+            serde_json::from_value(serde_json::json!({"metadata": {"uid": "u-1"}}))
+                .expect("an upgrade");
+        assert_eq!(started.uid(), Some("u-1"));
+        let check: PreCheckTask =
+            serde_json::from_value(serde_json::json!({"metadata": {"uid": "p-1"}}))
+                .expect("a pre-check");
+        assert_eq!((check.uid(), check.phase()), (Some("p-1"), None));
+    }
 
     fn v(s: &str) -> Version {
         s.parse().unwrap()

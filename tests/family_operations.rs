@@ -1,4 +1,5 @@
-//! Every one of the spec's operations, called with its generated `Client` method over a real
+//! Every operation of the spec (`cce_upgrade::operations::ALL`), called with its generated
+//! `Client` method over a real
 //! socket against the emulator, in the order a real upgrade drives them (FLOW.md), for CCE and
 //! Autopilot clusters.
 //!
@@ -22,6 +23,7 @@ use cce_upgrade::emulator::{
     DEMO_AUTOPILOT_CLUSTER_NAME, DEMO_AUTOPILOT_TARGET, DEMO_CLUSTER_NAME, DEMO_VERSION, Emulator,
     EmulatorConfig, NewCluster, ReceivedRequest, Scenario,
 };
+use cce_upgrade::types::KeystoneListProjectsQuery as ListProjects;
 use cce_upgrade::types::{
     AddonCheckInfo, AddonCheckRequestBody, AddonCheckType, ApiVersionV3, ApiVersionV31,
     CheckStatusPhase, ClusterPhase, ClusterType, CreateUpgradeWorkFlowRequestBody,
@@ -105,6 +107,8 @@ const COVERAGE: &[(&str, &str)] = &[
     // Autopilot plans
     ("ListAutopilotUpgradePlans",               "autopilot_plan_listed_and_postponed"),
     ("UpdateAutopilotUpgradePlan",              "autopilot_plan_listed_and_postponed"),
+    // IAM
+    ("KeystoneListProjects",                    "iam_projects_listed_by_name"),
 ];
 
 /// This file, to check that each test the table names exists and checks its operations.
@@ -112,29 +116,20 @@ const SOURCE: &str = include_str!("family_operations.rs");
 
 /// An operation of the spec: id, method, path template split in segments.
 struct SpecOperation {
-    id: String,
-    method: String,
-    segments: Vec<String>,
+    id: &'static str,
+    method: &'static str,
+    segments: Vec<&'static str>,
 }
 
 static SPEC_OPERATIONS: LazyLock<Vec<SpecOperation>> = LazyLock::new(|| {
-    let spec: Value = serde_json::from_str(include_str!(concat!(env!("OUT_DIR"), "/openapi.json")))
-        .expect("build.rs writes the assembled spec");
-    let paths = spec["paths"].as_object().expect("the spec has paths");
-    let mut operations = Vec::new();
-    for (path, item) in paths {
-        for (method, op) in item.as_object().expect("a path item") {
-            let Some(id) = op.get("operationId").and_then(Value::as_str) else {
-                continue;
-            };
-            operations.push(SpecOperation {
-                id: id.to_owned(),
-                method: method.to_ascii_uppercase(),
-                segments: path.split('/').map(str::to_owned).collect(),
-            });
-        }
-    }
-    operations
+    cce_upgrade::operations::ALL
+        .iter()
+        .map(|op| SpecOperation {
+            id: op.id,
+            method: op.method,
+            segments: op.path.split('/').collect(),
+        })
+        .collect()
 });
 
 /// The operations of the spec whose method and path template fit a received request.
@@ -154,23 +149,40 @@ fn operations_of(request: &ReceivedRequest) -> Vec<&'static str> {
                     }
                 })
         })
-        .map(|op| op.id.as_str())
+        .map(|op| op.id)
         .collect()
 }
 
 #[test]
 fn every_operation_of_the_spec_has_a_socket_test() {
-    let spec: BTreeSet<&str> = SPEC_OPERATIONS.iter().map(|op| op.id.as_str()).collect();
+    let spec: BTreeSet<&str> = SPEC_OPERATIONS.iter().map(|op| op.id).collect();
     assert_eq!(spec.len(), SPEC_OPERATIONS.len(), "operationIds are unique");
 
     let mut tested = BTreeSet::new();
     for (op, _) in COVERAGE {
         assert!(tested.insert(*op), "{op} is twice in COVERAGE");
     }
-    let untested: Vec<_> = spec.difference(&tested).collect();
+    // Every operation of the family (its facts file) and the IAM lookup has a test here; an
+    // operation of another family is called over a socket by `tests/operation_list.rs` and
+    // its family's own tests.
+    let family: Value =
+        serde_json::from_str(include_str!("data/upgrade-family.json")).expect("family facts");
+    let must: BTreeSet<&str> = family
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|o| o["operation"].as_str())
+        .chain(["KeystoneListProjects"])
+        .collect();
+    let untested: Vec<_> = must.difference(&tested).collect();
     assert!(
         untested.is_empty(),
-        "operations of the spec without a socket test here: {untested:?}"
+        "operations of the family without a socket test here: {untested:?}"
+    );
+    let unlisted: Vec<_> = must.difference(&spec).collect();
+    assert!(
+        unlisted.is_empty(),
+        "operations of the family missing from the spec: {unlisted:?}"
     );
     let unknown: Vec<_> = tested.difference(&spec).collect();
     assert!(
@@ -2242,4 +2254,32 @@ async fn clusters_listed_filtered_and_shown() {
     );
 
     b.covers("clusters_listed_filtered_and_shown");
+}
+
+#[tokio::test]
+async fn iam_projects_listed_by_name() {
+    let mut b = Bench::start().await;
+    let region = b.emulator.region().to_owned();
+    let query = ListProjects::default().name(region.as_str());
+    let listed = b.client.keystone_list_projects(&query).await.unwrap();
+    b.check(
+        &listed,
+        200,
+        "GET",
+        &format!("/v3/projects?name={region}"),
+        None,
+    );
+    assert_eq!(listed.projects.len(), 1);
+    let project = &listed.projects[0];
+    assert_eq!(project.id.as_deref(), Some(b.project()));
+    assert_eq!(project.name.as_deref(), Some(region.as_str()));
+
+    let none = b
+        .client
+        .keystone_list_projects(&ListProjects::default().name("xx-nowhere-1"))
+        .await
+        .unwrap();
+    b.check(&none, 200, "GET", "/v3/projects?name=xx-nowhere-1", None);
+    assert!(none.projects.is_empty());
+    b.covers("iam_projects_listed_by_name");
 }

@@ -1,8 +1,10 @@
 //! The emulated API: routing, request validation and the answers of every operation.
 //!
-//! Routes are the spec's: [`ROUTES`] pairs each generated [`Operation`] (method and path
-//! template, body rules) with what the service does for it, so the emulator serves exactly the
-//! operations of `openapi/`. Routing follows the gateway: an unknown path is `404 APIGW.0101`
+//! Routes are the spec's: a request is matched against the generated description of every
+//! operation (method and path template, body rules), and the operation found is answered by
+//! the behaviour of the operation it plays ([`behaviour_of`]: an Autopilot operation plays its
+//! CCE twin's). Only behaviour is written here; an operation of the spec without one answers
+//! `501` naming it. Routing follows the gateway: an unknown path is `404 APIGW.0101`
 //! and a known path with the wrong method is `405`, both before authentication; then a refused
 //! signature or token is `401 APIGW.0301`; then the service checks the project, the cluster (and
 //! node pool, task, workflow, job or plan), and the body, in that order.
@@ -30,6 +32,8 @@ const NOT_FOUND: &str = "CCE.01404001";
 const INVALID: &str = "CCE.01400001";
 /// Error code for a request refused because something is under way.
 const CONFLICT: &str = "CCE.01400013";
+/// Error code for an operation of the spec the emulator does not play.
+const NOT_PLAYED: &str = "CCE.01501000";
 
 /// An answer, before the transport adds `X-Request-Id`.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,134 +82,30 @@ impl Reply {
     }
 }
 
-/// What the service does for an operation; CCE and Autopilot twins share one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Action {
-    ListClusters,
-    ShowCluster,
-    FeatureGates,
-    UpgradeFeatureGates,
-    UpgradePaths,
-    UpgradeInfo,
-    CreateWorkflow,
-    ListWorkflows,
-    ShowWorkflow,
-    UpdateWorkflow,
-    CreatePreCheck,
-    ListPreChecks,
-    ShowPreCheck,
-    AddonPreCheck,
-    ListAddonPreChecks,
-    CreateSnapshot,
-    ListSnapshots,
-    Upgrade,
-    ListUpgrades,
-    ShowUpgrade,
-    Retry,
-    Pause,
-    Continue,
-    PostCheck,
-    SyncNodePool,
-    SyncNode,
-    BatchSyncNodes,
-    ShowJob,
-    ListV2Jobs,
-    GetV2Job,
-    DeleteV2Job,
-    ListPlans,
-    UpdatePlan,
+/// ListClusters and ListAutopilotClusters: the flavour's clusters, filtered by the `status`,
+/// `type` and `version` query parameters.
+fn list_clusters(state: &State, flavour: Flavour, cx: &Cx<'_>) -> Value {
+    let filter = ClusterFilter {
+        phase: cx.query("status"),
+        kind: cx.query("type"),
+        version: cx.query("version"),
+    };
+    state.list_clusters(flavour, &filter, cx.detail())
 }
 
-/// Every operation of the spec and what the service does for it.
-pub(crate) static ROUTES: &[(&Operation, Action)] = &[
-    (&g::LIST_CLUSTERS, Action::ListClusters),
-    (&g::LIST_AUTOPILOT_CLUSTERS, Action::ListClusters),
-    (&g::SHOW_CLUSTER, Action::ShowCluster),
-    (&g::SHOW_AUTOPILOT_CLUSTER, Action::ShowCluster),
-    (&g::SHOW_FEATURE_GATES, Action::FeatureGates),
-    (&g::SHOW_AUTOPILOT_FEATURE_GATES, Action::FeatureGates),
-    (
-        &g::LIST_CLUSTER_UPGRADE_FEATURE_GATES,
-        Action::UpgradeFeatureGates,
-    ),
-    (
-        &g::LIST_AUTOPILOT_CLUSTER_UPGRADE_FEATURE_GATES,
-        Action::UpgradeFeatureGates,
-    ),
-    (&g::LIST_CLUSTER_UPGRADE_PATHS, Action::UpgradePaths),
-    (
-        &g::LIST_AUTOPILOT_CLUSTER_UPGRADE_PATHS,
-        Action::UpgradePaths,
-    ),
-    (&g::SHOW_CLUSTER_UPGRADE_INFO, Action::UpgradeInfo),
-    (&g::SHOW_AUTOPILOT_CLUSTER_UPGRADE_INFO, Action::UpgradeInfo),
-    (&g::CREATE_UPGRADE_WORK_FLOW, Action::CreateWorkflow),
-    (
-        &g::CREATE_AUTOPILOT_UPGRADE_WORK_FLOW,
-        Action::CreateWorkflow,
-    ),
-    (&g::LIST_UPGRADE_WORK_FLOWS, Action::ListWorkflows),
-    (&g::LIST_AUTOPILOT_UPGRADE_WORK_FLOWS, Action::ListWorkflows),
-    (&g::SHOW_UPGRADE_WORK_FLOW, Action::ShowWorkflow),
-    (&g::SHOW_AUTOPILOT_UPGRADE_WORK_FLOW, Action::ShowWorkflow),
-    (&g::UPGRADE_WORK_FLOW_UPDATE, Action::UpdateWorkflow),
-    (
-        &g::UPGRADE_AUTOPILOT_WORK_FLOW_UPDATE,
-        Action::UpdateWorkflow,
-    ),
-    (&g::CREATE_PRE_CHECK, Action::CreatePreCheck),
-    (&g::CREATE_AUTOPILOT_PRE_CHECK, Action::CreatePreCheck),
-    (&g::LIST_PRE_CHECK_TASKS, Action::ListPreChecks),
-    (&g::LIST_AUTOPILOT_PRE_CHECK_TASKS, Action::ListPreChecks),
-    (&g::SHOW_PRE_CHECK, Action::ShowPreCheck),
-    (&g::SHOW_AUTOPILOT_PRE_CHECK, Action::ShowPreCheck),
-    (&g::BATCH_CREATE_ADDON_PRECHECK, Action::AddonPreCheck),
-    (&g::LIST_ADDON_PRECHECK_TASKS, Action::ListAddonPreChecks),
-    (&g::CREATE_CLUSTER_MASTER_SNAPSHOT, Action::CreateSnapshot),
-    (
-        &g::CREATE_AUTOPILOT_CLUSTER_MASTER_SNAPSHOT,
-        Action::CreateSnapshot,
-    ),
-    (
-        &g::LIST_CLUSTER_MASTER_SNAPSHOT_TASKS,
-        Action::ListSnapshots,
-    ),
-    (
-        &g::LIST_AUTOPILOT_CLUSTER_MASTER_SNAPSHOT_TASKS,
-        Action::ListSnapshots,
-    ),
-    (&g::UPGRADE_CLUSTER, Action::Upgrade),
-    (&g::UPGRADE_AUTOPILOT_CLUSTER, Action::Upgrade),
-    (&g::LIST_UPGRADE_CLUSTER_TASKS, Action::ListUpgrades),
-    (
-        &g::LIST_AUTOPILOT_UPGRADE_CLUSTER_TASKS,
-        Action::ListUpgrades,
-    ),
-    (&g::SHOW_UPGRADE_CLUSTER_TASK, Action::ShowUpgrade),
-    (&g::SHOW_AUTOPILOT_UPGRADE_CLUSTER_TASK, Action::ShowUpgrade),
-    (&g::RETRY_UPGRADE_CLUSTER_TASK, Action::Retry),
-    (&g::RETRY_AUTOPILOT_UPGRADE_CLUSTER_TASK, Action::Retry),
-    (&g::PAUSE_UPGRADE_CLUSTER_TASK, Action::Pause),
-    (&g::CONTINUE_UPGRADE_CLUSTER_TASK, Action::Continue),
-    (&g::CREATE_POST_CHECK, Action::PostCheck),
-    (&g::CREATE_AUTOPILOT_POST_CHECK, Action::PostCheck),
-    (&g::UPGRADE_NODE_POOL, Action::SyncNodePool),
-    (&g::SYNC_NODE, Action::SyncNode),
-    (&g::BATCH_SYNC_NODES, Action::BatchSyncNodes),
-    (&g::SHOW_JOB, Action::ShowJob),
-    (&g::SHOW_AUTOPILOT_JOB, Action::ShowJob),
-    (&g::LIST_AUTOPILOT_JOBS, Action::ListV2Jobs),
-    (&g::GET_AUTOPILOT_ONE_JOB, Action::GetV2Job),
-    (&g::DELETE_AUTOPILOT_JOB, Action::DeleteV2Job),
-    (&g::LIST_AUTOPILOT_UPGRADE_PLANS, Action::ListPlans),
-    (&g::UPDATE_AUTOPILOT_UPGRADE_PLAN, Action::UpdatePlan),
-];
+/// The id of the operation whose behaviour `id` has: its CCE twin's for an Autopilot operation
+/// that has one, else its own.
+pub(crate) fn behaviour_of(id: &str) -> &str {
+    crate::operations::find(id)
+        .filter(|op| op.flavour == Some(crate::Flavour::Autopilot))
+        .and_then(|op| op.twin)
+        .unwrap_or(id)
+}
 
 /// A matched route: the operation, its action, and the decoded path parameters.
 #[derive(Debug)]
 struct Matched {
-    op: &'static Operation,
-    action: Action,
+    op: &'static Operation<'static>,
     flavour: Flavour,
     params: Vec<(&'static str, String)>,
 }
@@ -226,7 +126,6 @@ enum Match {
     /// The path exists with these methods.
     WrongMethod(String),
     NotFound,
-    IamProjects,
 }
 
 /// Matches a raw path and method against the spec's routes; path segments are percent-decoded
@@ -237,15 +136,8 @@ fn route(method: &str, raw_path: &str) -> Match {
         .skip(1)
         .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
         .collect();
-    if segments == ["v3", "projects"] {
-        return if method == "GET" {
-            Match::IamProjects
-        } else {
-            Match::WrongMethod("GET".into())
-        };
-    }
     let mut allowed: Vec<&str> = Vec::new();
-    for (op, action) in ROUTES {
+    for op in g::CALLS {
         let template: Vec<&str> = op.path.split('/').skip(1).collect();
         if template.len() != segments.len() {
             continue;
@@ -280,7 +172,6 @@ fn route(method: &str, raw_path: &str) -> Match {
         };
         return Match::Found(Matched {
             op,
-            action: *action,
             flavour,
             params,
         });
@@ -314,8 +205,7 @@ pub(crate) fn handle(
         .split_once('?')
         .unwrap_or((path_and_query, ""));
     let matched = match route(method, path) {
-        Match::Found(matched) => Some(matched),
-        Match::IamProjects => None,
+        Match::Found(matched) => matched,
         Match::NotFound => {
             return Reply::error(
                 404,
@@ -344,10 +234,7 @@ pub(crate) fn handle(
         body,
         query,
     };
-    let Some(m) = matched else {
-        return cx.iam_projects(path_and_query);
-    };
-    cx.serve(&m).unwrap_or_else(|e| e)
+    cx.serve(&matched).unwrap_or_else(|e| e)
 }
 
 /// One request being answered.
@@ -406,6 +293,8 @@ impl Cx<'_> {
     }
 
     fn serve(&self, m: &Matched) -> Result<Reply, Reply> {
+        // What is hand-written is behaviour, by the operation it plays; routing is the spec's.
+        let plays = behaviour_of(m.op.id);
         let ids = &self.shared.ids;
         let config = &self.shared.config;
         let project = m.param("project_id");
@@ -422,16 +311,17 @@ impl Cx<'_> {
         }
         let ok = |v: Value| Ok(Reply::json(200, v));
         let refused = |r: Refusal| self.refusal(r);
-        match m.action {
-            Action::ListClusters => ok(list_clusters(state, m.flavour, self)),
-            Action::ShowCluster => show_cluster(state, m.flavour, &cluster, self)
+        match plays {
+            "ListClusters" | "ListAutopilotClusters" => ok(list_clusters(state, m.flavour, self)),
+            "ShowCluster" | "ShowAutopilotCluster" => state
+                .show_cluster(&cluster, m.flavour, self.detail())
                 .map(|v| Reply::json(200, v))
                 .map_err(refused),
-            Action::FeatureGates => ok(State::feature_gates()),
-            Action::UpgradeFeatureGates => ok(State::upgrade_feature_gates()),
-            Action::UpgradePaths => ok(State::upgrade_paths()),
-            Action::UpgradeInfo => ok(state.upgrade_info(&cluster)),
-            Action::CreateWorkflow => {
+            "ShowFeatureGates" => ok(State::feature_gates()),
+            "ListClusterUpgradeFeatureGates" => ok(State::upgrade_feature_gates()),
+            "ListClusterUpgradePaths" => ok(State::upgrade_paths()),
+            "ShowClusterUpgradeInfo" => ok(state.upgrade_info(&cluster)),
+            "CreateUpgradeWorkFlow" => {
                 let body: t::CreateUpgradeWorkFlowRequestBody = self.body(m)?;
                 let created = state
                     .create_workflow(&cluster, Some(&body.spec.target_version), ids)
@@ -440,14 +330,14 @@ impl Cx<'_> {
                 let status = if m.flavour == Flavour::Cce { 201 } else { 200 };
                 Ok(Reply::json(status, created))
             }
-            Action::ListWorkflows => {
+            "ListUpgradeWorkFlows" => {
                 ok(state.list_workflows(&cluster, config.list_items_as_object))
             }
-            Action::ShowWorkflow => state
+            "ShowUpgradeWorkFlow" => state
                 .show_workflow(&cluster, m.param("upgrade_workflow_id"))
                 .map(|v| Reply::json(200, v))
                 .map_err(refused),
-            Action::UpdateWorkflow => {
+            "UpgradeWorkFlowUpdate" => {
                 let body: t::UpgradeWorkFlowUpdateRequestBody = self.body(m)?;
                 let phase = body.status.as_ref().and_then(|s| s.phase.as_ref());
                 state
@@ -455,19 +345,19 @@ impl Cx<'_> {
                     .map(|v| Reply::json(200, v))
                     .map_err(refused)
             }
-            Action::CreatePreCheck => {
+            "CreatePreCheck" => {
                 let body: t::PreCheckClusterRequestBody = self.body(m)?;
                 state
                     .create_precheck(&cluster, &body.spec, ids)
                     .map(|v| Reply::json(200, v))
                     .map_err(refused)
             }
-            Action::ListPreChecks => ok(state.list_prechecks(&cluster)),
-            Action::ShowPreCheck => state
+            "ListPreCheckTasks" => ok(state.list_prechecks(&cluster)),
+            "ShowPreCheck" => state
                 .show_precheck(&cluster, m.param("task_id"))
                 .map(|v| Reply::json(200, v))
                 .map_err(refused),
-            Action::AddonPreCheck => {
+            "BatchCreateAddonPrecheck" => {
                 let body: t::AddonCheckRequestBody = self.body(m)?;
                 if body.spec.cluster_id != cluster {
                     return Err(self.invalid(format!(
@@ -477,18 +367,18 @@ impl Cx<'_> {
                 }
                 ok(state.addon_check(&cluster, &body, ids))
             }
-            Action::ListAddonPreChecks => ok(state.list_addon_checks(
+            "ListAddonPrecheckTasks" => ok(state.list_addon_checks(
                 &cluster,
                 self.query("type").as_deref(),
                 self.query("task_id").as_deref(),
                 self.query("addon_instance_id").as_deref(),
             )),
-            Action::CreateSnapshot => state
+            "CreateClusterMasterSnapshot" => state
                 .create_snapshot(&cluster, ids)
                 .map(|v| Reply::json(200, v))
                 .map_err(refused),
-            Action::ListSnapshots => ok(state.list_snapshots(&cluster)),
-            Action::Upgrade => {
+            "ListClusterMasterSnapshotTasks" => ok(state.list_snapshots(&cluster)),
+            "UpgradeCluster" => {
                 let body: t::UpgradeClusterRequestBody = self.body(m)?;
                 let Some(action) = body.spec.cluster_upgrade_action else {
                     return Err(self.invalid("spec.clusterUpgradeAction is required"));
@@ -498,15 +388,17 @@ impl Cx<'_> {
                     .map(|v| Reply::json(200, v))
                     .map_err(refused)
             }
-            Action::ListUpgrades => ok(state.list_upgrades(&cluster)),
-            Action::ShowUpgrade => state
+            "ListUpgradeClusterTasks" => ok(state.list_upgrades(&cluster)),
+            "ShowUpgradeClusterTask" => state
                 .show_upgrade(&cluster, m.param("task_id"))
                 .map(|v| Reply::json(200, v))
                 .map_err(refused),
-            Action::Retry | Action::Pause | Action::Continue => {
-                let action = match m.action {
-                    Action::Retry => UpgradeAction::Retry,
-                    Action::Pause => UpgradeAction::Pause,
+            "RetryUpgradeClusterTask"
+            | "PauseUpgradeClusterTask"
+            | "ContinueUpgradeClusterTask" => {
+                let action = match plays {
+                    "RetryUpgradeClusterTask" => UpgradeAction::Retry,
+                    "PauseUpgradeClusterTask" => UpgradeAction::Pause,
                     _ => UpgradeAction::Continue,
                 };
                 state
@@ -514,11 +406,11 @@ impl Cx<'_> {
                     .map(|()| Reply::empty())
                     .map_err(refused)
             }
-            Action::PostCheck => {
+            "CreatePostCheck" => {
                 let body: t::PostCheckClusterRequestBody = self.body(m)?;
                 ok(state.post_check(&cluster, &body.spec, ids))
             }
-            Action::SyncNodePool => {
+            "UpgradeNodePool" => {
                 let pool = m.param("nodepool_id");
                 let known = state
                     .cluster(&cluster)
@@ -535,37 +427,49 @@ impl Cx<'_> {
                 }
                 ok(json!({ "jobid": job }))
             }
-            Action::SyncNode => Ok(Reply {
+            "SyncNode" => Ok(Reply {
                 status: 200,
                 body: ReplyBody::Text("Sync node success"),
                 headers: Vec::new(),
             }),
-            Action::BatchSyncNodes => Ok(Reply {
+            "BatchSyncNodes" => Ok(Reply {
                 status: 200,
                 body: ReplyBody::Text("Start to batch sync nodes"),
                 headers: Vec::new(),
             }),
-            Action::ShowJob => state
+            "ShowJob" => state
                 .show_job(m.param("job_id"), m.flavour)
                 .map(|v| Reply::json(200, v))
                 .map_err(refused),
-            Action::ListV2Jobs => ok(state.list_v2_jobs()),
-            Action::GetV2Job => state
+            "ListAutopilotJobs" => ok(state.list_v2_jobs()),
+            "GetAutopilotOneJob" => state
                 .get_v2_job(m.param("job_id"))
                 .map(|v| Reply::json(200, v))
                 .map_err(refused),
-            Action::DeleteV2Job => state
+            "DeleteAutopilotJob" => state
                 .delete_v2_job(m.param("job_id"))
                 .map(|()| Reply::empty())
                 .map_err(refused),
-            Action::ListPlans => ok(state.list_plans(&cluster, !config.plan_items_as_array)),
-            Action::UpdatePlan => {
+            "ListAutopilotUpgradePlans" => {
+                ok(state.list_plans(&cluster, !config.plan_items_as_array))
+            }
+            "UpdateAutopilotUpgradePlan" => {
                 let body: t::DelayUpgradePlanRequestBody = self.body(m)?;
                 state
                     .postpone_plan(&cluster, m.param("upgrade_plan_id"), &body.not_before)
                     .map(|v| Reply::json(200, v))
                     .map_err(refused)
             }
+            "KeystoneListProjects" => Ok(self.iam_projects()),
+            _ => Ok(Reply::error(
+                501,
+                NOT_PLAYED,
+                &format!(
+                    "The emulator does not play {}: give it a behaviour in src/emulator/api.rs",
+                    m.op.id
+                ),
+                self.request_id,
+            )),
         }
     }
 
@@ -575,7 +479,7 @@ impl Cx<'_> {
             .is_some_and(|d| d.eq_ignore_ascii_case("true"))
     }
 
-    fn iam_projects(&self, path_and_query: &str) -> Reply {
+    fn iam_projects(&self) -> Reply {
         let name = self.query("name");
         let shared = self.shared;
         let endpoint = shared.endpoint();
@@ -598,7 +502,11 @@ impl Cx<'_> {
             json!({
                 "projects": projects,
                 "links": {
-                    "self": format!("{endpoint}{path_and_query}"),
+                    "self": format!("{endpoint}/v3/projects{}", if self.query.is_empty() {
+                        String::new()
+                    } else {
+                        format!("?{}", self.query)
+                    }),
                     "previous": null,
                     "next": null,
                 },
@@ -607,57 +515,87 @@ impl Cx<'_> {
     }
 }
 
-/// ListClusters and ListAutopilotClusters: the flavour's clusters, filtered by the `status`,
-/// `type` and `version` query parameters.
-fn list_clusters(state: &State, flavour: Flavour, cx: &Cx<'_>) -> Value {
-    let filter = ClusterFilter {
-        phase: cx.query("status"),
-        kind: cx.query("type"),
-        version: cx.query("version"),
-    };
-    state.list_clusters(flavour, &filter, cx.detail())
-}
-
-/// ShowCluster and ShowAutopilotCluster.
-fn show_cluster(state: &State, flavour: Flavour, id: &str, cx: &Cx<'_>) -> Result<Value, Refusal> {
-    state.show_cluster(id, flavour, cx.detail())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn found(method: &str, path: &str) -> (Action, Flavour, Vec<(&'static str, String)>) {
+    fn found(method: &str, path: &str) -> (&'static str, Flavour, Vec<(&'static str, String)>) {
         match route(method, path) {
-            Match::Found(m) => (m.action, m.flavour, m.params),
+            Match::Found(m) => (m.op.id, m.flavour, m.params),
             other => panic!("{method} {path}: {other:?}"),
         }
     }
 
     #[test]
-    fn every_operation_of_the_spec_is_routed_once() {
-        let mut ids: Vec<&str> = ROUTES.iter().map(|(op, _)| op.id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!(ids.len(), ROUTES.len());
-        for (op, action) in ROUTES {
+    fn every_operation_of_the_spec_is_routed_to_itself() {
+        for op in crate::operations::ALL {
             let path = op
                 .path
                 .replace("{project_id}", "p")
                 .replace("{cluster_id}", "c")
                 .replace(['{', '}'], "");
-            let (found, _, _) = found(op.method.as_str(), &path);
-            assert_eq!(found, *action, "{}", op.id);
+            let (found, _, _) = found(op.method, &path);
+            assert_eq!(found, op.id);
         }
     }
 
     #[test]
+    fn an_autopilot_operation_plays_its_cce_twin() {
+        assert_eq!(
+            behaviour_of("ShowAutopilotUpgradeClusterTask"),
+            "ShowUpgradeClusterTask"
+        );
+        assert_eq!(
+            behaviour_of("ShowUpgradeClusterTask"),
+            "ShowUpgradeClusterTask"
+        );
+        assert_eq!(behaviour_of("ListAutopilotJobs"), "ListAutopilotJobs");
+        assert_eq!(behaviour_of("NoSuchOperation"), "NoSuchOperation");
+    }
+
+    #[test]
+    fn an_operation_without_a_behaviour_answers_501_naming_it() {
+        static UNPLAYED: Operation<'static> = Operation {
+            id: "NotPlayedHere",
+            method: reqwest::Method::GET,
+            path: "/api/v3/unplayed",
+            params: &[],
+            body: None,
+            server: None,
+        };
+        let shared = Shared::new(
+            super::super::EmulatorConfig::fast(),
+            "127.0.0.1:1".parse().expect("an address"),
+        );
+        let cx = Cx {
+            shared: &shared,
+            request_id: "r-1",
+            body: b"",
+            query: "",
+        };
+        let matched = Matched {
+            op: &UNPLAYED,
+            flavour: Flavour::Cce,
+            params: Vec::new(),
+        };
+        let reply = cx.serve(&matched).unwrap_or_else(|e| e);
+        assert_eq!(reply.status, 501);
+        let ReplyBody::Json(body) = reply.body else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(body["error_code"], NOT_PLAYED);
+        assert_eq!(body["request_id"], "r-1");
+        let msg = body["error_msg"].as_str().expect("a message");
+        assert!(msg.contains("NotPlayedHere"), "{msg}");
+    }
+
+    #[test]
     fn routes_decode_segments_and_tell_the_flavour() {
-        let (action, flavour, params) = found(
+        let (id, flavour, params) = found(
             "GET",
             "/api/v3/projects/p/clusters/a%20b+c%25%E4%B8%AD/operation/upgrade/tasks/t%2F1",
         );
-        assert_eq!(action, Action::ShowUpgrade);
+        assert_eq!(id, "ShowUpgradeClusterTask");
         assert_eq!(flavour, Flavour::Cce);
         assert_eq!(
             params,
@@ -667,35 +605,42 @@ mod tests {
                 ("task_id", "t/1".to_string())
             ]
         );
-        let (action, flavour, _) = found(
+        let (id, flavour, _) = found(
             "POST",
             "/autopilot/v3/projects/p/clusters/c/operation/postcheck",
         );
-        assert_eq!((action, flavour), (Action::PostCheck, Flavour::Autopilot));
-        assert!(matches!(route("GET", "/v3/projects"), Match::IamProjects));
+        assert_eq!(
+            (id, flavour),
+            ("CreateAutopilotPostCheck", Flavour::Autopilot)
+        );
+        assert_eq!(found("GET", "/v3/projects").0, "KeystoneListProjects");
+        match route("POST", "/v3/projects") {
+            Match::WrongMethod(allowed) => assert_eq!(allowed, "GET"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn unknown_paths_and_wrong_methods() {
         for path in [
             "/",
-            "/api/v3/projects/p/clusters/c/nodes",
             "/api/v3/projects/p/clusters/c/operation/upgradeworkflows/",
             "/autopilot/v3/projects/p/clusters/c/nodepools/np/operation/upgrade",
             "/autopilot/v3/projects/p/clusters/c/operation/upgrade/pause",
             "/api/v2/projects/p/clusters/c/operation/postcheck",
+            "/api/v3/projects/p/clusters/c/nodes",
         ] {
             assert!(matches!(route("GET", path), Match::NotFound), "{path}");
+        }
+        match route("DELETE", "/api/v3/projects/p/clusters/c") {
+            Match::WrongMethod(allowed) => assert_eq!(allowed, "GET"),
+            other => panic!("{other:?}"),
         }
         match route(
             "DELETE",
             "/api/v3/projects/p/clusters/c/operation/upgradeworkflows",
         ) {
             Match::WrongMethod(allowed) => assert_eq!(allowed, "GET, POST"),
-            other => panic!("{other:?}"),
-        }
-        match route("DELETE", "/api/v3/projects/p/clusters/c") {
-            Match::WrongMethod(allowed) => assert_eq!(allowed, "GET"),
             other => panic!("{other:?}"),
         }
         match route("GET", "/api/v3/projects/p/clusters/c/operation/postcheck") {

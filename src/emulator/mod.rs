@@ -1,11 +1,12 @@
 //! A local CCE emulator: a real HTTP server on `127.0.0.1` that checks signatures the way the
 //! Huawei Cloud API gateway does and plays the cluster-upgrade service as `FLOW.md` describes it.
 //!
-//! There is no network to Huawei Cloud from tests, so the crate ships this stand-in. It serves
-//! every operation of the spec in `openapi/` (CCE under `/api/v2`, `/api/v3`, `/api/v3.1`,
-//! Autopilot under `/autopilot/v2`, `/autopilot/v3`, `/autopilot/v3.1`, and the global ones
-//! without a cluster id), routed from the generated operation table, with answers built from the
-//! generated types; and the IAM project lookup (`GET /v3/projects?name={region}`).
+//! There is no network to Huawei Cloud from tests, so the crate ships this stand-in. It routes
+//! every operation of the spec in `openapi/` ([`crate::operations::ALL`]: CCE under `/api/...`,
+//! Autopilot under `/autopilot/...`, the global ones without a cluster id, and the IAM project
+//! lookup `GET /v3/projects?name={region}`) from the generated operation table, and plays each
+//! one it has a behaviour for (an Autopilot operation plays its CCE twin's), with answers built
+//! from the generated types; any other operation answers `501` naming it.
 //!
 //! | step | operations (CCE; the Autopilot twin where there is one) |
 //! |---|---|

@@ -23,9 +23,13 @@
 //! The answer's `jobid` is followed with `ShowJob`, whose [`Job`] tells its [`JobPhase`]; the
 //! Autopilot v2 job API answers [`V2Job`]s.
 
+use crate::password::NodePassword;
+#[allow(unused_imports)] // named by the docs above and the tests below
+use crate::types::{Job, UpgradeNodePoolResponse, V2Job};
 use crate::types::{
-    Job, JobPhase, NodePoolMetadata, NodeTemplate, NodeTemplateVolumeConfig, UpgradeNodePool,
-    UpgradeNodePoolResponse, V2Job, VolumeResetPolicy,
+    JobPhase, NodePoolMetadata, NodePoolUpgradeSpec, NodeTemplate, NodeTemplateLifeCycle,
+    NodeTemplateLogin, NodeTemplateLoginUserPassword, NodeTemplateVolumeConfig, UpgradeNodePool,
+    VolumeResetPolicy,
 };
 
 impl UpgradeNodePool {
@@ -94,25 +98,95 @@ impl NodeTemplate {
     }
 }
 
-impl UpgradeNodePoolResponse {
-    /// The ID of the job the synchronization started (`jobid`), to follow with `ShowJob`; `None`
-    /// when the service answered with an empty body.
-    pub fn job_id(&self) -> Option<&str> {
-        self.jobid.as_deref()
+impl UpgradeNodePool {
+    /// A request to sync the node pool `nodepool_id`, `max_unavailable` nodes at a time (1–20).
+    /// Narrow it with [`UpgradeNodePool::node_ids`] and [`UpgradeNodePool::node_template`].
+    pub fn new(nodepool_id: impl Into<String>, max_unavailable: i32) -> Self {
+        UpgradeNodePool {
+            api_version: None,
+            kind: None,
+            metadata: None,
+            spec: NodePoolUpgradeSpec {
+                force: None,
+                max_unavailable,
+                node_ids: Vec::new(),
+                node_pool_id: nodepool_id.into(),
+                node_template: None,
+                retry_times: None,
+                skipped_nodes: Vec::new(),
+            },
+        }
+    }
+
+    /// Only these nodes of the pool.
+    pub fn node_ids<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.spec.node_ids = ids.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The node template to sync with (login and lifecycle scripts).
+    pub fn node_template(mut self, template: NodeTemplate) -> Self {
+        self.spec.node_template = Some(template);
+        self
     }
 }
 
-impl Job {
-    /// The job's phase (`status.phase`), if sent.
-    pub fn phase(&self) -> Option<&JobPhase> {
-        self.status.as_ref()?.phase.as_ref()
+impl NodeTemplate {
+    /// A template logging in with the key pair `ssh_key`, without lifecycle scripts.
+    pub fn with_ssh_key(ssh_key: impl Into<String>) -> Self {
+        NodeTemplate {
+            life_cycle: NodeTemplateLifeCycle::default(),
+            login: NodeTemplateLogin {
+                ssh_key: Some(ssh_key.into()),
+                user_password: None,
+                ..NodeTemplateLogin::default()
+            },
+            volume_config: None,
+        }
     }
-}
 
-impl V2Job {
-    /// The job's state (`status.status`, the v2 API's name for the phase), if sent.
-    pub fn phase(&self) -> Option<&JobPhase> {
-        self.status.as_ref()?.status.as_ref()
+    /// A template logging in as `root` with `password`, without lifecycle scripts.
+    ///
+    /// The API takes the password salted and encoded, never in clear: build it with
+    /// [`NodePassword::salted`] from the password you will type at the node's prompt, or with
+    /// [`NodePassword::presalted`] from a value that is already salted.
+    pub fn with_root_password(password: NodePassword) -> Self {
+        Self::with_password("root", password)
+    }
+
+    /// A template logging in as `username` (the API's default is `root`) with `password`
+    /// (see [`NodeTemplate::with_root_password`] for how to make it), without lifecycle scripts.
+    pub fn with_password(username: impl Into<String>, password: NodePassword) -> Self {
+        NodeTemplate {
+            life_cycle: NodeTemplateLifeCycle::default(),
+            login: NodeTemplateLogin {
+                ssh_key: None,
+                user_password: Some(NodeTemplateLoginUserPassword {
+                    password,
+                    username: username.into(),
+                }),
+                ..NodeTemplateLogin::default()
+            },
+            volume_config: None,
+        }
+    }
+
+    /// Scripts run before and after installation, already base64-encoded
+    /// (`echo -n "script" | base64`); together at most 10240 characters as sent. Base64 wrapped
+    /// over several lines, as `base64` prints it, is accepted: the line breaks are removed
+    /// before sending (and before counting).
+    pub fn scripts(mut self, pre_install: Option<String>, post_install: Option<String>) -> Self {
+        self.life_cycle.pre_install = pre_install;
+        self.life_cycle.post_install = post_install;
+        self
+    }
+
+    /// Scripts run before and after installation, given as plain text: they are base64-encoded
+    /// here. Together at most 10240 characters once encoded (about 7,680 bytes of script).
+    pub fn plain_scripts(self, pre_install: Option<&str>, post_install: Option<&str>) -> Self {
+        use base64::Engine as _;
+        let encode = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        self.scripts(pre_install.map(encode), post_install.map(encode))
     }
 }
 

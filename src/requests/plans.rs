@@ -1,19 +1,7 @@
-//! Conveniences for the types of `openapi/plans.yaml`.
+//! Conveniences for the types of `openapi/plans.yaml`. `DelayUpgradePlanRequestBody::new`
+//! (`notBefore`) is generated from the spec (`x-new`).
 
-use crate::generated::types::{
-    DelayUpgradePlanRequestBody, UpgradePlan, UpgradePlanItems, UpgradePlanList,
-};
-
-impl DelayUpgradePlanRequestBody {
-    /// A request to postpone an automatic upgrade plan so that it starts no earlier than
-    /// `not_before` (UTC). The service refuses a time at or after the plan's
-    /// `spec.notBeforeDeadline`.
-    pub fn new(not_before: impl Into<String>) -> Self {
-        DelayUpgradePlanRequestBody {
-            not_before: not_before.into(),
-        }
-    }
-}
+use crate::generated::types::{UpgradePlan, UpgradePlanItems, UpgradePlanList};
 
 impl UpgradePlanList {
     /// The plans, whichever form `items` was sent in (one object, an array, or missing).
@@ -26,18 +14,12 @@ impl UpgradePlanList {
     }
 }
 
-impl UpgradePlan {
-    /// The plan's id (`metadata.uid`), the `upgrade_plan_id` that postpones it.
-    pub fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::types::DelayUpgradePlanRequestBody;
 
     #[test]
     fn delay_request_carries_only_not_before() {

@@ -1,6 +1,6 @@
 //! Conveniences for the types of `openapi/postcheck.yaml`: the body of `CreatePostCheck` and
-//! `CreateAutopilotPostCheck`. [`PostCheckClusterRequestBody::new`] (in `model.rs`) takes the
-//! spec; these build the spec.
+//! `CreateAutopilotPostCheck`. [`PostCheckClusterRequestBody::new`] (generated: `x-new` in the
+//! spec) takes the spec; these build the spec.
 
 use crate::types::{PostCheckClusterRequestBody, PostCheckSpec};
 

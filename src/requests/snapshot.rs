@@ -12,18 +12,6 @@ impl SnapshotTaskList {
     }
 }
 
-impl SnapshotTask {
-    /// The task's id (`metadata.uid`).
-    pub fn uid(&self) -> Option<&str> {
-        self.metadata.as_ref()?.uid.as_deref()
-    }
-
-    /// The task's phase (`status.phase`), as sent: its values are not documented.
-    pub fn phase(&self) -> Option<&str> {
-        self.status.as_ref()?.phase.as_deref()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;

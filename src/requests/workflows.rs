@@ -1,15 +1,29 @@
 //! Conveniences for the types of `openapi/workflows.yaml`.
 //!
 //! `CreateUpgradeWorkFlowRequestBody::new` (the target version, with `kind` and `apiVersion` at
-//! their fixed values) lives in `src/model.rs`; the setters for its optional parts and the
-//! cancel body of `UpgradeWorkFlowUpdate` / `UpgradeAutopilotWorkFlowUpdate` are here.
+//! their fixed values), the setters for its optional parts and the cancel body of
+//! `UpgradeWorkFlowUpdate` / `UpgradeAutopilotWorkFlowUpdate`.
 
 use crate::types::{
-    CreateUpgradeWorkFlowRequestBody, UpgradeWorkFlowUpdateRequestBody,
-    UpgradeWorkFlowUpdateStatus, WorkFlowPhase,
+    ApiVersionV3, CreateUpgradeWorkFlowRequestBody, UpgradeWorkFlowUpdateRequestBody,
+    UpgradeWorkFlowUpdateStatus, WorkFlowPhase, WorkFlowSpec, WorkFlowTaskKind,
 };
 
 impl CreateUpgradeWorkFlowRequestBody {
+    /// A request to start the upgrade workflow towards `target_version` (e.g. `v1.29`), with
+    /// `kind` and `apiVersion` at their fixed values.
+    pub fn new(target_version: impl Into<String>) -> Self {
+        CreateUpgradeWorkFlowRequestBody {
+            api_version: ApiVersionV3::default(),
+            kind: WorkFlowTaskKind::default(),
+            spec: WorkFlowSpec {
+                cluster_id: None,
+                cluster_version: None,
+                target_version: target_version.into(),
+            },
+        }
+    }
+
     /// States the cluster's current version (`spec.clusterVersion`), the version this upgrade
     /// starts from. Optional (the reference's example leaves it out); the answer's
     /// `spec.clusterVersion` carries the version as the service normalised it.

@@ -12,7 +12,7 @@ use crate::types::{
     UpgradeWorkFlow, UpgradeWorkFlowList,
 };
 
-pub(crate) use crate::flavour::Flavour;
+pub use crate::flavour::Flavour;
 
 /// A cluster and the operations of its flavour.
 #[derive(Clone)]
