@@ -1,5 +1,6 @@
-//! The calls the driver makes, for a CCE or an Autopilot cluster: one place that picks the
-//! operation of the cluster's flavour, so the driver itself is written once.
+//! The calls the driver makes on one cluster, through the generated `<operation>_for(flavour,
+//! ..)` dispatch (from the spec's `x-cce-twin`), so the driver is written once for CCE and
+//! Autopilot. What has no twin (pause/continue, node pools: CCE only) says so.
 
 use crate::Client;
 use crate::error::Error;
@@ -9,26 +10,17 @@ use crate::types::{
     PreCheckClusterRequestBody, PreCheckTask, PreCheckTaskList, SnapshotClusterResponse,
     SnapshotTaskList, UpgradeClusterRequestBody, UpgradeClusterResponse, UpgradeInfo,
     UpgradeNodePool, UpgradeNodePoolResponse, UpgradePathList, UpgradeTask, UpgradeTaskList,
-    UpgradeWorkFlow, UpgradeWorkFlowList,
+    UpgradeWorkFlow, UpgradeWorkFlowList, UpgradeWorkFlowUpdateRequestBody,
 };
 
 pub use crate::flavour::Flavour;
 
-/// A cluster and the operations of its flavour.
+/// A cluster and the flavour of its API.
 #[derive(Clone)]
 pub(crate) struct Api {
     pub(crate) client: Client,
     pub(crate) cluster: String,
     pub(crate) flavour: Flavour,
-}
-
-macro_rules! pick {
-    ($self:ident, $cce:ident, $autopilot:ident ( $($arg:expr),* )) => {
-        match $self.flavour {
-            Flavour::Cce => $self.client.$cce(&$self.cluster $(, $arg)*).await,
-            Flavour::Autopilot => $self.client.$autopilot(&$self.cluster $(, $arg)*).await,
-        }
-    };
 }
 
 impl Api {
@@ -40,27 +32,21 @@ impl Api {
         }
     }
 
-    /// The cluster's phase (`status.phase`), as the service spelt it.
+    /// The cluster's phase (`status.phase`), as the service spelt it. (The two flavours answer
+    /// different cluster types, so they are no twins.)
     pub(crate) async fn cluster_phase(&self) -> Result<Response<Option<String>>, Error> {
+        let phase = |p: Option<crate::types::ClusterPhase>| p.map(|p| p.as_str().to_owned());
         match self.flavour {
             Flavour::Cce => Ok(self
                 .client
                 .show_cluster(&self.cluster, &Default::default())
                 .await?
-                .map(|c| {
-                    c.status
-                        .and_then(|s| s.phase)
-                        .map(|p| p.as_str().to_owned())
-                })),
+                .map(|c| phase(c.status.and_then(|s| s.phase)))),
             Flavour::Autopilot => Ok(self
                 .client
                 .show_autopilot_cluster(&self.cluster, &Default::default())
                 .await?
-                .map(|c| {
-                    c.status
-                        .and_then(|s| s.phase)
-                        .map(|p| p.as_str().to_owned())
-                })),
+                .map(|c| phase(c.status.and_then(|s| s.phase)))),
         }
     }
 
@@ -68,115 +54,97 @@ impl Api {
         &self,
         workflow_id: &str,
     ) -> Result<Response<UpgradeWorkFlow>, Error> {
-        let body = crate::types::UpgradeWorkFlowUpdateRequestBody::cancel();
-        match self.flavour {
-            Flavour::Cce => {
-                self.client
-                    .upgrade_work_flow_update(&self.cluster, workflow_id, &body)
-                    .await
-            }
-            Flavour::Autopilot => {
-                self.client
-                    .upgrade_autopilot_work_flow_update(&self.cluster, workflow_id, &body)
-                    .await
-            }
-        }
+        let body = UpgradeWorkFlowUpdateRequestBody::cancel();
+        self.client
+            .upgrade_work_flow_update_for(self.flavour, &self.cluster, workflow_id, &body)
+            .await
     }
 
     pub(crate) async fn upgrade_info(&self) -> Result<Response<UpgradeInfo>, Error> {
-        pick!(
-            self,
-            show_cluster_upgrade_info,
-            show_autopilot_cluster_upgrade_info()
-        )
+        self.client
+            .show_cluster_upgrade_info_for(self.flavour, &self.cluster)
+            .await
     }
 
     pub(crate) async fn upgrade_paths(&self) -> Result<Response<UpgradePathList>, Error> {
-        match self.flavour {
-            Flavour::Cce => self.client.list_cluster_upgrade_paths().await,
-            Flavour::Autopilot => self.client.list_autopilot_cluster_upgrade_paths().await,
-        }
+        self.client
+            .list_cluster_upgrade_paths_for(self.flavour)
+            .await
     }
 
     pub(crate) async fn workflows(&self) -> Result<Response<UpgradeWorkFlowList>, Error> {
-        pick!(
-            self,
-            list_upgrade_work_flows,
-            list_autopilot_upgrade_work_flows()
-        )
+        self.client
+            .list_upgrade_work_flows_for(self.flavour, &self.cluster)
+            .await
     }
 
     pub(crate) async fn create_workflow(
         &self,
         body: &CreateUpgradeWorkFlowRequestBody,
     ) -> Result<Response<UpgradeWorkFlow>, Error> {
-        pick!(
-            self,
-            create_upgrade_work_flow,
-            create_autopilot_upgrade_work_flow(body)
-        )
+        self.client
+            .create_upgrade_work_flow_for(self.flavour, &self.cluster, body)
+            .await
     }
 
     pub(crate) async fn pre_checks(&self) -> Result<Response<PreCheckTaskList>, Error> {
-        pick!(self, list_pre_check_tasks, list_autopilot_pre_check_tasks())
+        self.client
+            .list_pre_check_tasks_for(self.flavour, &self.cluster)
+            .await
     }
 
     pub(crate) async fn create_pre_check(
         &self,
         body: &PreCheckClusterRequestBody,
     ) -> Result<Response<PreCheckTask>, Error> {
-        pick!(self, create_pre_check, create_autopilot_pre_check(body))
+        self.client
+            .create_pre_check_for(self.flavour, &self.cluster, body)
+            .await
     }
 
     pub(crate) async fn pre_check(&self, id: &str) -> Result<Response<PreCheckTask>, Error> {
-        pick!(self, show_pre_check, show_autopilot_pre_check(id))
+        self.client
+            .show_pre_check_for(self.flavour, &self.cluster, id)
+            .await
     }
 
     pub(crate) async fn create_snapshot(&self) -> Result<Response<SnapshotClusterResponse>, Error> {
-        pick!(
-            self,
-            create_cluster_master_snapshot,
-            create_autopilot_cluster_master_snapshot()
-        )
+        self.client
+            .create_cluster_master_snapshot_for(self.flavour, &self.cluster)
+            .await
     }
 
     pub(crate) async fn snapshots(&self) -> Result<Response<SnapshotTaskList>, Error> {
-        pick!(
-            self,
-            list_cluster_master_snapshot_tasks,
-            list_autopilot_cluster_master_snapshot_tasks()
-        )
+        self.client
+            .list_cluster_master_snapshot_tasks_for(self.flavour, &self.cluster)
+            .await
     }
 
     pub(crate) async fn upgrade(
         &self,
         body: &UpgradeClusterRequestBody,
     ) -> Result<Response<UpgradeClusterResponse>, Error> {
-        pick!(self, upgrade_cluster, upgrade_autopilot_cluster(body))
+        self.client
+            .upgrade_cluster_for(self.flavour, &self.cluster, body)
+            .await
     }
 
     pub(crate) async fn upgrade_tasks(&self) -> Result<Response<UpgradeTaskList>, Error> {
-        pick!(
-            self,
-            list_upgrade_cluster_tasks,
-            list_autopilot_upgrade_cluster_tasks()
-        )
+        self.client
+            .list_upgrade_cluster_tasks_for(self.flavour, &self.cluster)
+            .await
     }
 
     pub(crate) async fn upgrade_task(&self, id: &str) -> Result<Response<UpgradeTask>, Error> {
-        pick!(
-            self,
-            show_upgrade_cluster_task,
-            show_autopilot_upgrade_cluster_task(id)
-        )
+        self.client
+            .show_upgrade_cluster_task_for(self.flavour, &self.cluster, id)
+            .await
     }
 
     pub(crate) async fn retry_upgrade(&self) -> Result<Response<()>, Error> {
-        pick!(
-            self,
-            retry_upgrade_cluster_task,
-            retry_autopilot_upgrade_cluster_task()
-        )
+        self.client
+            .retry_upgrade_cluster_task_for(self.flavour, &self.cluster)
+            .await
     }
 
     /// Continues a paused upgrade; Autopilot has no such operation.
@@ -198,9 +166,12 @@ impl Api {
         &self,
         body: &PostCheckClusterRequestBody,
     ) -> Result<Response<PostCheckTask>, Error> {
-        pick!(self, create_post_check, create_autopilot_post_check(body))
+        self.client
+            .create_post_check_for(self.flavour, &self.cluster, body)
+            .await
     }
 
+    /// Syncs a node pool; Autopilot clusters have none.
     pub(crate) async fn sync_node_pool(
         &self,
         pool: &str,
@@ -220,9 +191,6 @@ impl Api {
     }
 
     pub(crate) async fn job(&self, id: &str) -> Result<Response<Job>, Error> {
-        match self.flavour {
-            Flavour::Cce => self.client.show_job(id).await,
-            Flavour::Autopilot => self.client.show_autopilot_job(id).await,
-        }
+        self.client.show_job_for(self.flavour, id).await
     }
 }

@@ -13,25 +13,9 @@ use crate::version::Version;
 use super::decide::{PreCheckView, SnapshotView, TaskView, WorkflowView};
 use super::report::{Failure, Finding};
 
-/// The cluster's version as the upgrade info gives it: `release` (`v1.28.15`) and `patch`
-/// (`r0`) joined (`v1.28.15-r0`), or `patch` alone when it is a whole version itself.
+/// The cluster's version as the upgrade info gives it (`release` and `patch` joined).
 pub(crate) fn current_version(info: &UpgradeInfo) -> Option<String> {
-    let v = info.spec.as_ref()?.version_info.as_ref()?;
-    let release = v
-        .release
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
-    let patch = v.patch.as_deref().map(str::trim).filter(|p| !p.is_empty());
-    let whole = |s: &str| s.parse::<Version>().is_ok();
-    match (release, patch) {
-        (_, Some(p)) if p.starts_with(['v', 'V']) && whole(p) => Some(p.to_owned()),
-        (Some(r), Some(p)) if !r.contains('-') && whole(&format!("{r}-{p}")) => {
-            Some(format!("{r}-{p}"))
-        }
-        (Some(r), _) => Some(r.to_owned()),
-        (None, p) => p.map(str::to_owned),
-    }
+    info.current_version()
 }
 
 /// The targets the upgrade info lists.
