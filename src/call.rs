@@ -91,7 +91,7 @@ impl Client {
         }
         shared.prepare(&mut request);
         shared
-            .authorize(&mut request)
+            .authorize(&mut request, op.id, 1)
             .map_err(|e| Error::configuration(format!("cannot sign the request: {e}")))
             .map_err(|e| e.with_operation(op.id))?;
 

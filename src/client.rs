@@ -20,9 +20,10 @@ use tracing::Instrument;
 
 use crate::credentials::{self, CredentialSource, Credentials, Env};
 use crate::error::{Error, ErrorKind, ResponseTooLarge, ServiceError};
+use crate::interceptor::{AfterAttempt, BeforeSigning, Interceptor};
 use crate::region::{Region, check_endpoint};
 use crate::retry::{self, RetryConfig};
-use crate::signing::{self, KeyedSigningParams, SigningKey, SigningParams};
+use crate::signing::{self, KeyedSigningParams, SigningKey};
 
 /// The default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,6 +37,7 @@ const USER_AGENT: &str = concat!("cce-upgrade-rust/", env!("CARGO_PKG_VERSION"))
 const X_PROJECT_ID: HeaderName = HeaderName::from_static("x-project-id");
 const X_AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
 const X_SDK_DATE: HeaderName = HeaderName::from_static("x-sdk-date");
+const X_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-security-token");
 const X_REQUEST_ID: &str = "x-request-id";
 
 /// An answer read whole: what [`Shared::send`] returns for any status.
@@ -116,6 +118,8 @@ pub(crate) struct Shared {
     request_timeout: Duration,
     max_response_bytes: u64,
     http: reqwest::Client,
+    /// What the application registered, run on every attempt.
+    interceptors: Vec<Arc<dyn Interceptor>>,
 }
 
 impl fmt::Debug for Client {
@@ -160,32 +164,57 @@ impl Shared {
         *request.timeout_mut() = Some(self.request_timeout);
     }
 
-    /// Signs the request as it is now, at the current time (or sets the IAM token).
+    /// Signs attempt `attempt` of the request as it is now, at the current time (or sets the IAM
+    /// token), after the interceptors have seen it.
     pub(crate) fn authorize(
         &self,
         request: &mut reqwest::Request,
+        operation: &'static str,
+        attempt: u32,
     ) -> Result<(), signing::SigningError> {
-        request.headers_mut().remove(header::AUTHORIZATION);
-        request.headers_mut().remove(X_SDK_DATE);
+        for name in [
+            header::AUTHORIZATION,
+            X_SDK_DATE,
+            X_SECURITY_TOKEN,
+            X_AUTH_TOKEN,
+        ] {
+            request.headers_mut().remove(name);
+        }
+        if !self.interceptors.is_empty() {
+            let url = request.url().as_str().to_owned();
+            let method = request.method().clone();
+            let mut before = BeforeSigning {
+                operation,
+                attempt,
+                method: &method,
+                url: &url,
+                headers: request.headers_mut(),
+            };
+            for interceptor in &self.interceptors {
+                interceptor.before_signing(&mut before);
+            }
+        }
         match (self.credentials.signing_parts(), &self.signing_key) {
-            (Ok((access_key, _, security_token)), Some(signing_key)) => signing::sign_with_key(
-                request,
-                &KeyedSigningParams {
-                    access_key,
-                    signing_key,
-                    security_token,
-                    time: SystemTime::now(),
-                },
-            ),
-            (Ok((access_key, secret_key, security_token)), None) => signing::sign(
-                request,
-                &SigningParams {
-                    access_key,
-                    secret_key,
-                    security_token,
-                    time: SystemTime::now(),
-                },
-            ),
+            (Ok((access_key, secret_key, security_token)), signing_key) => {
+                // No kept key: the SK is empty, and making one says so.
+                let made;
+                let signing_key = match signing_key {
+                    Some(signing_key) => signing_key,
+                    None => {
+                        made = SigningKey::new(secret_key)?;
+                        &made
+                    }
+                };
+                signing::sign_reqwest(
+                    request,
+                    &KeyedSigningParams {
+                        access_key,
+                        signing_key,
+                        security_token,
+                        time: SystemTime::now(),
+                    },
+                )
+            }
             (Err(token), _) => {
                 // A token that is not a valid header value cannot be sent; the gateway answers 401.
                 let mut value =
@@ -216,13 +245,15 @@ impl Shared {
             let request = match template.try_clone() {
                 Some(mut copy) => {
                     if attempt > 1 {
-                        let _ = self.authorize(&mut copy);
+                        let _ = self.authorize(&mut copy, operation, attempt);
                     }
                     copy
                 }
                 None => original.take().expect("present"),
             };
             let can_retry = original.is_some() && attempt < self.retry.attempts();
+            let method = request.method().clone();
+            let url = (!self.interceptors.is_empty()).then(|| request.url().as_str().to_owned());
             let sent_at = Instant::now();
             let answer = match self.http.execute(request).await {
                 Ok(mut response) => {
@@ -232,6 +263,17 @@ impl Shared {
                         Ok(Ok(body)) => Ok((status, headers, body)),
                         // Over the limit: not read further, not sent again.
                         Ok(Err(declared)) => {
+                            if let Some(url) = &url {
+                                self.after_attempt(AfterAttempt {
+                                    operation,
+                                    attempt,
+                                    method: &method,
+                                    url,
+                                    answer: Ok((status, &headers)),
+                                    duration: sent_at.elapsed(),
+                                    will_retry: false,
+                                });
+                            }
                             let too_large = ResponseTooLarge {
                                 status,
                                 request_id: request_id_of(&headers).map(str::to_owned),
@@ -254,7 +296,8 @@ impl Shared {
                 }
                 Err(e) => Err(e),
             };
-            let latency_ms = sent_at.elapsed().as_millis() as u64;
+            let duration = sent_at.elapsed();
+            let latency_ms = duration.as_millis() as u64;
             let wait = match &answer {
                 Ok((status, headers, body)) => {
                     let request_id = bounded(request_id_of(headers).unwrap_or(""));
@@ -278,7 +321,22 @@ impl Shared {
                         .then(|| self.retry.delay(attempt + 1, None))
                 }
             };
-            if let Some(wait) = wait.filter(|w| self.retry.fits_budget(started.elapsed(), *w)) {
+            let wait = wait.filter(|w| self.retry.fits_budget(started.elapsed(), *w));
+            if let Some(url) = &url {
+                self.after_attempt(AfterAttempt {
+                    operation,
+                    attempt,
+                    method: &method,
+                    url,
+                    answer: match &answer {
+                        Ok((status, headers, _)) => Ok((*status, headers)),
+                        Err(e) => Err(e),
+                    },
+                    duration,
+                    will_retry: wait.is_some(),
+                });
+            }
+            if let Some(wait) = wait {
                 let reason = match &answer {
                     Ok((status, headers, _)) => {
                         format!(
@@ -315,6 +373,13 @@ impl Shared {
                 attempts: attempt,
                 location,
             });
+        }
+    }
+
+    /// Shows how an attempt ended to the interceptors.
+    fn after_attempt(&self, attempt: AfterAttempt<'_>) {
+        for interceptor in &self.interceptors {
+            interceptor.after_attempt(&attempt);
         }
     }
 
@@ -435,7 +500,7 @@ impl Shared {
         .map_err(|e| Error::configuration(format!("bad IAM endpoint {iam}: {e}")))?;
         let mut request = reqwest::Request::new(reqwest::Method::GET, url);
         self.prepare(&mut request);
-        self.authorize(&mut request)
+        self.authorize(&mut request, OPERATION, 1)
             .map_err(|e| Error::configuration(format!("IAM project id lookup: {e}")))?;
         let span = tracing::info_span!("cce_upgrade", operation = OPERATION);
         let record = match self.send(request, OPERATION).instrument(span).await {
@@ -651,6 +716,7 @@ pub struct ClientBuilder {
     max_response_bytes: Option<u64>,
     allow_plain_http: bool,
     retry: Option<RetryConfig>,
+    interceptors: Vec<Arc<dyn Interceptor>>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -665,11 +731,20 @@ impl fmt::Debug for ClientBuilder {
             .field("credentials", &self.credentials)
             .field("project_id", &self.project_id)
             .field("retry", &self.retry)
+            .field("interceptors", &self.interceptors.len())
             .finish_non_exhaustive()
     }
 }
 
 impl ClientBuilder {
+    /// Adds an [`Interceptor`]: it sees every attempt of every request before it is signed (and
+    /// may add or change headers, which are then signed) and after it ends (for metrics or
+    /// tracing). Interceptors run in the order they were added.
+    pub fn interceptor(mut self, interceptor: impl Interceptor) -> Self {
+        self.interceptors.push(Arc::new(interceptor));
+        self
+    }
+
     /// The region, e.g. `cn-north-4`: gives the endpoint (unless one is set) and the IAM project.
     pub fn region(mut self, region: impl Into<Region>) -> Self {
         self.region = Some(region.into());
@@ -831,6 +906,7 @@ impl ClientBuilder {
                 .max_response_bytes
                 .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
             http,
+            interceptors: self.interceptors,
         });
         Ok(Client { shared })
     }
