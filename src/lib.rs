@@ -20,6 +20,7 @@ mod client;
 pub mod credentials;
 pub mod error;
 mod generated;
+pub mod interceptor;
 mod model;
 pub mod password;
 pub mod region;
