@@ -32,15 +32,13 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use hyper::HeaderMap;
-use percent_encoding::percent_decode_str;
-use sha2::{Digest, Sha256};
-
 use super::clock;
 use crate::signing::canonical::{
-    ALGORITHM, CanonicalRequest, EMPTY_SHA256, SignedHeader, StringToSign, UNSIGNED_PAYLOAD,
-    canonical_query, hex, hmac_key, trim_value,
+    ALGORITHM, CanonicalRequest, PayloadHash, SignedHeader, StringToSign, UNSIGNED_PAYLOAD,
+    canonical_query, hmac_key, trim_value,
 };
+use hyper::HeaderMap;
+use percent_encoding::percent_decode_str;
 
 /// How far `X-Sdk-Date` may be from the server clock, either way.
 pub(crate) const MAX_SKEW_SECONDS: i64 = 15 * 60;
@@ -221,12 +219,10 @@ pub(crate) fn canonical_request<'a>(
         .headers
         .get("x-sdk-content-sha256")
         .is_some_and(|value| trim_value(value.as_bytes()) == UNSIGNED_PAYLOAD.as_bytes());
-    let payload_hash: Cow<'a, [u8]> = if req.body.is_empty() {
-        Cow::Borrowed(EMPTY_SHA256.as_bytes())
-    } else if unsigned {
-        Cow::Borrowed(UNSIGNED_PAYLOAD.as_bytes())
+    let payload_hash = if unsigned && !req.body.is_empty() {
+        PayloadHash::Known(UNSIGNED_PAYLOAD.as_bytes())
     } else {
-        Cow::Owned(hex(&Sha256::digest(req.body).into()).to_vec())
+        PayloadHash::of(req.body)
     };
     CanonicalRequest::new(
         req.method,
@@ -356,8 +352,10 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::canonical::{EMPTY_SHA256, hex};
     use hyper::header::{HeaderName, HeaderValue};
     use serde_json::Value;
+    use sha2::{Digest, Sha256};
 
     const VECTORS: &str = include_str!("../../tests/data/signing_vectors.json");
 

@@ -35,7 +35,35 @@ pub(crate) struct CanonicalRequest<'a> {
     /// The signed headers in the order they are written (entries of one name next to each other).
     headers: Vec<SignedHeader<'a>>,
     /// The last line: hex SHA-256 of the body, or the text that stands in for it.
-    payload_hash: Cow<'a, [u8]>,
+    payload_hash: PayloadHash<'a>,
+}
+
+/// The last line of the canonical request.
+#[derive(Clone, Copy)]
+pub(crate) enum PayloadHash<'a> {
+    /// Hex SHA-256 of the body's bytes.
+    Computed([u8; 64]),
+    /// Text known without hashing: `UNSIGNED-PAYLOAD`, a given `X-Sdk-Content-Sha256`, or the
+    /// hash of the empty string.
+    Known(&'a [u8]),
+}
+
+impl PayloadHash<'_> {
+    /// The hash of `body`.
+    pub(crate) fn of(body: &[u8]) -> Self {
+        if body.is_empty() {
+            Self::Known(EMPTY_SHA256.as_bytes())
+        } else {
+            Self::Computed(hex(&Sha256::digest(body).into()))
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Computed(hex) => hex,
+            Self::Known(text) => text,
+        }
+    }
 }
 
 impl<'a> CanonicalRequest<'a> {
@@ -46,7 +74,7 @@ impl<'a> CanonicalRequest<'a> {
         decoded_path: Cow<'a, [u8]>,
         query: Cow<'a, str>,
         headers: Vec<SignedHeader<'a>>,
-        payload_hash: Cow<'a, [u8]>,
+        payload_hash: PayloadHash<'a>,
     ) -> Self {
         Self {
             method,
@@ -77,7 +105,7 @@ impl<'a> CanonicalRequest<'a> {
             path: Cow::Borrowed(&self.path),
             query: Cow::Borrowed(&self.query),
             headers,
-            payload_hash: Cow::Borrowed(&self.payload_hash),
+            payload_hash: self.payload_hash,
         }
     }
 
@@ -102,7 +130,7 @@ impl<'a> CanonicalRequest<'a> {
                     .iter()
                     .map(|(n, v)| n.len() * 2 + v.len() + 2)
                     .sum::<usize>()
-                + self.payload_hash.len()
+                + 64
                 + 8,
         );
         out.extend(self.method.bytes().map(|b| b.to_ascii_uppercase()));
@@ -135,7 +163,7 @@ impl<'a> CanonicalRequest<'a> {
         out.push(b'\n');
         self.signed_headers().write_to(&mut out);
         out.push(b'\n');
-        out.extend_from_slice(&self.payload_hash);
+        out.extend_from_slice(self.payload_hash.as_bytes());
         out
     }
 
@@ -157,6 +185,19 @@ impl fmt::Display for CanonicalRequest<'_> {
 pub(crate) struct SignedHeaders<'r, 'a>(&'r [SignedHeader<'a>]);
 
 impl SignedHeaders<'_, '_> {
+    /// The length of the text.
+    pub(crate) fn len(self) -> usize {
+        let mut len = 0;
+        let mut previous = None;
+        for &(name, _) in self.0 {
+            if previous != Some(name) {
+                len += name.len() + usize::from(previous.is_some());
+                previous = Some(name);
+            }
+        }
+        len
+    }
+
     pub(crate) fn write_to(self, out: &mut Vec<u8>) {
         let mut previous = None;
         for &(name, _) in self.0 {
@@ -224,10 +265,20 @@ fn put_encoded<const SLASH: bool>(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// `A-Z a-z 0-9 - _ . ~`, and `/` when `SLASH`.
 fn is_unreserved<const SLASH: bool>(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric()
-        || matches!(byte, b'-' | b'_' | b'.' | b'~')
-        || (SLASH && byte == b'/')
+    UNRESERVED[usize::from(byte)] || (SLASH && byte == b'/')
 }
+
+/// Which bytes are unreserved: `A-Z a-z 0-9 - _ . ~`.
+static UNRESERVED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+        byte += 1;
+    }
+    table
+};
 
 /// Trims a header value as the official signer (Python's `str.strip`) does: Unicode white space
 /// when the value is UTF-8, ASCII white space otherwise. For the bytes a header value can hold,

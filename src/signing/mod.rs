@@ -52,11 +52,11 @@ use jiff::civil::DateTime;
 use jiff::tz::Offset;
 use jiff::{SignedDuration, Timestamp};
 use percent_encoding::percent_decode_str;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use canonical::{
-    ALGORITHM, CanonicalRequest, EMPTY_SHA256, SignedHeader, StringToSign, UNSIGNED_PAYLOAD,
-    canonical_query, hex, hmac_key, trim_value,
+    ALGORITHM, CanonicalRequest, PayloadHash, SignedHeader, StringToSign, UNSIGNED_PAYLOAD,
+    canonical_query, hmac_key, trim_value,
 };
 
 static X_SDK_DATE: HeaderName = HeaderName::from_static("x-sdk-date");
@@ -528,8 +528,21 @@ impl AddedHeaders {
         let Some(host) = request.host.filter(|host| !host.is_empty()) else {
             return Err(SigningError::new(ErrorKind::NoHost));
         };
-        let headers = request.headers;
-        let (date, date_header) = match headers.get(&X_SDK_DATE) {
+        // One pass over the headers rather than a lookup, which hashes the name, for each.
+        let (mut given_date, mut has_host, mut content_type, mut given_payload_hash) =
+            (None, false, None, false);
+        for (name, value) in request.headers {
+            if name == HOST {
+                has_host = true;
+            } else if name == CONTENT_TYPE {
+                content_type.get_or_insert(value);
+            } else if name == X_SDK_DATE {
+                given_date.get_or_insert(value);
+            } else if name == X_SDK_CONTENT_SHA256 && !given_payload_hash {
+                given_payload_hash = !trim_value(value.as_bytes()).is_empty();
+            }
+        }
+        let (date, date_header) = match given_date {
             Some(given) => {
                 let trimmed = trim_value(given.as_bytes());
                 let date = trimmed
@@ -549,7 +562,7 @@ impl AddedHeaders {
                 (date, Some(header))
             }
         };
-        let host = if headers.contains_key(HOST) {
+        let host = if has_host {
             None
         } else {
             let value = match request.port {
@@ -558,14 +571,11 @@ impl AddedHeaders {
             };
             Some(value.map_err(|_| SigningError::new(ErrorKind::NoHost))?)
         };
-        let unsigned_payload = headers.get(CONTENT_TYPE).is_some_and(|content_type| {
+        let unsigned_payload = content_type.is_some_and(|content_type| {
             let content_type = content_type.as_bytes();
             !content_type.starts_with(b"application/json")
                 && !content_type.starts_with(b"application/bson")
         });
-        let given_payload_hash = headers
-            .get(&X_SDK_CONTENT_SHA256)
-            .is_some_and(|value| !trim_value(value.as_bytes()).is_empty());
         if matches!(request.body, SignableBody::Stream) && !unsigned_payload && !given_payload_hash
         {
             return Err(SigningError::new(ErrorKind::UnhashableBody));
@@ -610,9 +620,13 @@ impl AddedHeaders {
         // Canonical URI: decode, then encode every byte but unreserved ones and `/` (in
         // `CanonicalRequest`). A `%2F` is therefore signed as `/`. As the official signer, an
         // escape that is not UTF-8 decodes as U+FFFD.
-        let path: Cow<'a, [u8]> = match percent_decode_str(request.path).decode_utf8_lossy() {
-            Cow::Borrowed(path) => Cow::Borrowed(path.as_bytes()),
-            Cow::Owned(path) => Cow::Owned(path.into_bytes()),
+        let path: Cow<'a, [u8]> = if !request.path.contains('%') {
+            Cow::Borrowed(request.path.as_bytes())
+        } else {
+            match percent_decode_str(request.path).decode_utf8_lossy() {
+                Cow::Borrowed(path) => Cow::Borrowed(path.as_bytes()),
+                Cow::Owned(path) => Cow::Owned(path.into_bytes()),
+            }
         };
         let query = request
             .query
@@ -648,12 +662,10 @@ impl AddedHeaders {
             .filter(|value| !value.is_empty());
         // As the official signer: an empty body hashes as the empty string even under
         // `X-Sdk-Content-Sha256`; otherwise that header's value wins over the body hash.
-        let payload_hash: Cow<'a, [u8]> = match (request.body, given_payload_hash) {
-            (SignableBody::Bytes([]), _) => Cow::Borrowed(EMPTY_SHA256.as_bytes()),
-            (_, Some(given)) => Cow::Borrowed(given),
-            (SignableBody::Bytes(body), None) => {
-                Cow::Owned(hex(&Sha256::digest(body).into()).to_vec())
-            }
+        let payload_hash = match (request.body, given_payload_hash) {
+            (SignableBody::Bytes(body), None) => PayloadHash::of(body),
+            (SignableBody::Bytes([]), Some(_)) => PayloadHash::of(&[]),
+            (_, Some(given)) => PayloadHash::Known(given),
             (SignableBody::Stream, None) => {
                 return Err(SigningError::new(ErrorKind::UnhashableBody));
             }
@@ -700,6 +712,9 @@ fn cow_bytes(text: Cow<'_, str>) -> Cow<'_, [u8]> {
 fn trimmed_values(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
     let needs_trim = |value: &HeaderValue| trim_value(value.as_bytes()).len() != value.len();
     let mut out = Vec::new();
+    if !headers.values().any(needs_trim) {
+        return out;
+    }
     for name in headers.keys() {
         let values = headers.get_all(name);
         if values.iter().any(needs_trim) {
@@ -721,12 +736,16 @@ fn authorization_value(
     canonical: &CanonicalRequest<'_>,
     signature: &str,
 ) -> Result<HeaderValue, SigningError> {
-    let mut value = Vec::with_capacity(160);
+    const PARTS: &str = " Access=, SignedHeaders=, Signature=";
+    let signed_headers = canonical.signed_headers();
+    let mut value = Vec::with_capacity(
+        ALGORITHM.len() + PARTS.len() + access_key.len() + signed_headers.len() + signature.len(),
+    );
     value.extend_from_slice(ALGORITHM.as_bytes());
     value.extend_from_slice(b" Access=");
     value.extend_from_slice(access_key.as_bytes());
     value.extend_from_slice(b", SignedHeaders=");
-    canonical.signed_headers().write_to(&mut value);
+    signed_headers.write_to(&mut value);
     value.extend_from_slice(b", Signature=");
     value.extend_from_slice(signature.as_bytes());
     let mut value = HeaderValue::try_from(value)
@@ -832,6 +851,7 @@ const UNIX_EPOCH_UTC: DateTime = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::canonical::EMPTY_SHA256;
     use reqwest::{Body, Method, Request, Url};
     use serde_json::Value;
 
