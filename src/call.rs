@@ -16,11 +16,12 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::checks::{self, Check, Rule};
-use crate::client::{Client, bounded};
+use crate::client::Client;
 use crate::credentials::Credentials;
 use crate::error::{Error, ServiceError};
 use crate::response::Response;
 use crate::retry;
+use crate::transport::bounded;
 
 /// One operation of the spec, as `build.rs` describes it.
 #[derive(Debug)]

@@ -30,6 +30,7 @@ pub mod retry;
 pub mod secret;
 pub mod signing;
 mod timestamp;
+mod transport;
 pub mod upgrade;
 mod version;
 pub mod waiter;
