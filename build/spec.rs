@@ -138,6 +138,13 @@ pub fn adapt_for_types(doc: &Value) -> Result<Value, String> {
     Ok(doc)
 }
 
+/// The component schemas only answers use: the types a caller reads but never builds.
+pub fn answer_only_schemas(doc: &Value) -> BTreeSet<String> {
+    let answered = schemas_used_by(doc, "responses");
+    let requested = schemas_used_by(doc, "requestBody");
+    answered.difference(&requested).cloned().collect()
+}
+
 /// Removes `required` lists from an object schema and the inline schemas inside it.
 fn strip_required(value: &mut Value) {
     match value {

@@ -110,12 +110,22 @@ pub fn generate(
     // attributes (renames, defaults, `untagged`) shape it as they shape the wire form.
     let json_schema: syn::Attribute =
         syn::parse_quote!(#[cfg_attr(feature = "schemars", derive(::schemars::JsonSchema))]);
+    // A type only answers use may gain fields when the service does: `#[non_exhaustive]` keeps
+    // that from breaking a caller (who reads it, and never builds it with a struct literal).
+    let answer_only: BTreeSet<String> = crate::spec::answer_only_schemas(doc)
+        .iter()
+        .map(|schema| type_name(schema))
+        .collect();
+    let non_exhaustive: syn::Attribute = syn::parse_quote!(#[non_exhaustive]);
     for item in &mut items {
         syn::visit_mut::VisitMut::visit_item_mut(&mut NullAsEmpty, item);
         match item {
             syn::Item::Struct(s) => {
                 names.insert(s.ident.to_string());
                 add_after_derive(&mut s.attrs, json_schema.clone());
+                if answer_only.contains(&s.ident.to_string()) {
+                    s.attrs.push(non_exhaustive.clone());
+                }
                 add_schema_constraints(s, doc)?;
             }
             syn::Item::Enum(e) => {

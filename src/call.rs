@@ -16,11 +16,12 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use crate::checks::{self, Check, Rule};
-use crate::client::{Client, bounded};
+use crate::client::Client;
 use crate::credentials::Credentials;
 use crate::error::{Error, ServiceError};
 use crate::response::Response;
 use crate::retry;
+use crate::transport::bounded;
 
 /// One operation of the spec, as `build.rs` describes it.
 #[derive(Debug)]
@@ -103,7 +104,7 @@ impl Client {
         }
         shared.prepare(&mut request);
         shared
-            .authorize(&mut request)
+            .authorize(&mut request, op.id, 1)
             .map_err(|e| Error::configuration(format!("cannot sign the request: {e}")))
             .map_err(|e| e.with_operation(op.id))?;
 

@@ -1,28 +1,27 @@
-//! The client: configuration, the project id, and sending a request.
+//! The client: configuration, credentials and the project id.
 //!
 //! The operations themselves are generated from the spec (`build.rs`) and run through
 //! `src/call.rs`, which builds each request and hands it here:
 //! - [`Shared::prepare`] sets `User-Agent`, `X-Project-Id` and the per-attempt timeout;
 //! - [`Shared::authorize`] signs the fully built request (or sets `X-Auth-Token` for token
 //!   credentials);
-//! - [`Shared::send`] sends it, retrying as [`RetryConfig`] allows and signing every retry
-//!   afresh, and buffers the answer so that nothing of it (status, request id, raw body) is lost
-//!   when it cannot be decoded.
+//! - [`Shared::send`] hands it to the transport (`src/transport.rs`), which sends it, retrying
+//!   as [`RetryConfig`] allows and having every retry signed afresh here.
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use reqwest::StatusCode;
-use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{self, HeaderName, HeaderValue};
 
 use crate::clock::{Clock, SystemClock};
 use crate::credentials::{self, CredentialSource, Credentials, Env};
-use crate::error::{Error, ErrorKind, ResponseTooLarge};
+use crate::error::Error;
+use crate::interceptor::{BeforeSigning, Interceptor};
 use crate::region::{Region, check_endpoint};
-use crate::retry::{self, RetryConfig};
-use crate::signing::{self, KeyedSigningParams, SigningKey, SigningParams};
+use crate::retry::RetryConfig;
+use crate::signing::{self, KeyedSigningParams, SigningKey};
+use crate::transport::{Buffered, SendError, Transport};
 
 /// The default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,48 +35,7 @@ const USER_AGENT: &str = concat!("cce-upgrade-rust/", env!("CARGO_PKG_VERSION"))
 const X_PROJECT_ID: HeaderName = HeaderName::from_static("x-project-id");
 const X_AUTH_TOKEN: HeaderName = HeaderName::from_static("x-auth-token");
 const X_SDK_DATE: HeaderName = HeaderName::from_static("x-sdk-date");
-const X_REQUEST_ID: &str = "x-request-id";
-
-/// An answer read whole: what [`Shared::send`] returns for any status.
-pub(crate) struct Buffered {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Bytes,
-    /// How many times the request was sent.
-    pub(crate) attempts: u32,
-    /// Where a 3xx answer pointed (sanitized), which is not followed.
-    pub(crate) location: Option<String>,
-}
-
-impl Buffered {
-    pub(crate) fn request_id(&self) -> Option<String> {
-        request_id_of(&self.headers).map(str::to_owned)
-    }
-}
-
-/// Why [`Shared::send`] has no answer to give.
-pub(crate) enum SendError {
-    /// No answer: connection, timeout, malformed HTTP.
-    Transport {
-        error: reqwest::Error,
-        attempts: u32,
-    },
-    /// An answer over the size limit, not read to the end.
-    TooLarge {
-        too_large: ResponseTooLarge,
-        attempts: u32,
-    },
-}
-
-impl SendError {
-    pub(crate) fn attempts(&self) -> u32 {
-        match self {
-            SendError::Transport { attempts, .. } | SendError::TooLarge { attempts, .. } => {
-                *attempts
-            }
-        }
-    }
-}
+const X_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-security-token");
 
 /// A client for the CCE cluster-upgrade APIs. Cheap to clone; clones share connections and the
 /// looked-up project id.
@@ -112,10 +70,8 @@ pub(crate) struct Shared {
     lookup: tokio::sync::Mutex<Option<Error>>,
     /// How many lookups have ended, so a waiter can tell that one ended while it waited.
     lookups_ended: std::sync::atomic::AtomicU64,
-    retry: RetryConfig,
-    request_timeout: Duration,
-    max_response_bytes: u64,
-    http: reqwest::Client,
+    /// Sending, retries, limits and interceptors.
+    transport: Transport,
     /// Time for waiting between retries, for the waiters and for the upgrade driver.
     pub(crate) clock: Arc<dyn Clock>,
 }
@@ -133,9 +89,9 @@ impl fmt::Debug for Client {
             .field("project_id", &s.project_id.get())
             .field("credentials", &s.credentials)
             .field("credential_source", &s.credential_source)
-            .field("retry", &s.retry)
-            .field("request_timeout", &s.request_timeout)
-            .field("max_response_bytes", &s.max_response_bytes)
+            .field("retry", &s.transport.retry)
+            .field("request_timeout", &s.transport.request_timeout)
+            .field("max_response_bytes", &s.transport.max_response_bytes)
             .finish()
     }
 }
@@ -159,35 +115,60 @@ impl Shared {
         {
             headers.insert(X_PROJECT_ID, value);
         }
-        *request.timeout_mut() = Some(self.request_timeout);
+        *request.timeout_mut() = Some(self.transport.request_timeout);
     }
 
-    /// Signs the request as it is now, at the current time (or sets the IAM token).
+    /// Signs attempt `attempt` of the request as it is now, at the current time (or sets the IAM
+    /// token), after the interceptors have seen it.
     pub(crate) fn authorize(
         &self,
         request: &mut reqwest::Request,
+        operation: &'static str,
+        attempt: u32,
     ) -> Result<(), signing::SigningError> {
-        request.headers_mut().remove(header::AUTHORIZATION);
-        request.headers_mut().remove(X_SDK_DATE);
+        for name in [
+            header::AUTHORIZATION,
+            X_SDK_DATE,
+            X_SECURITY_TOKEN,
+            X_AUTH_TOKEN,
+        ] {
+            request.headers_mut().remove(name);
+        }
+        if !self.transport.interceptors.is_empty() {
+            let url = request.url().as_str().to_owned();
+            let method = request.method().clone();
+            let mut before = BeforeSigning {
+                operation,
+                attempt,
+                method: &method,
+                url: &url,
+                headers: request.headers_mut(),
+            };
+            for interceptor in &self.transport.interceptors {
+                interceptor.before_signing(&mut before);
+            }
+        }
         match (self.credentials.signing_parts(), &self.signing_key) {
-            (Ok((access_key, _, security_token)), Some(signing_key)) => signing::sign_with_key(
-                request,
-                &KeyedSigningParams {
-                    access_key,
-                    signing_key,
-                    security_token,
-                    time: SystemTime::now(),
-                },
-            ),
-            (Ok((access_key, secret_key, security_token)), None) => signing::sign(
-                request,
-                &SigningParams {
-                    access_key,
-                    secret_key,
-                    security_token,
-                    time: SystemTime::now(),
-                },
-            ),
+            (Ok((access_key, secret_key, security_token)), signing_key) => {
+                // No kept key: the SK is empty, and making one says so.
+                let made;
+                let signing_key = match signing_key {
+                    Some(signing_key) => signing_key,
+                    None => {
+                        made = SigningKey::new(secret_key)?;
+                        &made
+                    }
+                };
+                signing::sign_reqwest(
+                    request,
+                    &KeyedSigningParams {
+                        access_key,
+                        signing_key,
+                        security_token,
+                        time: SystemTime::now(),
+                    },
+                )
+            }
             (Err(token), _) => {
                 // A token that is not a valid header value cannot be sent; the gateway answers 401.
                 let mut value =
@@ -199,205 +180,22 @@ impl Shared {
         }
     }
 
-    /// Sends a prepared, signed request; retries as configured; returns the buffered answer.
+    /// Sends a prepared, signed request through the transport, which has every retry signed
+    /// afresh here; returns the buffered answer.
     pub(crate) async fn send(
         &self,
         request: reqwest::Request,
         operation: &'static str,
     ) -> Result<Buffered, SendError> {
-        let write = retry::is_write(request.method());
-        let started = Instant::now();
-        let mut original = Some(request);
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let Some(template) = original.as_ref() else {
-                unreachable!("kept until the last attempt")
-            };
-            // A request whose body is a stream cannot be cloned: it is sent once.
-            let request = match template.try_clone() {
-                Some(mut copy) => {
-                    if attempt > 1 {
-                        let _ = self.authorize(&mut copy);
-                    }
-                    copy
-                }
-                None => original.take().expect("present"),
-            };
-            let can_retry = original.is_some() && attempt < self.retry.attempts();
-            let sent_at = Instant::now();
-            let answer = match self.http.execute(request).await {
-                Ok(mut response) => {
-                    let status = response.status();
-                    let headers = std::mem::take(response.headers_mut());
-                    match read_capped(&mut response, self.max_response_bytes).await {
-                        Ok(Ok(body)) => Ok((status, headers, body)),
-                        // Over the limit: not read further, not sent again.
-                        Ok(Err(declared)) => {
-                            let too_large = ResponseTooLarge {
-                                status,
-                                request_id: request_id_of(&headers).map(str::to_owned),
-                                limit: self.max_response_bytes,
-                                declared,
-                            };
-                            tracing::warn!(
-                                operation,
-                                attempt,
-                                status = status.as_u16(),
-                                "{too_large}"
-                            );
-                            return Err(SendError::TooLarge {
-                                too_large,
-                                attempts: attempt,
-                            });
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
-                Err(e) => Err(e),
-            };
-            let latency_ms = sent_at.elapsed().as_millis() as u64;
-            let wait = match &answer {
-                Ok((status, headers, body)) => {
-                    let request_id = bounded(request_id_of(headers).unwrap_or(""));
-                    tracing::debug!(
-                        operation,
-                        attempt,
-                        status = status.as_u16(),
-                        request_id,
-                        latency_ms,
-                        "answer"
-                    );
-                    (can_retry && retry::retryable_status(*status, write, body))
-                        .then(|| self.retry.delay(attempt + 1, retry::retry_after(headers)))
-                }
-                Err(e) => {
-                    // Only a failed connect proves the request never left; anything later may
-                    // have reached the service, so a write is not sent again.
-                    let never_sent = e.is_connect();
-                    // The same certificate would be refused again.
-                    let certificate = crate::tls::certificate_problem(e).is_some();
-                    tracing::debug!(operation, attempt, latency_ms, never_sent, error = %e, "no answer");
-                    (can_retry && !certificate && (never_sent || !write))
-                        .then(|| self.retry.delay(attempt + 1, None))
-                }
-            };
-            if let Some(wait) = wait.filter(|w| self.retry.fits_budget(started.elapsed(), *w)) {
-                let reason = match &answer {
-                    Ok((status, headers, _)) => {
-                        format!(
-                            "HTTP {status}, request id {}",
-                            bounded(request_id_of(headers).unwrap_or("-"))
-                        )
-                    }
-                    Err(e) => e.to_string(),
-                };
-                tracing::info!(
-                    operation,
-                    attempt,
-                    wait_ms = wait.as_millis() as u64,
-                    reason,
-                    "retrying"
-                );
-                self.clock.sleep(wait).await;
-                continue;
-            }
-            let (status, headers, body) = answer.map_err(|error| SendError::Transport {
-                error,
-                attempts: attempt,
-            })?;
-            // The request is kept until the last attempt (a body that is a stream is sent once
-            // and not kept: then a redirect's target is not resolved).
-            let location = original
-                .as_ref()
-                .filter(|_| status.is_redirection())
-                .map(|request| redirect_target(request.url(), &headers));
-            return Ok(Buffered {
-                status,
-                headers,
-                body,
-                attempts: attempt,
-                location,
-            });
-        }
+        let sign = |request: &mut reqwest::Request, attempt| {
+            let _ = self.authorize(request, operation, attempt);
+        };
+        self.transport.send(request, operation, sign).await
     }
 
     /// The error for a request that got no readable answer.
     pub(crate) fn send_error(&self, e: SendError, write: bool) -> Error {
-        match e {
-            SendError::TooLarge { too_large, .. } => Error::response_too_large(&too_large),
-            SendError::Transport { error, .. } => self.transport_error(error, write),
-        }
-    }
-
-    fn transport_error(&self, e: reqwest::Error, write: bool) -> Error {
-        if let Some(too_large) = find_cause::<ResponseTooLarge>(&e) {
-            return Error::response_too_large(too_large);
-        }
-        // The server the request went to: the CCE endpoint, or IAM for the project id lookup.
-        let server = e.url().map_or_else(
-            || self.endpoint.clone(),
-            |u| u.origin().ascii_serialization(),
-        );
-        // The server answered, but not with HTTP this client can read: that is no lost
-        // connection.
-        let unreadable = find_cause::<hyper::Error>(&e)
-            .filter(|h| h.is_parse())
-            .map(|h| {
-                // `is_parse_too_large` needs hyper's server feature; its message says the same.
-                if h.to_string().contains("too large") {
-                    "the answer's headers were too large"
-                } else {
-                    "the answer was malformed (not valid HTTP)"
-                }
-            });
-        if let Some(why) = crate::tls::certificate_problem(&e) {
-            Error::transport(
-                ErrorKind::Certificate,
-                format!(
-                    "the TLS certificate of {server} is not trusted: {why}; nothing was sent. If \
-                     a private CA signs it, trust that CA with \
-                     ClientBuilder::add_root_certificate"
-                ),
-                e,
-            )
-        } else if e.is_connect() {
-            Error::transport(
-                ErrorKind::Connect,
-                format!("could not connect to {server}; nothing was sent"),
-                e,
-            )
-        } else if write {
-            Error::transport(
-                ErrorKind::OutcomeUnknown,
-                format!(
-                    "the request was sent but its answer was lost ({}); it may have been acted on, so \
-                     it was not sent again: list the cluster's upgrade workflows to see whether it took effect",
-                    if let Some(what) = unreadable {
-                        what
-                    } else if e.is_timeout() {
-                        "timed out"
-                    } else {
-                        "connection lost"
-                    },
-                ),
-                e,
-            )
-        } else if let Some(what) = unreadable {
-            Error::transport(ErrorKind::Decode, format!("{what}, from {server}"), e)
-        } else if e.is_timeout() {
-            Error::transport(
-                ErrorKind::TimedOut,
-                format!("no answer within {:?}", self.request_timeout),
-                e,
-            )
-        } else {
-            Error::transport(
-                ErrorKind::Connect,
-                format!("the connection to {server} failed"),
-                e,
-            )
-        }
+        self.transport.send_error(e, write)
     }
 
     /// The endpoint an operation is sent to: the CCE endpoint, or for an operation with its
@@ -543,78 +341,6 @@ fn redact_userinfo(url: &str) -> std::borrow::Cow<'_, str> {
     url.into()
 }
 
-/// Where a redirect pointed, for the error message: the `Location` resolved against the request
-/// URL, without userinfo, query or fragment (they may carry secrets), at most 256 characters.
-fn redirect_target(url: &reqwest::Url, headers: &HeaderMap) -> String {
-    let Some(location) = headers.get(header::LOCATION) else {
-        return "nowhere (no Location header)".to_owned();
-    };
-    let Some(mut target) = location.to_str().ok().and_then(|l| url.join(l).ok()) else {
-        return "an unreadable Location".to_owned();
-    };
-    let _ = target.set_username("");
-    let _ = target.set_password(None);
-    target.set_query(None);
-    target.set_fragment(None);
-    let mut target = target.to_string();
-    if target.len() > 256 {
-        let mut end = 256;
-        while !target.is_char_boundary(end) {
-            end -= 1;
-        }
-        target.truncate(end);
-        target.push('…');
-    }
-    target
-}
-
-/// Reads the body up to `limit` bytes: `Ok(Err(declared))` when it is over, without reading it
-/// when its `Content-Length` says so (`declared`), else stopping at the limit.
-async fn read_capped(
-    response: &mut reqwest::Response,
-    limit: u64,
-) -> reqwest::Result<Result<Bytes, Option<u64>>> {
-    if let Some(length) = response.content_length().filter(|&l| l > limit) {
-        return Ok(Err(Some(length)));
-    }
-    let expected = response.content_length().unwrap_or(0).min(limit);
-    let mut body = bytes::BytesMut::with_capacity(usize::try_from(expected).unwrap_or(0));
-    while let Some(chunk) = response.chunk().await? {
-        if (body.len() + chunk.len()) as u64 > limit {
-            return Ok(Err(None));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Ok(body.freeze()))
-}
-
-/// The first error of type `T` in the chain of `e`.
-fn find_cause<'a, T: std::error::Error + 'static>(
-    e: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a T> {
-    let mut next = Some(e);
-    while let Some(e) = next {
-        if let Some(found) = e.downcast_ref::<T>() {
-            return Some(found);
-        }
-        next = e.source();
-    }
-    None
-}
-
-/// At most 256 bytes of a header value, for log lines.
-pub(crate) fn bounded(value: &str) -> &str {
-    let mut end = value.len().min(256);
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    &value[..end]
-}
-
-fn request_id_of(headers: &HeaderMap) -> Option<&str> {
-    headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok())
-}
-
 impl Client {
     /// Starts configuring a client.
     pub fn builder() -> ClientBuilder {
@@ -684,6 +410,7 @@ pub struct ClientBuilder {
     retry: Option<RetryConfig>,
     clock: Option<Arc<dyn Clock>>,
     root_certificates: Vec<crate::tls::Certificate>,
+    interceptors: Vec<Arc<dyn Interceptor>>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -698,11 +425,20 @@ impl fmt::Debug for ClientBuilder {
             .field("credentials", &self.credentials)
             .field("project_id", &self.project_id)
             .field("retry", &self.retry)
+            .field("interceptors", &self.interceptors.len())
             .finish_non_exhaustive()
     }
 }
 
 impl ClientBuilder {
+    /// Adds an [`Interceptor`]: it sees every attempt of every request before it is signed (and
+    /// may add or change headers, which are then signed) and after it ends (for metrics or
+    /// tracing). Interceptors run in the order they were added.
+    pub fn interceptor(mut self, interceptor: impl Interceptor) -> Self {
+        self.interceptors.push(Arc::new(interceptor));
+        self
+    }
+
     /// The region, e.g. `cn-north-4`: gives the endpoint (unless one is set) and the IAM project.
     pub fn region(mut self, region: impl Into<Region>) -> Self {
         self.region = Some(region.into());
@@ -768,7 +504,7 @@ impl ClientBuilder {
     }
 
     /// The largest answer body read (default [`DEFAULT_MAX_RESPONSE_BYTES`], 10 MiB). A larger
-    /// answer is an [`ErrorKind::ResponseTooLarge`] error, not sent again: one whose
+    /// answer is an [`ErrorKind::ResponseTooLarge`](crate::ErrorKind::ResponseTooLarge) error, not sent again: one whose
     /// `Content-Length` is over the limit is not read at all, any other stops being read there.
     pub fn max_response_bytes(mut self, limit: u64) -> Self {
         self.max_response_bytes = Some(limit);
@@ -876,23 +612,29 @@ impl ClientBuilder {
             .signing_parts()
             .ok()
             .and_then(|(_, secret_key, _)| SigningKey::new(secret_key).ok());
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock::new()));
         let shared = Arc::new(Shared {
             signing_key,
             credentials,
             credential_source,
             region: self.region,
-            endpoint,
+            endpoint: endpoint.clone(),
             iam_endpoint,
             project_id: cell,
             lookup: tokio::sync::Mutex::new(None),
             lookups_ended: std::sync::atomic::AtomicU64::new(0),
-            retry: self.retry.unwrap_or_default(),
-            request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
-            max_response_bytes: self
-                .max_response_bytes
-                .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
-            http,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
+            transport: Transport {
+                http,
+                retry: self.retry.unwrap_or_default(),
+                request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+                max_response_bytes: self
+                    .max_response_bytes
+                    .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+                interceptors: self.interceptors,
+                clock: clock.clone(),
+                endpoint,
+            },
+            clock,
         });
         Ok(Client { shared })
     }
@@ -910,21 +652,6 @@ fn default_http_client(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::configuration(format!("cannot build the HTTP client: {e}")))
-}
-
-#[cfg(feature = "emulator")]
-impl crate::emulator::Emulator {
-    /// A client builder pointed at this emulator: its endpoint (also for IAM), region, AK/SK
-    /// and project id. Override any of them before `build()`.
-    pub fn client_builder(&self) -> ClientBuilder {
-        Client::builder()
-            .region(Region::new(self.region().to_owned()))
-            .endpoint(self.endpoint())
-            .iam_endpoint(self.endpoint())
-            .credentials(Credentials::new(self.access_key(), self.secret_key()))
-            .project_id(self.project_id())
-            .clock(self.clock())
-    }
 }
 
 #[cfg(test)]

@@ -233,6 +233,7 @@ impl fmt::Display for CredentialSource {
 
 /// Credentials found by the default chain, with the project id found beside them.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ResolvedCredentials {
     /// The credentials.
     pub credentials: Credentials,

@@ -18,7 +18,7 @@
 use std::fmt;
 
 use bytes::Bytes;
-use reqwest::StatusCode;
+use http::StatusCode;
 
 use crate::types::{PreCheckTask, UpgradeTask, UpgradeWorkFlow};
 use crate::upgrade::{Failure, Step};

@@ -13,8 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::generated::types::{
-    Point, PointStatus, PostCheckClusterRequestBody, PostCheckSpec, UpgradeTask, UpgradeWorkFlow,
-    UpgradeWorkFlowList,
+    Point, PointStatus, UpgradeTask, UpgradeWorkFlow, UpgradeWorkFlowList,
 };
 use crate::timestamp::{Timestamp, parse_go_time};
 
@@ -28,8 +27,7 @@ mod enums {
 }
 
 /// `null` (or a missing field) reads as the type's default: an empty list or map.
-#[doc(hidden)]
-pub fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,
@@ -39,8 +37,7 @@ where
 
 /// Reads an enum's wire value; a number or boolean where a string was documented is kept as
 /// its text rather than failing the response.
-#[doc(hidden)]
-pub fn deserialize_enum_string<'de, D: Deserializer<'de>>(
+pub(crate) fn deserialize_enum_string<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<String, D::Error> {
     Ok(match Value::deserialize(deserializer)? {
@@ -125,6 +122,7 @@ impl schemars::JsonSchema for LenientBool {
 /// One end of a workflow line (`LineStatus.startPoint`/`endPoint`): the pages type it as a
 /// string, their examples and the service send an object `{ "taskType": ... }`.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum PointRef {
     /// The object form.
     Point(Point),
@@ -254,23 +252,6 @@ impl schemars::JsonSchema for WorkFlowItems {
         })
     }
 }
-
-/// The former name of [`PostCheckClusterRequestBody`].
-#[deprecated(note = "renamed to `PostCheckClusterRequestBody`")]
-pub type PostcheckClusterRequestBody = PostCheckClusterRequestBody;
-
-/// The former name of [`PostCheckSpec`].
-#[deprecated(note = "renamed to `PostCheckSpec`")]
-pub type PostcheckSpec = PostCheckSpec;
-
-/// The former name of [`PostCheckClusterResponseMetadata`](crate::types::PostCheckClusterResponseMetadata).
-#[deprecated(note = "renamed to `PostCheckClusterResponseMetadata`")]
-pub type PostcheckClusterResponseMetadata =
-    crate::generated::types::PostCheckClusterResponseMetadata;
-
-/// The former name of [`PostCheckClusterResponseStatus`](crate::types::PostCheckClusterResponseStatus).
-#[deprecated(note = "renamed to `PostCheckClusterResponseStatus`")]
-pub type PostcheckClusterResponseStatus = crate::generated::types::PostCheckClusterResponseStatus;
 
 impl UpgradeWorkFlow {
     /// The point of the given task type (`Cluster`, `PreCheck`, ...), if the workflow has it.

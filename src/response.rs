@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use http::StatusCode;
+use http::header::HeaderMap;
 
 /// A successful answer: the decoded body (also reachable through `Deref`), with the status,
 /// headers and the `X-Request-Id` to quote to support.

@@ -41,8 +41,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use http::StatusCode;
+use http::header::{HeaderMap, RETRY_AFTER};
 
 /// The longest `Retry-After` that is read as sent; a longer one (up to `u64::MAX` seconds, or a
 /// date centuries ahead) counts as this long, which is past any sensible budget and so ends the

@@ -7,8 +7,8 @@
 //!   with random parts replaced, dropped or added.
 //! - `parse_go_time` never panics, and reads every valid Go or RFC 3339 timestamp to the fields it
 //!   was written from.
-//! - `signing::sign` never panics on any request `reqwest` can represent, and signs the same
-//!   request at the same time to the same bytes.
+//! - `signing::sign` never panics on any request an `http::Request` can represent, and signs the
+//!   same request at the same time to the same bytes.
 //! - Any list of workflows sent as an array (or one sent as an object) reads back as that list.
 
 use std::collections::BTreeSet;
@@ -17,7 +17,7 @@ use std::sync::LazyLock;
 use std::time::{Duration, UNIX_EPOCH};
 
 use cce_upgrade::parse_go_time;
-use cce_upgrade::signing::{SigningParams, parse_sdk_date, sign};
+use cce_upgrade::signing::{SignableRequest, SigningParams, parse_sdk_date, sign};
 use cce_upgrade::types::{
     ApiVersionV3, CreateUpgradeWorkFlowRequestBody, ErrorBody, LenientBool, LineStatus, Metadata,
     Point, PointRef, PointStatus, PointStatusPhase, PostCheckClusterRequestBody, PostCheckPhase,
@@ -28,7 +28,7 @@ use cce_upgrade::types::{
 use proptest::prelude::*;
 use proptest::sample::select;
 use reqwest::header::{HeaderName, HeaderValue};
-use reqwest::{Body, Method, Request, Url};
+use reqwest::{Method, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -442,10 +442,21 @@ fn enum_value<E: From<String> + Debug>(
     .prop_map(E::from)
 }
 
+/// An answer type with no field set, as `{}` decodes: answer types are `#[non_exhaustive]`, so a
+/// value is read (or decoded empty and then filled), never built with a struct literal.
+fn empty<T: DeserializeOwned>() -> T {
+    serde_json::from_str("{}").expect("an answer type decodes from {}")
+}
+
 fn point_ref() -> impl Strategy<Value = PointRef> {
     prop_oneof![
-        prop::option::of(enum_value::<UpgradeTaskType>(UpgradeTaskType::VALUES))
-            .prop_map(|task_type| PointRef::Point(Point { task_type })),
+        prop::option::of(enum_value::<UpgradeTaskType>(UpgradeTaskType::VALUES)).prop_map(
+            |task_type| {
+                let mut point: Point = empty();
+                point.task_type = task_type;
+                PointRef::Point(point)
+            }
+        ),
         prop_oneof![
             select(UpgradeTaskType::VALUES).prop_map(str::to_owned),
             text()
@@ -471,16 +482,16 @@ fn point_status() -> impl Strategy<Value = PointStatus> {
         opt_text(),
         opt_text(),
     )
-        .prop_map(
-            |(task_type, task_id, status, start, end, expire)| PointStatus {
-                task_type,
-                task_id,
-                status,
-                start_time_stamp: start,
-                end_time_stamp: end,
-                expire_time_stamp: expire,
-            },
-        )
+        .prop_map(|(task_type, task_id, status, start, end, expire)| {
+            let mut point: PointStatus = empty();
+            point.task_type = task_type;
+            point.task_id = task_id;
+            point.status = status;
+            point.start_time_stamp = start;
+            point.end_time_stamp = end;
+            point.expire_time_stamp = expire;
+            point
+        })
 }
 
 fn line_status() -> impl Strategy<Value = LineStatus> {
@@ -489,10 +500,12 @@ fn line_status() -> impl Strategy<Value = LineStatus> {
         prop::option::of(point_ref()),
         prop::option::of(lenient_bool()),
     )
-        .prop_map(|(start_point, end_point, critical)| LineStatus {
-            start_point,
-            end_point,
-            critical,
+        .prop_map(|(start_point, end_point, critical)| {
+            let mut line: LineStatus = empty();
+            line.start_point = start_point;
+            line.end_point = end_point;
+            line.critical = critical;
+            line
         })
 }
 
@@ -509,21 +522,23 @@ fn workflow() -> impl Strategy<Value = UpgradeWorkFlow> {
         opt_text(),
         opt_text(),
     )
-        .prop_map(
-            |(uid, name, labels, annotations, created, updated)| Metadata {
-                uid,
-                name,
-                labels,
-                annotations,
-                creation_timestamp: created,
-                update_timestamp: updated,
-            },
-        );
+        .prop_map(|(uid, name, labels, annotations, created, updated)| {
+            let mut metadata: Metadata = empty();
+            metadata.uid = uid;
+            metadata.name = name;
+            metadata.labels = labels;
+            metadata.annotations = annotations;
+            metadata.creation_timestamp = created;
+            metadata.update_timestamp = updated;
+            metadata
+        });
     let spec = (opt_text(), opt_text(), opt_text()).prop_map(
-        |(cluster_id, cluster_version, target_version)| WorkFlowResponseSpec {
-            cluster_id,
-            cluster_version,
-            target_version,
+        |(cluster_id, cluster_version, target_version)| {
+            let mut spec: WorkFlowResponseSpec = empty();
+            spec.cluster_id = cluster_id;
+            spec.cluster_version = cluster_version;
+            spec.target_version = target_version;
+            spec
         },
     );
     let status = (
@@ -531,10 +546,12 @@ fn workflow() -> impl Strategy<Value = UpgradeWorkFlow> {
         prop::collection::vec(point_status(), 0..5),
         prop::collection::vec(line_status(), 0..4),
     )
-        .prop_map(|(phase, point_statuses, line_statuses)| WorkFlowStatus {
-            phase,
-            point_statuses,
-            line_statuses,
+        .prop_map(|(phase, point_statuses, line_statuses)| {
+            let mut status: WorkFlowStatus = empty();
+            status.phase = phase;
+            status.point_statuses = point_statuses;
+            status.line_statuses = line_statuses;
+            status
         });
     (
         // The fixed `kind` and `apiVersion` are forward-compatible enums: any text decodes.
@@ -544,15 +561,15 @@ fn workflow() -> impl Strategy<Value = UpgradeWorkFlow> {
         prop::option::of(spec),
         prop::option::of(status),
     )
-        .prop_map(
-            |(kind, api_version, metadata, spec, status)| UpgradeWorkFlow {
-                kind,
-                api_version,
-                metadata,
-                spec,
-                status,
-            },
-        )
+        .prop_map(|(kind, api_version, metadata, spec, status)| {
+            let mut workflow: UpgradeWorkFlow = empty();
+            workflow.kind = kind;
+            workflow.api_version = api_version;
+            workflow.metadata = metadata;
+            workflow.spec = spec;
+            workflow.status = status;
+            workflow
+        })
 }
 
 proptest! {
@@ -793,7 +810,8 @@ struct RequestParts {
 }
 
 impl RequestParts {
-    fn build(&self) -> Request {
+    /// The request, its URL built as a URL builder writes it.
+    fn build(&self) -> http::Request<Vec<u8>> {
         let mut url = Url::parse(self.base).expect("base URL");
         url.path_segments_mut()
             .expect("a base URL")
@@ -801,12 +819,13 @@ impl RequestParts {
         if !self.query.is_empty() {
             url.query_pairs_mut().extend_pairs(self.query.iter());
         }
-        let mut request = Request::new(self.method.clone(), url);
+        let mut request = http::Request::builder()
+            .method(self.method.clone())
+            .uri(url.as_str())
+            .body(self.body.clone().unwrap_or_default())
+            .expect("a URL is a URI");
         for (name, value) in &self.headers {
             request.headers_mut().append(name.clone(), value.clone());
-        }
-        if let Some(body) = &self.body {
-            *request.body_mut() = Some(Body::from(body.clone()));
         }
         request
     }
@@ -895,7 +914,7 @@ struct Signed {
 
 fn signed(parts: &RequestParts, params: &SigningParams<'_>) -> Signed {
     let mut request = parts.build();
-    let result = sign(&mut request, params).map_err(|e| e.to_string());
+    let result = sign_request(&mut request, params);
     let headers = request
         .headers()
         .iter()
@@ -903,9 +922,24 @@ fn signed(parts: &RequestParts, params: &SigningParams<'_>) -> Signed {
         .collect();
     Signed {
         result,
-        url: request.url().to_string(),
+        url: request.uri().to_string(),
         headers,
     }
+}
+
+/// Signs `request` through the public API and applies what signing adds.
+fn sign_request(
+    request: &mut http::Request<Vec<u8>>,
+    params: &SigningParams<'_>,
+) -> Result<(), String> {
+    let output =
+        sign(&SignableRequest::from_request(request), params).map_err(|e| e.to_string())?;
+    output.apply_to(request);
+    Ok(())
+}
+
+fn url_of(request: &http::Request<Vec<u8>>) -> Url {
+    Url::parse(&request.uri().to_string()).expect("a URI is a URL")
 }
 
 fn sorted_pairs(url: &Url) -> Vec<(String, String)> {
@@ -940,7 +974,7 @@ proptest! {
 
         if first.result.is_ok() {
             let mut request = parts.build();
-            sign(&mut request, &params).unwrap();
+            sign_request(&mut request, &params).unwrap();
             let authorization = request.headers()["authorization"].to_str().unwrap().to_owned();
             let prefix = format!("SDK-HMAC-SHA256 Access={access_key}, SignedHeaders=");
             prop_assert!(authorization.starts_with(&prefix), "{}", authorization);
@@ -964,7 +998,7 @@ proptest! {
                 );
             }
             // The wire query carries the same pairs, in canonical order.
-            prop_assert_eq!(sorted_pairs(request.url()), sorted_pairs(parts.build().url()));
+            prop_assert_eq!(sorted_pairs(&url_of(&request)), sorted_pairs(&url_of(&parts.build())));
         }
     }
 }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use cce_upgrade::emulator::{Emulator, EmulatorConfig};
-use cce_upgrade::signing::{SigningParams, parse_sdk_date, sdk_date, sign};
+use cce_upgrade::signing::{SignableRequest, SigningParams, parse_sdk_date, sdk_date, sign};
 use cce_upgrade::types::{
     CreateUpgradeWorkFlowRequestBody, NodeTemplate, NodeTemplateLifeCycle, NodeTemplateLogin,
     UpgradeNodePool,
@@ -225,20 +225,20 @@ async fn temporary_credentials_with_a_wrong_key_never_print_the_security_token()
 /// Sends `GET list` signed at `time` with reqwest alone.
 async fn send_signed_at(emulator: &Emulator, time: SystemTime) -> (u16, Option<String>, Value) {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let url =
-        reqwest::Url::parse(&format!("{}{}", emulator.endpoint(), list_path(emulator))).unwrap();
-    let mut request = reqwest::Request::new(reqwest::Method::GET, url);
-    request.headers_mut().insert(
-        reqwest::header::CONTENT_TYPE,
-        reqwest::header::HeaderValue::from_static("application/json"),
-    );
+    let mut request = http::Request::get(format!("{}{}", emulator.endpoint(), list_path(emulator)))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Vec::new())
+        .unwrap();
     let params = SigningParams {
         access_key: emulator.access_key(),
         secret_key: emulator.secret_key(),
         security_token: None,
         time,
     };
-    sign(&mut request, &params).unwrap();
+    sign(&SignableRequest::from_request(&request), &params)
+        .unwrap()
+        .apply_to(&mut request);
+    let request = reqwest::Request::try_from(request).unwrap();
     let response = reqwest::Client::new().execute(request).await.unwrap();
     let status = response.status().as_u16();
     let id = response

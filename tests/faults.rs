@@ -439,3 +439,125 @@ async fn the_total_budget_stops_retries() {
     assert_eq!(emulator.requests().len() as u32, e.attempts());
     assert!(e.to_string().contains("503"), "{e}");
 }
+
+/// Records what an interceptor sees and tags every attempt with a header naming it.
+#[derive(Default)]
+struct Recorder {
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+impl cce_upgrade::interceptor::Interceptor for Recorder {
+    fn before_signing(&self, request: &mut cce_upgrade::interceptor::BeforeSigning<'_>) {
+        assert!(
+            !request.headers().contains_key("authorization")
+                && !request.headers().contains_key("x-sdk-date"),
+            "a retry is shown without its old signature"
+        );
+        let tag = format!("{}-{}", request.operation(), request.attempt());
+        request
+            .headers_mut()
+            .insert("x-trace-id", http::HeaderValue::from_str(&tag).unwrap());
+        self.seen.lock().unwrap().push(format!("before {tag}"));
+    }
+
+    fn after_attempt(&self, attempt: &cce_upgrade::interceptor::AfterAttempt<'_>) {
+        let outcome = match (attempt.status(), attempt.error()) {
+            (Some(status), None) => status.as_u16().to_string(),
+            (None, Some(_)) => "error".to_owned(),
+            other => panic!("a status or an error, not {other:?}"),
+        };
+        self.seen.lock().unwrap().push(format!(
+            "after {}-{} {} {outcome} retry={}",
+            attempt.operation(),
+            attempt.attempt(),
+            attempt.method(),
+            attempt.will_retry()
+        ));
+    }
+}
+
+#[tokio::test]
+async fn an_interceptor_adds_a_signed_header_and_sees_every_attempt() {
+    let emulator = start().await;
+    let recorder = std::sync::Arc::new(Recorder::default());
+    struct Shared(std::sync::Arc<Recorder>);
+    impl cce_upgrade::interceptor::Interceptor for Shared {
+        fn before_signing(&self, request: &mut cce_upgrade::interceptor::BeforeSigning<'_>) {
+            self.0.before_signing(request);
+        }
+        fn after_attempt(&self, attempt: &cce_upgrade::interceptor::AfterAttempt<'_>) {
+            self.0.after_attempt(attempt);
+        }
+    }
+    let client = emulator
+        .client_builder()
+        .retry(quick_retry())
+        .interceptor(Shared(recorder.clone()))
+        .build()
+        .unwrap();
+    emulator.inject(status(503), 1);
+    let list = client
+        .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
+        .await
+        .expect("the second attempt succeeds");
+    assert_eq!(list.attempts(), 2);
+
+    let operation = "ListAutopilotUpgradeWorkFlows";
+    assert_eq!(
+        *recorder.seen.lock().unwrap(),
+        [
+            format!("before {operation}-1"),
+            format!("after {operation}-1 GET 503 retry=true"),
+            format!("before {operation}-2"),
+            format!("after {operation}-2 GET 200 retry=false"),
+        ]
+    );
+    // The server got the header on each attempt, signed: the signature, which covers it, was
+    // accepted, and the header is among the signed ones.
+    let requests = emulator.requests();
+    assert_eq!(requests.len(), 2);
+    for (i, request) in requests.iter().enumerate() {
+        assert!(request.authenticated, "{request:?}");
+        assert_eq!(
+            request.header("x-trace-id"),
+            Some(format!("{operation}-{}", i + 1).as_str())
+        );
+        let authorization = request.header("authorization").unwrap();
+        assert!(
+            authorization.contains("x-trace-id"),
+            "x-trace-id is signed: {authorization}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_interceptor_sees_a_transport_error() {
+    let address = closed_port().await;
+    let recorder = std::sync::Arc::new(Recorder::default());
+    struct Shared(std::sync::Arc<Recorder>);
+    impl cce_upgrade::interceptor::Interceptor for Shared {
+        fn after_attempt(&self, attempt: &cce_upgrade::interceptor::AfterAttempt<'_>) {
+            self.0.after_attempt(attempt);
+        }
+    }
+    let client = Client::builder()
+        .endpoint(format!("http://{address}"))
+        .credentials(Credentials::new("AK", "SK"))
+        .project_id("0123456789abcdef0123456789abcdef")
+        .retry(quick_retry().max_attempts(2))
+        .interceptor(Shared(recorder.clone()))
+        .build()
+        .unwrap();
+    let error = client
+        .list_autopilot_upgrade_work_flows("c1")
+        .await
+        .unwrap_err();
+    assert_eq!(error.attempts(), 2, "{error}");
+    assert_eq!(
+        *recorder.seen.lock().unwrap(),
+        [
+            "after ListAutopilotUpgradeWorkFlows-1 GET error retry=true",
+            "after ListAutopilotUpgradeWorkFlows-2 GET error retry=false",
+        ]
+    );
+}

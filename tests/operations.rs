@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use cce_upgrade::emulator::{Emulator, EmulatorConfig, ReceivedRequest};
-use cce_upgrade::signing::{SigningParams, parse_sdk_date, sign};
+use cce_upgrade::signing::{SignableRequest, SigningParams, parse_sdk_date, sign};
 use cce_upgrade::types::{
     CreateUpgradeWorkFlowRequestBody, NodeTemplate, PostCheckClusterRequestBody, PostCheckPhase,
     PostCheckSpec, UpgradeClusterRequestBody, UpgradeNodePool, UpgradeTaskPhase, WorkFlowPhase,
@@ -172,22 +172,23 @@ async fn raw_signed(
     body: Option<&Value>,
 ) -> (u16, Value) {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let url = reqwest::Url::parse(&format!("{}{path}", emulator.endpoint())).unwrap();
-    let mut request = reqwest::Request::new(method, url);
-    request.headers_mut().insert(
-        reqwest::header::CONTENT_TYPE,
-        reqwest::header::HeaderValue::from_static("application/json"),
-    );
-    if let Some(body) = body {
-        *request.body_mut() = Some(serde_json::to_vec(body).unwrap().into());
-    }
+    let body = body.map(|body| serde_json::to_vec(body).unwrap());
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path}", emulator.endpoint()))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body.unwrap_or_default())
+        .unwrap();
     let params = SigningParams {
         access_key: emulator.access_key(),
         secret_key: emulator.secret_key(),
         security_token: None,
         time: SystemTime::now(),
     };
-    sign(&mut request, &params).unwrap();
+    sign(&SignableRequest::from_request(&request), &params)
+        .unwrap()
+        .apply_to(&mut request);
+    let request = reqwest::Request::try_from(request).unwrap();
     let response = reqwest::Client::new().execute(request).await.unwrap();
     let status = response.status().as_u16();
     let body = response.json().await.unwrap_or(Value::Null);

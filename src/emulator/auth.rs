@@ -1,9 +1,11 @@
 //! The API gateway's side of SDK-HMAC-SHA256: recompute the signature from what arrived on the
 //! wire and accept or refuse the request, with the gateway's `APIGW.0301` messages.
 //!
-//! This verifier is written from the algorithm, independently of the crate's client signer, so
-//! the two check each other. Each step is a small type that prints as the spec text:
-//! [`Authorization`] (the parsed header), [`CanonicalRequest`] and [`StringToSign`].
+//! The canonical request, the string to sign and the signature are the crate's own
+//! (`crate::signing::canonical`), the steps its signer takes too; what is the verifier's alone is
+//! what a server checks around them: the parsed [`Authorization`] header, the signed-header set
+//! (`host` and `x-sdk-date` among them), the date window and the temporary-key rules. The
+//! official signer's vectors check both sides against the reference.
 //!
 //! What the verifier reads from the wire:
 //! - the **path** is percent-decoded, split on `/`, and each segment re-encoded with only
@@ -13,9 +15,11 @@
 //!   the wire (`%20` for a space, `%2B` for a plus), so this reads their requests exactly; a client
 //!   that form-encodes a space as `+` but signs a space is refused here, as the real gateway
 //!   refuses it. The decoded pairs are sorted by (key, value), re-encoded and joined with `&`;
-//! - the **headers** named in `SignedHeaders`, lower-cased names and trimmed values; `host` and
-//!   `x-sdk-date` must be among them;
-//! - the hex SHA-256 of the **body**, or `UNSIGNED-PAYLOAD` when `X-Sdk-Content-Sha256` says so.
+//! - the **headers** named in `SignedHeaders`, in that order, lower-cased names and trimmed
+//!   values (the values of a repeated header joined with `,`); `host` and `x-sdk-date` must be
+//!   among them;
+//! - the hex SHA-256 of the **body** (of the empty string when there is none), or
+//!   `UNSIGNED-PAYLOAD` when `X-Sdk-Content-Sha256` says so and there is a body.
 //!
 //! When the signature does not match, the message shows the canonical request the server
 //! computed, as the real gateway does — except for the value of a signed `X-Security-Token`,
@@ -25,30 +29,22 @@
 //! valid with its `X-Security-Token`, which must be signed; an `X-Auth-Token` request carries no
 //! signature and is checked against the emulator's IAM token.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use hmac::{Hmac, Mac};
-use hyper::HeaderMap;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
-use sha2::{Digest, Sha256};
-
 use super::clock;
-
-/// The algorithm name that starts the `Authorization` header and the string to sign.
-pub(crate) const ALGORITHM: &str = "SDK-HMAC-SHA256";
+use crate::signing::canonical::{
+    ALGORITHM, CanonicalRequest, PayloadHash, SignedHeader, StringToSign, UNSIGNED_PAYLOAD,
+    canonical_query, hmac_key, trim_value,
+};
+use hyper::HeaderMap;
+use percent_encoding::percent_decode_str;
 
 /// How far `X-Sdk-Date` may be from the server clock, either way.
 pub(crate) const MAX_SKEW_SECONDS: i64 = 15 * 60;
 
 /// The gateway's error code for every authentication failure.
 pub(crate) const ERROR_CODE: &str = "APIGW.0301";
-
-/// What the unreserved set leaves alone: everything but `A-Z a-z 0-9 - _ . ~` is escaped.
-const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// The credentials one emulator accepts.
 pub(crate) struct Keys {
@@ -181,7 +177,7 @@ impl Authorization {
         }
         Ok(Authorization {
             access_key,
-            signed_headers: signed.split(';').map(str::to_string).collect(),
+            signed_headers: signed.split(';').map(str::to_ascii_lowercase).collect(),
             signature,
         })
     }
@@ -199,159 +195,59 @@ impl fmt::Display for Authorization {
     }
 }
 
-/// The canonical request the server recomputes; `Display` prints the exact text that is hashed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct CanonicalRequest {
-    method: String,
-    uri: String,
-    query: String,
-    headers: String,
-    signed_headers: String,
-    payload_hash: String,
-}
-
-impl CanonicalRequest {
-    /// Builds the canonical request of `req` over the headers named in `signed_headers`.
-    ///
-    /// A signed header that is absent counts as empty (the signature then fails to match).
-    pub(crate) fn from_wire(req: &WireRequest<'_>, signed_headers: &[String]) -> CanonicalRequest {
-        let mut headers = String::new();
-        for name in signed_headers {
-            let lower = name.to_ascii_lowercase();
-            let value = req.header(&lower).unwrap_or_default();
-            headers.push_str(&lower);
-            headers.push(':');
-            headers.push_str(value.trim());
-            headers.push('\n');
-        }
-        let payload_hash = match req.header("x-sdk-content-sha256") {
-            Some(v) if v.trim() == "UNSIGNED-PAYLOAD" => "UNSIGNED-PAYLOAD".to_string(),
-            _ => hex(&Sha256::digest(req.body)),
-        };
-        CanonicalRequest {
-            method: req.method.to_ascii_uppercase(),
-            uri: canonical_uri(req.path()),
-            query: canonical_query(req.query()),
-            headers,
-            signed_headers: signed_headers.join(";"),
-            payload_hash,
+/// The canonical request the server recomputes from what arrived, over the headers named in
+/// `signed_headers` (lower case): a signed header that is absent counts as empty (the signature
+/// then fails to match).
+pub(crate) fn canonical_request<'a>(
+    req: &WireRequest<'a>,
+    signed_headers: &'a [String],
+) -> CanonicalRequest<'a> {
+    let mut headers: Vec<SignedHeader<'a>> = Vec::with_capacity(signed_headers.len());
+    for name in signed_headers {
+        let before = headers.len();
+        headers.extend(
+            req.headers
+                .get_all(name.as_str())
+                .iter()
+                .map(|value| (name.as_str(), trim_value(value.as_bytes()))),
+        );
+        if headers.len() == before {
+            headers.push((name.as_str(), b""));
         }
     }
-
-    /// The canonical text for an error message: as hashed, except that the value of a signed
-    /// `x-security-token` header is replaced by `** redacted **`, so that a refused request
-    /// never echoes a credential into responses or logs.
-    pub(crate) fn redacted(&self) -> String {
-        let headers = self
-            .headers
-            .lines()
-            .map(|line| {
-                if line.starts_with("x-security-token:") {
-                    "x-security-token:** redacted **\n".to_string()
-                } else {
-                    format!("{line}\n")
-                }
-            })
-            .collect();
-        CanonicalRequest {
-            headers,
-            ..self.clone()
-        }
-        .to_string()
-    }
-
-    /// Hex SHA-256 of the canonical text.
-    pub(crate) fn hash(&self) -> String {
-        hex(&Sha256::digest(self.to_string().as_bytes()))
-    }
-}
-
-impl fmt::Display for CanonicalRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}\n{}\n{}\n{}\n{}\n{}",
-            self.method, self.uri, self.query, self.headers, self.signed_headers, self.payload_hash
-        )
-    }
-}
-
-/// `SDK-HMAC-SHA256\n{X-Sdk-Date}\n{hex sha256(canonical request)}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StringToSign {
-    sdk_date: String,
-    canonical_hash: String,
-}
-
-impl StringToSign {
-    /// The string to sign for a canonical request signed at `sdk_date`.
-    pub(crate) fn new(sdk_date: &str, canonical: &CanonicalRequest) -> StringToSign {
-        StringToSign {
-            sdk_date: sdk_date.to_string(),
-            canonical_hash: canonical.hash(),
-        }
-    }
-
-    /// The MAC of this string under `secret_key`, ready to finalize or verify.
-    fn mac(&self, secret_key: &str) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret_key.as_bytes())
-            .expect("HMAC accepts keys of any length");
-        mac.update(self.to_string().as_bytes());
-        mac
-    }
-
-    /// Hex HMAC-SHA256 of this string keyed with `secret_key`.
-    #[cfg(test)]
-    pub(crate) fn sign(&self, secret_key: &str) -> String {
-        hex(&self.mac(secret_key).finalize().into_bytes())
-    }
-}
-
-impl fmt::Display for StringToSign {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{ALGORITHM}\n{}\n{}", self.sdk_date, self.canonical_hash)
-    }
-}
-
-/// The canonical URI of a raw (percent-encoded) path.
-pub(crate) fn canonical_uri(raw_path: &str) -> String {
-    let decoded: Vec<u8> = percent_decode_str(raw_path).collect();
-    let mut out = decoded
-        .split(|&b| b == b'/')
-        .map(|segment| percent_encode(segment, ESCAPED).to_string())
-        .collect::<Vec<_>>()
-        .join("/");
-    if !out.ends_with('/') {
-        out.push('/');
-    }
-    out
+    let unsigned = req
+        .headers
+        .get("x-sdk-content-sha256")
+        .is_some_and(|value| trim_value(value.as_bytes()) == UNSIGNED_PAYLOAD.as_bytes());
+    let payload_hash = if unsigned && !req.body.is_empty() {
+        PayloadHash::Known(UNSIGNED_PAYLOAD.as_bytes())
+    } else {
+        PayloadHash::of(req.body)
+    };
+    CanonicalRequest::new(
+        req.method,
+        Cow::Owned(percent_decode_str(req.path()).collect()),
+        Cow::Owned(wire_canonical_query(req.query())),
+        headers,
+        payload_hash,
+    )
 }
 
 /// The canonical query of a raw query string (`+` is a literal plus, see the module docs).
-pub(crate) fn canonical_query(raw_query: &str) -> String {
-    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = raw_query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                percent_decode_str(k).collect(),
-                percent_decode_str(v).collect(),
-            )
-        })
-        .collect();
-    pairs.sort();
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                percent_encode(k, ESCAPED),
-                percent_encode(v, ESCAPED)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+pub(crate) fn wire_canonical_query(raw_query: &str) -> String {
+    canonical_query(
+        raw_query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (
+                    Cow::Owned(percent_decode_str(k).collect()),
+                    Cow::Owned(percent_decode_str(v).collect()),
+                )
+            })
+            .collect(),
+    )
 }
 
 /// Decides whether `req` is authenticated at server time `now_unix` (seconds).
@@ -430,31 +326,16 @@ pub(crate) fn verify(
             )));
         }
     }
-    let canonical = CanonicalRequest::from_wire(req, &auth.signed_headers);
+    let canonical = canonical_request(req, &auth.signed_headers);
     let expected = decode_hex(&auth.signature).unwrap_or_default();
-    let string_to_sign = StringToSign::new(&sdk_date, &canonical);
-    if string_to_sign
-        .mac(secret_key)
-        .verify_slice(&expected)
-        .is_err()
-    {
+    let string_to_sign = StringToSign::new(sdk_date.as_bytes(), &canonical);
+    if !string_to_sign.verify(&hmac_key(secret_key.as_bytes()), &expected) {
         return Err(AuthError::new(format!(
             "verify aksk signature fail, canonicalRequest: {}",
-            canonical.redacted()
+            canonical.redacting("x-security-token")
         )));
     }
     Ok(principal)
-}
-
-/// Lower-case hex of bytes.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    out
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
@@ -471,8 +352,10 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::canonical::{EMPTY_SHA256, hex};
     use hyper::header::{HeaderName, HeaderValue};
     use serde_json::Value;
+    use sha2::{Digest, Sha256};
 
     const VECTORS: &str = include_str!("../../tests/data/signing_vectors.json");
 
@@ -556,7 +439,7 @@ mod tests {
     fn every_vector_is_accepted_with_the_official_canonical_request() {
         for v in vectors() {
             let auth = v.authorization();
-            let canonical = CanonicalRequest::from_wire(&v.wire(), &auth.signed_headers);
+            let canonical = canonical_request(&v.wire(), &auth.signed_headers);
             assert_eq!(
                 canonical.to_string(),
                 v.expected["canonical_request"].as_str().unwrap(),
@@ -564,7 +447,7 @@ mod tests {
                 v.name
             );
             let sdk_date = v.headers["x-sdk-date"].to_str().unwrap();
-            let sts = StringToSign::new(sdk_date, &canonical);
+            let sts = StringToSign::new(sdk_date.as_bytes(), &canonical);
             assert_eq!(
                 sts.to_string(),
                 v.expected["string_to_sign"].as_str().unwrap(),
@@ -572,7 +455,7 @@ mod tests {
                 v.name
             );
             assert_eq!(
-                sts.sign(&v.keys.secret_key),
+                sts.sign(&hmac_key(v.keys.secret_key.as_bytes())).as_str(),
                 v.expected["signature"].as_str().unwrap(),
                 "signature of {}",
                 v.name
@@ -610,7 +493,7 @@ mod tests {
                 && v.expected["canonical_request"]
                     .as_str()
                     .unwrap()
-                    .ends_with(&hex(&Sha256::digest(&v.body)))
+                    .ends_with(std::str::from_utf8(&hex(&Sha256::digest(&v.body).into())).unwrap())
             {
                 v.body[0] ^= 0x01;
                 assert_signature_mismatch(
@@ -819,17 +702,50 @@ mod tests {
 
     #[test]
     fn canonical_uri_and_query_follow_the_spec() {
-        assert_eq!(canonical_uri("/"), "/");
-        assert_eq!(canonical_uri("/a/b"), "/a/b/");
-        assert_eq!(canonical_uri("/a/b/"), "/a/b/");
-        assert_eq!(canonical_uri("/a%2Fb"), "/a/b/");
-        assert_eq!(canonical_uri("/a b+c"), "/a%20b%2Bc/");
-        assert_eq!(canonical_uri("/%e4%b8%ad"), "/%E4%B8%AD/");
-        assert_eq!(canonical_query(""), "");
-        assert_eq!(canonical_query("b=2&a=1&a=0"), "a=0&a=1&b=2");
-        assert_eq!(canonical_query("e&x="), "e=&x=");
+        let uri = |path: &str| {
+            let headers = HeaderMap::new();
+            let req = WireRequest {
+                method: "GET",
+                path_and_query: path,
+                headers: &headers,
+                body: b"",
+            };
+            let text = canonical_request(&req, &[]).to_string();
+            text.lines().nth(1).unwrap().to_owned()
+        };
+        assert_eq!(uri("/"), "/");
+        assert_eq!(uri("/a/b"), "/a/b/");
+        assert_eq!(uri("/a/b/"), "/a/b/");
+        assert_eq!(uri("/a%2Fb"), "/a/b/");
+        assert_eq!(uri("/a b+c"), "/a%20b%2Bc/");
+        assert_eq!(uri("/%e4%b8%ad"), "/%E4%B8%AD/");
+        assert_eq!(wire_canonical_query(""), "");
+        assert_eq!(wire_canonical_query("b=2&a=1&a=0"), "a=0&a=1&b=2");
+        assert_eq!(wire_canonical_query("e&x="), "e=&x=");
         // `+` is a literal plus, `%20` a space.
-        assert_eq!(canonical_query("q=a+b"), "q=a%2Bb");
-        assert_eq!(canonical_query("q=a%20b"), "q=a%20b");
+        assert_eq!(wire_canonical_query("q=a+b"), "q=a%2Bb");
+        assert_eq!(wire_canonical_query("q=a%20b"), "q=a%20b");
+    }
+
+    #[test]
+    fn a_bodiless_request_hashes_the_empty_string_even_when_unsigned() {
+        // As the official signer: the client signs the empty-string hash when there is no body,
+        // whatever X-Sdk-Content-Sha256 says.
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-sdk-content-sha256",
+            HeaderValue::from_static("UNSIGNED-PAYLOAD"),
+        );
+        let req = WireRequest {
+            method: "GET",
+            path_and_query: "/",
+            headers: &headers,
+            body: b"",
+        };
+        let text = canonical_request(&req, &["x-sdk-content-sha256".to_owned()]).to_string();
+        assert!(text.ends_with(&format!("\n{EMPTY_SHA256}")), "{text}");
+        let req = WireRequest { body: b"x", ..req };
+        let text = canonical_request(&req, &["x-sdk-content-sha256".to_owned()]).to_string();
+        assert!(text.ends_with("\nUNSIGNED-PAYLOAD"), "{text}");
     }
 }

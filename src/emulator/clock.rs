@@ -100,31 +100,18 @@ fn go_timestamp_in(unix_micros: i64, offset_seconds: i64, zone: &str) -> String 
     out
 }
 
-/// Formats an `X-Sdk-Date` value: `yyyyMMdd'T'HHmmss'Z'` in UTC.
+/// Formats an `X-Sdk-Date` value: `yyyyMMdd'T'HHmmss'Z'` in UTC (the signer's own format).
 pub(crate) fn sdk_date(unix_seconds: i64) -> String {
-    let at = jiff::Timestamp::from_second(unix_seconds).unwrap_or(if unix_seconds < 0 {
-        jiff::Timestamp::MIN
-    } else {
-        jiff::Timestamp::MAX
-    });
-    at.strftime("%Y%m%dT%H%M%SZ").to_string()
+    String::from_utf8(crate::signing::sdk_date_bytes(unix_seconds).to_vec())
+        .expect("an X-Sdk-Date is ASCII")
 }
 
-/// Parses an `X-Sdk-Date` value strictly (`20240312T081500Z`) into Unix seconds.
+/// Parses an `X-Sdk-Date` value strictly (`20240312T081500Z`) into Unix seconds, as the signer
+/// reads one.
 pub(crate) fn parse_sdk_date(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' || !digits(0..8) || !digits(9..15) {
-        return None;
-    }
-    let civil = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", text).ok()?;
-    Some(
-        jiff::tz::TimeZone::UTC
-            .to_timestamp(civil)
-            .ok()?
-            .as_second(),
-    )
+    crate::signing::unix_seconds_of_sdk_date(text.as_bytes())
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,6 +140,25 @@ mod ids;
 mod scenario;
 mod server;
 mod state;
+
+impl Emulator {
+    /// A client builder pointed at this emulator: its endpoint (also for IAM), region, AK/SK,
+    /// project id, and its [clock](Emulator::clock) (the client's waits move the emulator's
+    /// clock instead of taking real time). Override any of them before `build()`.
+    pub fn client_builder(&self) -> crate::ClientBuilder {
+        crate::Client::builder()
+            .region(crate::Region::new(self.region().to_owned()))
+            .endpoint(self.endpoint())
+            .iam_endpoint(self.endpoint())
+            .credentials(crate::Credentials::new(
+                self.access_key(),
+                self.secret_key(),
+            ))
+            .project_id(self.project_id())
+            .clock(self.clock())
+    }
+}
+
 #[cfg(test)]
 mod tests;
 mod versions;

@@ -1,15 +1,14 @@
 //! HTTP-level tests: a real emulator on loopback, a real client (reqwest or a raw socket), and
 //! assertions on what the client got back and what the emulator received.
 //!
-//! Requests are signed by a small signer written here from the algorithm, independently of the
-//! verifier under test.
+//! Requests are signed with the crate's public signer ([`crate::signing::sign`]) on headers these
+//! tests choose, so that a test can sign what a client would not (an old date, a token left
+//! unsigned).
 
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tokio::net::TcpStream;
 
 use super::clock;
@@ -42,10 +41,6 @@ fn enc(bytes: &[u8]) -> String {
     percent_encode(bytes, UNRESERVED).to_string()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The wire query of decoded pairs, which is also the canonical query.
 fn wire_query(pairs: &[(&str, &str)]) -> String {
     let mut pairs: Vec<(&str, &str)> = pairs.to_vec();
@@ -57,7 +52,8 @@ fn wire_query(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// Signs; returns the `Authorization` value. `headers` are (lower-case name, value), all signed.
+/// Signs; returns the `Authorization` value. `headers` are (lower-case name, value), all signed;
+/// they include `x-sdk-date`, the time signed at.
 fn sign(
     method: &str,
     raw_path: &str,
@@ -67,36 +63,32 @@ fn sign(
     ak: &str,
     sk: &str,
 ) -> String {
-    let decoded: Vec<u8> = percent_decode_str(raw_path).collect();
-    let mut uri: String = decoded
-        .split(|b| *b == b'/')
-        .map(enc)
-        .collect::<Vec<_>>()
-        .join("/");
-    if !uri.ends_with('/') {
-        uri.push('/');
+    use crate::signing::{SignableBody, SignableRequest, SigningParams};
+    let host = &headers.iter().find(|(n, _)| n == "host").unwrap().1;
+    let uri: http::Uri = format!("http://{host}{raw_path}?{canonical_query}")
+        .parse()
+        .expect("a path and query the tests send");
+    let method = http::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut map = http::HeaderMap::new();
+    for (name, value) in headers {
+        map.append(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            http::HeaderValue::from_str(value).unwrap(),
+        );
     }
-    let mut headers = headers.to_vec();
-    headers.sort();
-    let canonical_headers: String = headers
-        .iter()
-        .map(|(n, v)| format!("{n}:{}\n", v.trim()))
-        .collect();
-    let signed: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
-    let signed = signed.join(";");
-    let canonical = format!(
-        "{method}\n{uri}\n{canonical_query}\n{canonical_headers}\n{signed}\n{}",
-        hex(&Sha256::digest(body))
-    );
-    let date = &headers.iter().find(|(n, _)| n == "x-sdk-date").unwrap().1;
-    let sts = format!(
-        "SDK-HMAC-SHA256\n{date}\n{}",
-        hex(&Sha256::digest(canonical.as_bytes()))
-    );
-    let mut mac = Hmac::<Sha256>::new_from_slice(sk.as_bytes()).unwrap();
-    mac.update(sts.as_bytes());
-    let signature = hex(&mac.finalize().into_bytes());
-    format!("SDK-HMAC-SHA256 Access={ak}, SignedHeaders={signed}, Signature={signature}")
+    let params = SigningParams {
+        access_key: ak,
+        secret_key: sk,
+        security_token: None,
+        time: std::time::UNIX_EPOCH, // unused: the headers carry X-Sdk-Date
+    };
+    let request = SignableRequest::new(&method, &uri, &map, SignableBody::Bytes(body));
+    let output = crate::signing::sign(&request, &params).expect("the test request signs");
+    let authorization = output
+        .headers()
+        .find(|(name, _)| *name == http::header::AUTHORIZATION)
+        .expect("an Authorization header");
+    authorization.1.to_str().unwrap().to_owned()
 }
 
 #[derive(Clone)]

@@ -1,0 +1,379 @@
+//! The steps of `SDK-HMAC-SHA256` that the signer and the emulator's verifier share: the
+//! canonical request, the string to sign and the signature, each a small type whose `Display` is
+//! the text of the specification.
+//!
+//! What goes into a step is each side's business: the signer reads a request it is about to send
+//! (and adds headers to it), the verifier reads what arrived on the wire and the `SignedHeaders`
+//! of its `Authorization`. From the parts on, both compute the same text the same way, here.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+/// The algorithm's name, first word of `Authorization` and first line of the string to sign.
+pub(crate) const ALGORITHM: &str = "SDK-HMAC-SHA256";
+/// The value of `X-Sdk-Content-Sha256` that stands in for the body hash.
+pub(crate) const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
+/// Hex SHA-256 of the empty string: the payload hash of a request without a body.
+pub(crate) const EMPTY_SHA256: &str =
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// A header as signed: its lower-case name and its trimmed value. A repeated header is one entry
+/// per value, in order; the canonical form joins them with `,`.
+pub(crate) type SignedHeader<'a> = (&'a str, &'a [u8]);
+
+/// Step 3: the canonical request, six lines joined by `\n`. `Display` prints exactly its text
+/// (header values that are not UTF-8 shown lossily; the bytes hashed are the raw ones).
+pub(crate) struct CanonicalRequest<'a> {
+    method: &'a str,
+    /// The path, percent-decoded; encoded as it is written.
+    path: Cow<'a, [u8]>,
+    /// The canonical query (third line), built by [`canonical_query`].
+    query: Cow<'a, str>,
+    /// The signed headers in the order they are written (entries of one name next to each other).
+    headers: Vec<SignedHeader<'a>>,
+    /// The last line: hex SHA-256 of the body, or the text that stands in for it.
+    payload_hash: PayloadHash<'a>,
+}
+
+/// The last line of the canonical request.
+#[derive(Clone, Copy)]
+pub(crate) enum PayloadHash<'a> {
+    /// Hex SHA-256 of the body's bytes.
+    Computed([u8; 64]),
+    /// Text known without hashing: `UNSIGNED-PAYLOAD`, a given `X-Sdk-Content-Sha256`, or the
+    /// hash of the empty string.
+    Known(&'a [u8]),
+}
+
+impl PayloadHash<'_> {
+    /// The hash of `body`.
+    pub(crate) fn of(body: &[u8]) -> Self {
+        if body.is_empty() {
+            Self::Known(EMPTY_SHA256.as_bytes())
+        } else {
+            Self::Computed(hex(&Sha256::digest(body).into()))
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Computed(hex) => hex,
+            Self::Known(text) => text,
+        }
+    }
+}
+
+impl<'a> CanonicalRequest<'a> {
+    /// The canonical request of its parts: the method, the percent-decoded path, the canonical
+    /// query, the signed headers in order and the payload hash.
+    pub(crate) fn new(
+        method: &'a str,
+        decoded_path: Cow<'a, [u8]>,
+        query: Cow<'a, str>,
+        headers: Vec<SignedHeader<'a>>,
+        payload_hash: PayloadHash<'a>,
+    ) -> Self {
+        Self {
+            method,
+            path: decoded_path,
+            query,
+            headers,
+            payload_hash,
+        }
+    }
+
+    /// The same canonical request with the value of the header `name` shown as `** redacted **`,
+    /// for a message that must not echo a credential.
+    #[cfg_attr(not(feature = "emulator"), allow(dead_code))]
+    pub(crate) fn redacting(&self, name: &str) -> CanonicalRequest<'_> {
+        let headers = self
+            .headers
+            .iter()
+            .map(|&(n, value)| {
+                if n == name {
+                    (n, &b"** redacted **"[..])
+                } else {
+                    (n, value)
+                }
+            })
+            .collect();
+        CanonicalRequest {
+            method: self.method,
+            path: Cow::Borrowed(&self.path),
+            query: Cow::Borrowed(&self.query),
+            headers,
+            payload_hash: self.payload_hash,
+        }
+    }
+
+    /// The canonical query (the third line), which the signer also sends.
+    pub(crate) fn into_query(self) -> String {
+        self.query.into_owned()
+    }
+
+    /// The signed header names joined by `;` (the fifth line).
+    pub(crate) fn signed_headers(&self) -> SignedHeaders<'_, 'a> {
+        SignedHeaders(&self.headers)
+    }
+
+    /// The text's bytes, as hashed.
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            self.method.len()
+                + self.path.len() * 3 / 2
+                + self.query.len()
+                + self
+                    .headers
+                    .iter()
+                    .map(|(n, v)| n.len() * 2 + v.len() + 2)
+                    .sum::<usize>()
+                + 64
+                + 8,
+        );
+        out.extend(self.method.bytes().map(|b| b.to_ascii_uppercase()));
+        out.push(b'\n');
+        put_encoded::<true>(&mut out, &self.path);
+        // Encoding leaves `/` and turns nothing else into one.
+        if !self.path.ends_with(b"/") {
+            out.push(b'/');
+        }
+        out.push(b'\n');
+        out.extend_from_slice(self.query.as_bytes());
+        out.push(b'\n');
+        let mut previous = None;
+        for &(name, value) in &self.headers {
+            if previous == Some(name) {
+                out.push(b',');
+            } else {
+                if previous.is_some() {
+                    out.push(b'\n');
+                }
+                out.extend_from_slice(name.as_bytes());
+                out.push(b':');
+                previous = Some(name);
+            }
+            out.extend_from_slice(value);
+        }
+        if previous.is_some() {
+            out.push(b'\n');
+        }
+        out.push(b'\n');
+        self.signed_headers().write_to(&mut out);
+        out.push(b'\n');
+        out.extend_from_slice(self.payload_hash.as_bytes());
+        out
+    }
+
+    /// The hex SHA-256 of the text.
+    pub(crate) fn hex_sha256(&self) -> [u8; 64] {
+        hex(&Sha256::digest(self.to_bytes()).into())
+    }
+}
+
+impl fmt::Display for CanonicalRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}
+
+/// The fifth line of the canonical request, also part of `Authorization`: the signed header names
+/// joined by `;`, each once.
+#[derive(Clone, Copy)]
+pub(crate) struct SignedHeaders<'r, 'a>(&'r [SignedHeader<'a>]);
+
+impl SignedHeaders<'_, '_> {
+    /// The length of the text.
+    pub(crate) fn len(self) -> usize {
+        let mut len = 0;
+        let mut previous = None;
+        for &(name, _) in self.0 {
+            if previous != Some(name) {
+                len += name.len() + usize::from(previous.is_some());
+                previous = Some(name);
+            }
+        }
+        len
+    }
+
+    pub(crate) fn write_to(self, out: &mut Vec<u8>) {
+        let mut previous = None;
+        for &(name, _) in self.0 {
+            if previous != Some(name) {
+                if previous.is_some() {
+                    out.push(b';');
+                }
+                out.extend_from_slice(name.as_bytes());
+                previous = Some(name);
+            }
+        }
+    }
+}
+
+impl fmt::Display for SignedHeaders<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = Vec::new();
+        self.write_to(&mut text);
+        f.write_str(&String::from_utf8_lossy(&text))
+    }
+}
+
+/// A decoded query parameter: its key and value.
+pub(crate) type QueryPair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
+/// The canonical query (third line) of decoded `(key, value)` pairs: sorted by key then value,
+/// both percent-encoded with only `A-Z a-z 0-9 - _ . ~` left as is, `k=v` joined by `&`.
+pub(crate) fn canonical_query(mut pairs: Vec<QueryPair<'_>>) -> String {
+    pairs.sort_unstable();
+    let mut text = Vec::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            text.push(b'&');
+        }
+        put_encoded::<false>(&mut text, key);
+        text.push(b'=');
+        put_encoded::<false>(&mut text, value);
+    }
+    String::from_utf8(text).expect("percent-encoded text is ASCII")
+}
+
+/// Writes `bytes` percent-encoded with upper-case hex, leaving RFC 3986 "unreserved" bytes
+/// (`A-Z a-z 0-9 - _ . ~`), and `/` when `SLASH`, as they are. Encoding the whole path but `/`
+/// is the same as splitting it on `/` and encoding each segment.
+fn put_encoded<const SLASH: bool>(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut rest = bytes;
+    loop {
+        let run = rest
+            .iter()
+            .position(|&byte| !is_unreserved::<SLASH>(byte))
+            .unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..run]);
+        let Some((&byte, tail)) = rest[run..].split_first() else {
+            return;
+        };
+        out.extend_from_slice(&[
+            b'%',
+            DIGITS[usize::from(byte >> 4)],
+            DIGITS[usize::from(byte & 0xf)],
+        ]);
+        rest = tail;
+    }
+}
+
+/// `A-Z a-z 0-9 - _ . ~`, and `/` when `SLASH`.
+fn is_unreserved<const SLASH: bool>(byte: u8) -> bool {
+    UNRESERVED[usize::from(byte)] || (SLASH && byte == b'/')
+}
+
+/// Which bytes are unreserved: `A-Z a-z 0-9 - _ . ~`.
+static UNRESERVED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+        byte += 1;
+    }
+    table
+};
+
+/// Trims a header value as the official signer (Python's `str.strip`) does: Unicode white space
+/// when the value is UTF-8, ASCII white space otherwise. For the bytes a header value can hold,
+/// Rust's and Python's ideas of white space agree.
+pub(crate) fn trim_value(value: &[u8]) -> &[u8] {
+    match (value.first(), value.last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => value,
+        _ => match std::str::from_utf8(value) {
+            Ok(text) => text.trim().as_bytes(),
+            Err(_) => value.trim_ascii(),
+        },
+    }
+}
+
+/// Step 4: `SDK-HMAC-SHA256\n{X-Sdk-Date}\n{hex SHA-256 of the canonical request}`. `Display`
+/// prints exactly that text.
+pub(crate) struct StringToSign<'a> {
+    date: &'a [u8],
+    canonical_request_hash: [u8; 64],
+}
+
+impl<'a> StringToSign<'a> {
+    /// The string to sign of `canonical_request` signed at `date` (an `X-Sdk-Date` value).
+    pub(crate) fn new(date: &'a [u8], canonical_request: &CanonicalRequest<'_>) -> Self {
+        Self {
+            date,
+            canonical_request_hash: canonical_request.hex_sha256(),
+        }
+    }
+
+    /// The string to sign of a canonical request known by its hash.
+    #[cfg(test)]
+    pub(crate) fn of_hash(date: &'a [u8], canonical_request_hash: [u8; 64]) -> Self {
+        Self {
+            date,
+            canonical_request_hash,
+        }
+    }
+
+    /// The HMAC of the text, keyed with `key` (the secret key's HMAC key schedule).
+    fn mac(&self, key: &Hmac<Sha256>) -> Hmac<Sha256> {
+        let mut mac = key.clone();
+        mac.update(ALGORITHM.as_bytes());
+        mac.update(b"\n");
+        mac.update(self.date);
+        mac.update(b"\n");
+        mac.update(&self.canonical_request_hash);
+        mac
+    }
+
+    /// Step 5: the signature, the hex HMAC-SHA256 of the text keyed with the secret key.
+    pub(crate) fn sign(&self, key: &Hmac<Sha256>) -> Signature {
+        Signature(hex(&self.mac(key).finalize().into_bytes().into()))
+    }
+
+    /// Whether `signature` (the raw 32 bytes) is the HMAC of the text under `key`, compared in
+    /// constant time.
+    #[cfg_attr(not(feature = "emulator"), allow(dead_code))]
+    pub(crate) fn verify(&self, key: &Hmac<Sha256>, signature: &[u8]) -> bool {
+        self.mac(key).verify_slice(signature).is_ok()
+    }
+}
+
+impl fmt::Display for StringToSign<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{ALGORITHM}\n{}\n{}",
+            String::from_utf8_lossy(self.date),
+            String::from_utf8_lossy(&self.canonical_request_hash)
+        )
+    }
+}
+
+/// A signature: 64 lower-case hex digits.
+pub(crate) struct Signature(pub(crate) [u8; 64]);
+
+impl Signature {
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
+}
+
+/// Lower-case hex of a SHA-256 digest.
+pub(crate) fn hex(digest: &[u8; 32]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0; 64];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(digest) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0xf)];
+    }
+    out
+}
+
+/// The HMAC key schedule of a secret key.
+pub(crate) fn hmac_key(secret_key: &[u8]) -> Hmac<Sha256> {
+    Hmac::new_from_slice(secret_key).expect("HMAC takes a key of any length")
+}
