@@ -14,7 +14,8 @@ pub fn assemble(root: &Path) -> Result<(Value, BTreeMap<String, String>), String
     let read = |path: &Path| -> Result<Value, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        serde_norway::from_str(&text).map_err(|e| format!("{}: not valid YAML: {e}", path.display()))
+        serde_norway::from_str(&text)
+            .map_err(|e| format!("{}: not valid YAML: {e}", path.display()))
     };
     let mut doc = read(root)?;
     let dir = root.parent().unwrap_or(Path::new("."));

@@ -32,6 +32,8 @@ pub(crate) struct Operation {
     pub(crate) path: &'static str,
     /// The path parameters other than `project_id`, in path order, with their checks.
     pub(crate) params: &'static [(&'static str, &'static [Check])],
+    /// The query parameters that have checks (an `enum`, ...), with them.
+    pub(crate) query: &'static [(&'static str, &'static [Check])],
     /// The checks of the request body, when it has one.
     pub(crate) body: Option<&'static [Rule]>,
 }
@@ -182,6 +184,11 @@ fn prepare(op: &'static Operation, input: &Input<'_>) -> Result<Prepared, Error>
         checks::check_param(name, checks, value)?;
         path = path.replace(&format!("{{{name}}}"), &encode_segment(value));
         named.push((*name, *value));
+    }
+    for (name, value) in &input.query {
+        if let Some((_, checks)) = op.query.iter().find(|(n, _)| n == name) {
+            checks::check_query(name, checks, value)?;
+        }
     }
     let (body, secrets) = match (&input.body, op.body) {
         (Some(Ok(json)), rules) => {

@@ -400,6 +400,13 @@ impl Cx<'_> {
     }
 
     fn serve(&self, m: &Matched) -> Result<Reply, Reply> {
+        // The query's values, with the same generated checks the client runs before sending.
+        for (name, value) in form_urlencoded::parse(self.query.as_bytes()) {
+            if let Some((name, checks)) = m.op.query.iter().find(|(n, _)| *n == name) {
+                checks::check_query(name, checks, &value)
+                    .map_err(|e| self.invalid(e.to_string()))?;
+            }
+        }
         let ids = &self.shared.ids;
         let config = &self.shared.config;
         let project = m.param("project_id");
