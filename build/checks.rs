@@ -130,6 +130,31 @@ pub fn param_checks(doc: &Value, schema: &Value) -> Result<Vec<String>, String> 
     Ok(rules.into_iter().map(|r| r.check).collect())
 }
 
+/// The checks a query parameter's schema states: those of a path parameter, and its `enum`
+/// when it has several values (a query value outside it is refused, by the client before
+/// sending and by the emulator).
+pub fn query_checks(doc: &Value, schema: &Value) -> Result<Vec<String>, String> {
+    let mut checks = param_checks(doc, schema)?;
+    let resolved = spec::resolve(doc, schema)?;
+    if let Some(values) = resolved.get("enum").and_then(Value::as_array)
+        && values.len() > 1
+    {
+        let values = values
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(|v| format!("{v:?}"))
+                    .ok_or_else(|| format!("enum value {v} is not a string"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        checks.push(format!(
+            "crate::checks::Check::OneOf(&[{}])",
+            values.join(", ")
+        ));
+    }
+    Ok(checks)
+}
+
 fn walk(
     doc: &Value,
     schema: &Value,

@@ -17,6 +17,8 @@ struct QueryParam {
     field: String,
     rust_type: &'static str,
     doc: String,
+    /// The checks its schema states (an `enum` of several values included).
+    checks: Vec<String>,
 }
 
 /// What `generate` emits: the Rust source, and the Markdown table of the operations.
@@ -157,11 +159,14 @@ pub fn generate(
                             .collect();
                         let _ = write!(doc_text, "\n\nValues: {}.", values.join(", "));
                     }
+                    let checks = checks::query_checks(doc, &schema)
+                        .map_err(|e| format!("{at}: query parameter `{name}`: {e}"))?;
                     query.push(QueryParam {
                         wire: name.to_owned(),
                         field: field_name(name),
                         rust_type,
                         doc: doc_text,
+                        checks,
                     });
                 }
                 Some("header") | Some("cookie") => {}
@@ -284,8 +289,14 @@ pub fn generate(
             out,
             "pub(crate) static {op_static}: crate::call::Operation<'static> = crate::call::Operation {{\n    \
              id: {id:?},\n    method: ::reqwest::Method::{http_method},\n    path: {path:?},\n    \
-             params: &[{}],\n    body: {},\n    server: {server:?},\n}};\n",
+             params: &[{}],\n    query: &[{}],\n    body: {},\n    server: {server:?},\n}};\n",
             params_src.join(", "),
+            query
+                .iter()
+                .filter(|q| !q.checks.is_empty())
+                .map(|q| format!("({:?}, &[{}])", q.wire, q.checks.join(", ")))
+                .collect::<Vec<_>>()
+                .join(", "),
             body.as_ref()
                 .map_or("None".to_owned(), |(_, _, s)| format!("Some({s})"))
         );

@@ -33,6 +33,8 @@ pub(crate) struct Operation<'a> {
     pub(crate) path: &'a str,
     /// The path parameters other than `project_id`, in path order, with their checks.
     pub(crate) params: &'static [(&'static str, &'static [Check])],
+    /// The query parameters that have checks (an `enum`, ...), with them.
+    pub(crate) query: &'static [(&'static str, &'static [Check])],
     /// The checks of the request body, when it has one.
     pub(crate) body: Option<&'static [Rule]>,
     /// The operation's own server (the spec's operation-level `servers`), when it is not the
@@ -218,6 +220,7 @@ impl Client {
             method,
             path,
             params: &[],
+            query: &[],
             body: None,
             server: None,
         };
@@ -276,6 +279,11 @@ fn prepare(op: &Operation<'_>, input: &Input<'_>) -> Result<Prepared, Error> {
         checks::check_param(name, checks, value)?;
         path = path.replace(&format!("{{{name}}}"), &encode_segment(value));
         named.push((*name, *value));
+    }
+    for (name, value) in &input.query {
+        if let Some((name, checks)) = op.query.iter().find(|(n, _)| n == name) {
+            checks::check_query(name, checks, value)?;
+        }
     }
     let (body, secrets) = match (&input.body, op.body) {
         (Some(Ok(json)), rules) => {

@@ -58,6 +58,8 @@ pub(crate) enum Check {
     },
     /// The one value a one-value enum allows (a fixed `kind` or `apiVersion`).
     Fixed(&'static str),
+    /// One of the values an `enum` of a query parameter lists.
+    OneOf(&'static [&'static str]),
     /// Standard base64 (`format: byte`). Line breaks, as `base64` wraps its output, are removed
     /// from what is sent before the value is checked.
     Base64,
@@ -108,6 +110,19 @@ fn id_problem(value: &str) -> Option<&'static str> {
         return None;
     };
     Some(why)
+}
+
+/// Checks a query parameter's value against the rules its schema states.
+pub(crate) fn check_query(
+    name: &'static str,
+    checks: &'static [Check],
+    value: &str,
+) -> Result<(), Error> {
+    let value = Value::String(value.to_owned());
+    for check in checks {
+        leaf(check, &value, name, &[])?;
+    }
+    Ok(())
 }
 
 /// Checks a path parameter's value against the rules its schema states.
@@ -298,6 +313,15 @@ fn leaf(
             if value.as_str() != Some(*expected) {
                 return fail(format!(
                     "it is {value} but the API only accepts `{expected}` (leave it at its default)"
+                ));
+            }
+        }
+        Check::OneOf(allowed) => {
+            if !value.as_str().is_some_and(|v| allowed.contains(&v)) {
+                let listed: Vec<String> = allowed.iter().map(|v| format!("`{v}`")).collect();
+                return fail(format!(
+                    "it is {value}; it must be one of {}",
+                    listed.join(", ")
                 ));
             }
         }

@@ -395,3 +395,117 @@ async fn a_write_is_retried_only_when_the_gateway_says_it_did_not_pass_it_on() {
         .expect_err("500");
     assert_eq!((e.kind(), e.attempts()), (ErrorKind::Service, 1), "{e}");
 }
+
+/// Sends a request signed with the emulator's AK/SK, past the client's checks; the status and
+/// the answer's `error_msg`.
+async fn raw_signed(
+    emulator: &Emulator,
+    method: reqwest::Method,
+    path_and_query: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, String) {
+    let body = body.map(|body| serde_json::to_vec(&body).unwrap());
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(format!("{}{path_and_query}", emulator.endpoint()))
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body.unwrap_or_default())
+        .unwrap();
+    let params = cce_upgrade::signing::SigningParams {
+        access_key: emulator.access_key(),
+        secret_key: emulator.secret_key(),
+        security_token: None,
+        time: std::time::SystemTime::now(),
+    };
+    cce_upgrade::signing::sign(
+        &cce_upgrade::signing::SignableRequest::from_request(&request),
+        &params,
+    )
+    .unwrap()
+    .apply_to(&mut request);
+    let request = reqwest::Request::try_from(request).unwrap();
+    let response = own_http_client().execute(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    (status, body["error_msg"].as_str().unwrap_or("").to_owned())
+}
+
+#[tokio::test]
+async fn the_emulator_refuses_what_the_client_refuses_from_the_same_rules() {
+    let emulator = start_with(EmulatorConfig::fast()).await;
+    let client = common::client_with_retry(&emulator, quick_retry());
+    let cluster = emulator.cluster_id().to_owned();
+    let base = format!(
+        "/api/v3/projects/{}/clusters/{cluster}",
+        emulator.project_id()
+    );
+
+    // A target version with a trailing line break.
+    let e = client
+        .create_upgrade_work_flow(
+            &cluster,
+            &cce_upgrade::types::CreateUpgradeWorkFlowRequestBody::new("v1.29.10-r0\n"),
+        )
+        .await
+        .expect_err("refused before sending");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(e.field(), Some("spec.targetVersion"), "{e}");
+    assert!(emulator.requests().is_empty());
+    let body = serde_json::json!({
+        "kind": "WorkFlowTask", "apiVersion": "v3", "spec": {"targetVersion": "v1.29.10-r0\n"}
+    });
+    let (status, msg) = raw_signed(
+        &emulator,
+        reqwest::Method::POST,
+        &format!("{base}/operation/upgradeworkflows"),
+        Some(body.clone()),
+    )
+    .await;
+    assert_eq!(status, 400, "{msg}");
+    assert!(msg.contains("spec.targetVersion"), "{msg}");
+    assert!(emulator.workflows(&cluster).is_empty(), "nothing created");
+    // The same body without the line break is created: the check is not what refused it.
+    let mut fine = body;
+    fine["spec"]["targetVersion"] = "v1.29.10-r0".into();
+    let (status, msg) = raw_signed(
+        &emulator,
+        reqwest::Method::POST,
+        &format!("{base}/operation/upgradeworkflows"),
+        Some(fine),
+    )
+    .await;
+    assert_eq!(status, 201, "{msg}");
+
+    // A query value outside the parameter's enum.
+    let sent = emulator.requests().len();
+    let e = client
+        .list_addon_precheck_tasks(
+            &cluster,
+            &cce_upgrade::types::ListAddonPrecheckTasksQuery::default().type_("addonEverything"),
+        )
+        .await
+        .expect_err("refused before sending");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(
+        e.to_string().contains("`addonStatic`, `addonUpgrade`"),
+        "{e}"
+    );
+    assert_eq!(emulator.requests().len(), sent, "nothing sent");
+    let (status, msg) = raw_signed(
+        &emulator,
+        reqwest::Method::GET,
+        &format!("{base}/addons/precheck/tasks?type=addonEverything"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{msg}");
+    assert!(msg.contains("type"), "{msg}");
+    let (status, msg) = raw_signed(
+        &emulator,
+        reqwest::Method::GET,
+        &format!("{base}/addons/precheck/tasks?type=addonUpgrade"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{msg}");
+}

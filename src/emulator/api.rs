@@ -293,6 +293,13 @@ impl Cx<'_> {
     }
 
     fn serve(&self, m: &Matched) -> Result<Reply, Reply> {
+        // The query's values, with the same generated checks the client runs before sending.
+        for (name, value) in form_urlencoded::parse(self.query.as_bytes()) {
+            if let Some((name, checks)) = m.op.query.iter().find(|(n, _)| *n == name) {
+                checks::check_query(name, checks, &value)
+                    .map_err(|e| self.invalid(e.to_string()))?;
+            }
+        }
         // What is hand-written is behaviour, by the operation it plays; routing is the spec's.
         let plays = behaviour_of(m.op.id);
         let ids = &self.shared.ids;
@@ -560,6 +567,7 @@ mod tests {
             method: reqwest::Method::GET,
             path: "/api/v3/unplayed",
             params: &[],
+            query: &[],
             body: None,
             server: None,
         };
