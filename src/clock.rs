@@ -3,7 +3,7 @@
 //!
 //! The default, [`SystemClock`], is the machine's time. A test hands the client another one
 //! with [`ClientBuilder::clock`](crate::ClientBuilder::clock) — the emulator's
-//! ([`Emulator::clock`](crate::emulator::Emulator::clock)) moves its own clock instead of
+//! (`Emulator::clock`, feature `emulator`) moves its own clock instead of
 //! waiting, so a whole upgrade with the default poll intervals takes no real time. Request
 //! signing always uses the machine's time: the API gateway checks it against its own.
 //!

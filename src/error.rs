@@ -60,7 +60,7 @@ pub enum ErrorKind {
     /// ([`Error::upgrade_failure`] tells which).
     UpgradeFailed,
     /// The upgrade driver's pre-check did not pass: [`Error::upgrade_failure`] has the findings
-    /// ([`Failure::PreCheckFailed`](crate::upgrade::Failure::PreCheckFailed)).
+    /// ([`crate::upgrade::Failure::PreCheckFailed`]).
     PreCheckFailed,
     /// The upgrade task is paused: it does not move until it is continued.
     UpgradePaused,
