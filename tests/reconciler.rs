@@ -440,3 +440,34 @@ async fn a_skip_that_names_no_finding_is_a_warning() {
     assert!(warnings[0].contains("NoSuchCheck"), "{warnings:?}");
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_certificate_the_client_does_not_trust_stops_the_run_at_once() {
+    let fixture = |name: &str| {
+        std::fs::read_to_string(format!(
+            "{}/tests/data/tls/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("test certificate")
+    };
+    let emulator = Emulator::start_with(
+        EmulatorConfig::fast().tls(fixture("server.pem"), fixture("server.key")),
+    )
+    .await
+    .expect("emulator starts");
+    // The test CA is not given to the client: the certificate is not trusted.
+    let client = emulator.client_builder().build().unwrap();
+    let e = client
+        .upgrade(emulator.cluster_id())
+        .to("v1.29")
+        .run()
+        .await
+        .expect_err("not trusted");
+    assert_eq!(e.kind(), ErrorKind::Certificate, "{e}");
+    assert_eq!(e.step(), Some(&Step::Inspect));
+    assert!(
+        emulator.requests().is_empty(),
+        "nothing reached the service"
+    );
+    emulator.shutdown().await;
+}
