@@ -35,7 +35,7 @@ use cce_upgrade::types::{
 use cce_upgrade::{Client, Response};
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
 use common::{TARGET, quick_retry};
 
 // ----------------------------------------------------------------------------- the table

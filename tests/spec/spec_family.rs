@@ -31,7 +31,7 @@ static SPEC: LazyLock<Value> = LazyLock::new(|| {
 });
 
 static FAMILY: LazyLock<Vec<Value>> = LazyLock::new(|| {
-    serde_json::from_str(include_str!("data/upgrade-family.json"))
+    serde_json::from_str(include_str!("../data/upgrade-family.json"))
         .expect("tests/data/upgrade-family.json is a JSON list")
 });
 

@@ -930,9 +930,9 @@ fn every_page_is_an_operation_at_its_uri() {
             ));
         }
     }
-    // The other operations come from the family's facts (`tests/spec_family.rs` checks them).
+    // The other operations come from the family's facts (`tests/spec/spec_family.rs` checks them).
     let family: Value =
-        serde_json::from_str(include_str!("data/upgrade-family.json")).expect("family facts");
+        serde_json::from_str(include_str!("../data/upgrade-family.json")).expect("family facts");
     let documented: BTreeSet<&str> = PAGES
         .iter()
         .map(|p| p.operation)

@@ -1,0 +1,16 @@
+//! The tests that talk over a socket: the client against the emulator or a scripted server on
+//! loopback. One binary, one module per suite, so tokio, reqwest, hyper and rustls are linked
+//! once; the helpers they share are in `tests/common/`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod emulator_limits;
+mod errors_and_auth;
+mod example_flows;
+mod family_operations;
+mod faults;
+mod hostile;
+mod operations;
+mod upgrade_driver;
+mod waiters;
