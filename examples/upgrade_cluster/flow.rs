@@ -1,5 +1,5 @@
 //! The example's flow, on the SDK's upgrade driver: configure it from the command line, run it
-//! (or plan it), and summarise what it did. `tests/example_flows.rs` runs this same code.
+//! (or plan it), and summarise what it did. `tests/api/example_flows.rs` runs this same code.
 
 use std::fmt::Write as _;
 use std::time::Duration;

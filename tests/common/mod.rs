@@ -19,9 +19,19 @@ pub fn quick_retry() -> RetryConfig {
         .max_backoff(Duration::from_millis(20))
 }
 
+/// An emulator with [`EmulatorConfig::fast`]: tasks move one step per read.
+pub async fn start() -> Emulator {
+    start_with(EmulatorConfig::fast()).await
+}
+
 /// An emulator with the given configuration.
 pub async fn start_with(config: EmulatorConfig) -> Emulator {
     Emulator::start_with(config).await.expect("emulator starts")
+}
+
+/// A client for the emulator, with [`quick_retry`].
+pub fn client(emulator: &Emulator) -> Client {
+    client_with_retry(emulator, quick_retry())
 }
 
 /// A client for the emulator, with `retry`.

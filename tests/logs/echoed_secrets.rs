@@ -1,8 +1,8 @@
 //! A server that echoes the request in its error: the node password the request carried never
-//! reaches the error, its Debug, its accessors or the library's logs. Alone in its binary,
-//! because it installs the process's global tracing subscriber to capture every log line.
+//! reaches the error, its Debug, its accessors or the library's logs. Its binary's global
+//! tracing subscriber captures every log line.
 
-mod common;
+use crate::common;
 use common::client_for;
 use common::scripted::{Scripted, answer};
 
@@ -10,11 +10,8 @@ const CLUSTER: &str = "c0ffee00-0000-0000-0000-000000000001";
 
 #[tokio::test]
 async fn a_node_password_echoed_by_the_server_never_shows() {
-    use std::sync::{Arc, Mutex};
-
     use cce_upgrade::NodePassword;
     use cce_upgrade::types::{NodeTemplate, UpgradeNodePool};
-    use tracing_subscriber::layer::SubscriberExt as _;
 
     // The server repeats the whole request body in its error message and body.
     let server = Scripted::start(|_, seen| {
@@ -35,14 +32,7 @@ async fn a_node_password_echoed_by_the_server_never_shows() {
         UpgradeNodePool::new("pool-1", 1).node_template(NodeTemplate::with_root_password(password));
 
     // Capture every log line the call writes, at every level.
-    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::registry().with(
-        tracing_subscriber::fmt::layer()
-            .with_writer(move || Writer(sink.clone()))
-            .with_ansi(false),
-    );
-    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    let logs = crate::logs().await;
     let client = client_for(&server.url);
     let e = client
         .upgrade_node_pool(CLUSTER, "pool-1", &body)
@@ -57,7 +47,7 @@ async fn a_node_password_echoed_by_the_server_never_shows() {
     assert_eq!(e.status().map(|s| s.as_u16()), Some(400));
     assert_eq!(e.request_id(), Some("req-echo"));
     let service = e.service_error().expect("a service error");
-    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     for (what, text) in [
         ("Display", e.to_string()),
         ("Debug", format!("{e:?}")),
@@ -76,16 +66,4 @@ async fn a_node_password_echoed_by_the_server_never_shows() {
         assert!(!text.contains("SK-HOSTILE-SECRET"), "{what} shows the SK");
     }
     assert!(logs.contains("failed"), "the failure was logged: {logs}");
-}
-
-struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Writer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

@@ -39,80 +39,86 @@ use cce_upgrade::types::{
 use cce_upgrade::{Client, Response};
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
 use common::{TARGET, quick_retry};
 
 // ----------------------------------------------------------------------------- the table
 
+/// `(operation, test's name, test)`: naming the test function itself, the table cannot name a
+/// test that does not exist, nor an `async fn` that lost its `#[tokio::test]` (which is no
+/// `fn()`).
+macro_rules! cover {
+    ($operation:literal, $test:ident) => {
+        ($operation, stringify!($test), $test as fn())
+    };
+}
+
 /// Every operation of the spec and the test of this file that calls it.
 #[rustfmt::skip]
-const COVERAGE: &[(&str, &str)] = &[
+const COVERAGE: &[(&str, &str, fn())] = &[
     // find the cluster
-    ("ListClusters",                            "clusters_listed_filtered_and_shown"),
-    ("ShowCluster",                             "clusters_listed_filtered_and_shown"),
-    ("ListAutopilotClusters",                   "clusters_listed_filtered_and_shown"),
-    ("ShowAutopilotCluster",                    "clusters_listed_filtered_and_shown"),
+    cover!("ListClusters",                            clusters_listed_filtered_and_shown),
+    cover!("ShowCluster",                             clusters_listed_filtered_and_shown),
+    cover!("ListAutopilotClusters",                   clusters_listed_filtered_and_shown),
+    cover!("ShowAutopilotCluster",                    clusters_listed_filtered_and_shown),
     // choose a target
-    ("ShowClusterUpgradeInfo",                  "cce_choose_a_target"),
-    ("ListClusterUpgradePaths",                 "cce_choose_a_target"),
-    ("ListClusterUpgradeFeatureGates",          "cce_choose_a_target"),
-    ("ShowFeatureGates",                        "cce_choose_a_target"),
-    ("ShowAutopilotClusterUpgradeInfo",         "autopilot_choose_a_target"),
-    ("ListAutopilotClusterUpgradePaths",        "autopilot_choose_a_target"),
-    ("ListAutopilotClusterUpgradeFeatureGates", "autopilot_choose_a_target"),
-    ("ShowAutopilotFeatureGates",               "autopilot_choose_a_target"),
+    cover!("ShowClusterUpgradeInfo",                  cce_choose_a_target),
+    cover!("ListClusterUpgradePaths",                 cce_choose_a_target),
+    cover!("ListClusterUpgradeFeatureGates",          cce_choose_a_target),
+    cover!("ShowFeatureGates",                        cce_choose_a_target),
+    cover!("ShowAutopilotClusterUpgradeInfo",         autopilot_choose_a_target),
+    cover!("ListAutopilotClusterUpgradePaths",        autopilot_choose_a_target),
+    cover!("ListAutopilotClusterUpgradeFeatureGates", autopilot_choose_a_target),
+    cover!("ShowAutopilotFeatureGates",               autopilot_choose_a_target),
     // workflow
-    ("CreateUpgradeWorkFlow",                   "cce_workflow_created_shown_listed_and_cancelled"),
-    ("ListUpgradeWorkFlows",                    "cce_workflow_created_shown_listed_and_cancelled"),
-    ("ShowUpgradeWorkFlow",                     "cce_workflow_created_shown_listed_and_cancelled"),
-    ("UpgradeWorkFlowUpdate",                   "cce_workflow_created_shown_listed_and_cancelled"),
-    ("CreateAutopilotUpgradeWorkFlow",          "autopilot_workflow_listed_shown_cancelled_and_created_again"),
-    ("ListAutopilotUpgradeWorkFlows",           "autopilot_workflow_listed_shown_cancelled_and_created_again"),
-    ("ShowAutopilotUpgradeWorkFlow",            "autopilot_workflow_listed_shown_cancelled_and_created_again"),
-    ("UpgradeAutopilotWorkFlowUpdate",          "autopilot_workflow_listed_shown_cancelled_and_created_again"),
+    cover!("CreateUpgradeWorkFlow",                   cce_workflow_created_shown_listed_and_cancelled),
+    cover!("ListUpgradeWorkFlows",                    cce_workflow_created_shown_listed_and_cancelled),
+    cover!("ShowUpgradeWorkFlow",                     cce_workflow_created_shown_listed_and_cancelled),
+    cover!("UpgradeWorkFlowUpdate",                   cce_workflow_created_shown_listed_and_cancelled),
+    cover!("CreateAutopilotUpgradeWorkFlow",          autopilot_workflow_listed_shown_cancelled_and_created_again),
+    cover!("ListAutopilotUpgradeWorkFlows",           autopilot_workflow_listed_shown_cancelled_and_created_again),
+    cover!("ShowAutopilotUpgradeWorkFlow",            autopilot_workflow_listed_shown_cancelled_and_created_again),
+    cover!("UpgradeAutopilotWorkFlowUpdate",          autopilot_workflow_listed_shown_cancelled_and_created_again),
     // pre-check, backup, upgrade, post-check
-    ("CreatePreCheck",                          "cce_pre_check_backup_upgrade_and_post_check"),
-    ("ShowPreCheck",                            "cce_pre_check_backup_upgrade_and_post_check"),
-    ("ListPreCheckTasks",                       "cce_pre_check_backup_upgrade_and_post_check"),
-    ("CreateClusterMasterSnapshot",             "cce_pre_check_backup_upgrade_and_post_check"),
-    ("ListClusterMasterSnapshotTasks",          "cce_pre_check_backup_upgrade_and_post_check"),
-    ("UpgradeCluster",                          "cce_pre_check_backup_upgrade_and_post_check"),
-    ("ShowUpgradeClusterTask",                  "cce_pre_check_backup_upgrade_and_post_check"),
-    ("ListUpgradeClusterTasks",                 "cce_pre_check_backup_upgrade_and_post_check"),
-    ("CreatePostCheck",                         "cce_pre_check_backup_upgrade_and_post_check"),
-    ("PauseUpgradeClusterTask",                 "cce_upgrade_paused_continued_failed_and_retried"),
-    ("ContinueUpgradeClusterTask",              "cce_upgrade_paused_continued_failed_and_retried"),
-    ("RetryUpgradeClusterTask",                 "cce_upgrade_paused_continued_failed_and_retried"),
-    ("BatchCreateAddonPrecheck",                "cce_addon_pre_checks_created_and_listed_by_filter"),
-    ("ListAddonPrecheckTasks",                  "cce_addon_pre_checks_created_and_listed_by_filter"),
-    ("CreateAutopilotPreCheck",                 "autopilot_pre_check_backup_upgrade_retry_and_post_check"),
-    ("ShowAutopilotPreCheck",                   "autopilot_pre_check_backup_upgrade_retry_and_post_check"),
-    ("ListAutopilotPreCheckTasks",              "autopilot_pre_check_backup_upgrade_retry_and_post_check"),
-    ("CreateAutopilotClusterMasterSnapshot",    "autopilot_pre_check_backup_upgrade_retry_and_post_check"),
-    ("ListAutopilotClusterMasterSnapshotTasks", "autopilot_pre_check_backup_upgrade_retry_and_post_check"),
-    ("UpgradeAutopilotCluster",                 "autopilot_pre_check_backup_upgrade_retry_and_post_check"),
-    ("ShowAutopilotUpgradeClusterTask",         "autopilot_pre_check_backup_upgrade_retry_and_post_check"),
-    ("ListAutopilotUpgradeClusterTasks",        "autopilot_pre_check_backup_upgrade_retry_and_post_check"),
-    ("RetryAutopilotUpgradeClusterTask",        "autopilot_pre_check_backup_upgrade_retry_and_post_check"),
-    ("CreateAutopilotPostCheck",                "autopilot_pre_check_backup_upgrade_retry_and_post_check"),
+    cover!("CreatePreCheck",                          cce_pre_check_backup_upgrade_and_post_check),
+    cover!("ShowPreCheck",                            cce_pre_check_backup_upgrade_and_post_check),
+    cover!("ListPreCheckTasks",                       cce_pre_check_backup_upgrade_and_post_check),
+    cover!("CreateClusterMasterSnapshot",             cce_pre_check_backup_upgrade_and_post_check),
+    cover!("ListClusterMasterSnapshotTasks",          cce_pre_check_backup_upgrade_and_post_check),
+    cover!("UpgradeCluster",                          cce_pre_check_backup_upgrade_and_post_check),
+    cover!("ShowUpgradeClusterTask",                  cce_pre_check_backup_upgrade_and_post_check),
+    cover!("ListUpgradeClusterTasks",                 cce_pre_check_backup_upgrade_and_post_check),
+    cover!("CreatePostCheck",                         cce_pre_check_backup_upgrade_and_post_check),
+    cover!("PauseUpgradeClusterTask",                 cce_upgrade_paused_continued_failed_and_retried),
+    cover!("ContinueUpgradeClusterTask",              cce_upgrade_paused_continued_failed_and_retried),
+    cover!("RetryUpgradeClusterTask",                 cce_upgrade_paused_continued_failed_and_retried),
+    cover!("BatchCreateAddonPrecheck",                cce_addon_pre_checks_created_and_listed_by_filter),
+    cover!("ListAddonPrecheckTasks",                  cce_addon_pre_checks_created_and_listed_by_filter),
+    cover!("CreateAutopilotPreCheck",                 autopilot_pre_check_backup_upgrade_retry_and_post_check),
+    cover!("ShowAutopilotPreCheck",                   autopilot_pre_check_backup_upgrade_retry_and_post_check),
+    cover!("ListAutopilotPreCheckTasks",              autopilot_pre_check_backup_upgrade_retry_and_post_check),
+    cover!("CreateAutopilotClusterMasterSnapshot",    autopilot_pre_check_backup_upgrade_retry_and_post_check),
+    cover!("ListAutopilotClusterMasterSnapshotTasks", autopilot_pre_check_backup_upgrade_retry_and_post_check),
+    cover!("UpgradeAutopilotCluster",                 autopilot_pre_check_backup_upgrade_retry_and_post_check),
+    cover!("ShowAutopilotUpgradeClusterTask",         autopilot_pre_check_backup_upgrade_retry_and_post_check),
+    cover!("ListAutopilotUpgradeClusterTasks",        autopilot_pre_check_backup_upgrade_retry_and_post_check),
+    cover!("RetryAutopilotUpgradeClusterTask",        autopilot_pre_check_backup_upgrade_retry_and_post_check),
+    cover!("CreateAutopilotPostCheck",                autopilot_pre_check_backup_upgrade_retry_and_post_check),
     // node pools and jobs
-    ("UpgradeNodePool",                         "cce_node_pool_sync_job_and_node_syncs"),
-    ("ShowJob",                                 "cce_node_pool_sync_job_and_node_syncs"),
-    ("SyncNode",                                "cce_node_pool_sync_job_and_node_syncs"),
-    ("BatchSyncNodes",                          "cce_node_pool_sync_job_and_node_syncs"),
-    ("ListAutopilotJobs",                       "autopilot_jobs_listed_shown_and_deleted"),
-    ("GetAutopilotOneJob",                      "autopilot_jobs_listed_shown_and_deleted"),
-    ("ShowAutopilotJob",                        "autopilot_jobs_listed_shown_and_deleted"),
-    ("DeleteAutopilotJob",                      "autopilot_jobs_listed_shown_and_deleted"),
+    cover!("UpgradeNodePool",                         cce_node_pool_sync_job_and_node_syncs),
+    cover!("ShowJob",                                 cce_node_pool_sync_job_and_node_syncs),
+    cover!("SyncNode",                                cce_node_pool_sync_job_and_node_syncs),
+    cover!("BatchSyncNodes",                          cce_node_pool_sync_job_and_node_syncs),
+    cover!("ListAutopilotJobs",                       autopilot_jobs_listed_shown_and_deleted),
+    cover!("GetAutopilotOneJob",                      autopilot_jobs_listed_shown_and_deleted),
+    cover!("ShowAutopilotJob",                        autopilot_jobs_listed_shown_and_deleted),
+    cover!("DeleteAutopilotJob",                      autopilot_jobs_listed_shown_and_deleted),
     // Autopilot plans
-    ("ListAutopilotUpgradePlans",               "autopilot_plan_listed_and_postponed"),
-    ("UpdateAutopilotUpgradePlan",              "autopilot_plan_listed_and_postponed"),
+    cover!("ListAutopilotUpgradePlans",               autopilot_plan_listed_and_postponed),
+    cover!("UpdateAutopilotUpgradePlan",              autopilot_plan_listed_and_postponed),
     // IAM
-    ("KeystoneListProjects",                    "iam_projects_listed_by_name"),
+    cover!("KeystoneListProjects",                    iam_projects_listed_by_name),
 ];
-
-/// This file, to check that each test the table names exists and checks its operations.
-const SOURCE: &str = include_str!("family_operations.rs");
 
 /// An operation of the spec: id, method, path template split in segments.
 struct SpecOperation {
@@ -159,14 +165,14 @@ fn every_operation_of_the_spec_has_a_socket_test() {
     assert_eq!(spec.len(), SPEC_OPERATIONS.len(), "operationIds are unique");
 
     let mut tested = BTreeSet::new();
-    for (op, _) in COVERAGE {
+    for (op, _, _) in COVERAGE {
         assert!(tested.insert(*op), "{op} is twice in COVERAGE");
     }
     // Every operation of the family (its facts file) and the IAM lookup has a test here; an
     // operation of another family is called over a socket by `tests/operation_list.rs` and
     // its family's own tests.
     let family: Value =
-        serde_json::from_str(include_str!("data/upgrade-family.json")).expect("family facts");
+        serde_json::from_str(include_str!("../data/upgrade-family.json")).expect("family facts");
     let must: BTreeSet<&str> = family
         .as_array()
         .expect("a list")
@@ -190,23 +196,8 @@ fn every_operation_of_the_spec_has_a_socket_test() {
         "COVERAGE names operations the spec does not have: {unknown:?}"
     );
 
-    // Each test named is a test of this file that checks its operations at its end.
-    let tests: BTreeSet<&str> = COVERAGE.iter().map(|(_, test)| *test).collect();
-    for test in tests {
-        let start = SOURCE
-            .find(&format!("async fn {test}()"))
-            .unwrap_or_else(|| panic!("COVERAGE names {test}, which is not a test here"));
-        let body = &SOURCE[start..];
-        let end = body[1..].find("async fn ").map_or(body.len(), |i| i + 1);
-        assert!(
-            body[..end].contains(&format!("b.covers(\"{test}\")")),
-            "{test} does not check its operations with b.covers(\"{test}\")"
-        );
-        assert!(
-            SOURCE[..start].ends_with("#[tokio::test]\n"),
-            "{test} is not a #[tokio::test]"
-        );
-    }
+    // Each test named is a test of this file (`cover!` checks that when it compiles), and each
+    // checks its operations at its end: a `Bench` dropped without `covers` fails its test.
 }
 
 #[test]
@@ -261,6 +252,16 @@ struct Bench {
     seen: usize,
     /// The request ids answered so far: each answer has its own.
     request_ids: BTreeSet<String>,
+    /// Whether [`Bench::covers`] ran: a test that drops its bench without it fails.
+    covered: bool,
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        if !self.covered && !std::thread::panicking() {
+            panic!("the test ended without checking its operations with `b.covers(..)`");
+        }
+    }
 }
 
 impl Bench {
@@ -276,6 +277,7 @@ impl Bench {
             client,
             seen: 0,
             request_ids: BTreeSet::new(),
+            covered: false,
         }
     }
 
@@ -383,7 +385,21 @@ impl Bench {
     /// Every operation [`COVERAGE`] gives to `test` reached the server in this test, and every
     /// request of the test was one operation of the spec.
     #[track_caller]
-    fn covers(&self, test: &str) {
+    fn covers(&mut self, test: &str) {
+        self.covered = true;
+        assert!(
+            COVERAGE.iter().any(|(_, t, _)| *t == test),
+            "COVERAGE names no operation for {test}"
+        );
+        // The test harness names a test's thread after the test (unless it runs them all on
+        // the main thread): the name given is this test's.
+        let thread = std::thread::current();
+        if let Some(running) = thread.name().filter(|name| *name != "main") {
+            assert!(
+                running == test || running.ends_with(&format!("::{test}")),
+                "{running} checks the operations of {test}"
+            );
+        }
         let requests = self.emulator.requests();
         assert_eq!(requests.len(), self.seen, "requests left unchecked");
         let mut called = BTreeSet::new();
@@ -400,8 +416,8 @@ impl Bench {
         }
         let missing: Vec<&str> = COVERAGE
             .iter()
-            .filter(|(op, t)| *t == test && !called.contains(op))
-            .map(|(op, _)| *op)
+            .filter(|(op, t, _)| *t == test && !called.contains(op))
+            .map(|(op, _, _)| *op)
             .collect();
         assert!(
             missing.is_empty(),

@@ -6,12 +6,11 @@
 use std::time::Duration;
 
 use cce_upgrade::ErrorKind;
-use cce_upgrade::emulator::EmulatorConfig;
 use cce_upgrade::types::CreateUpgradeWorkFlowRequestBody;
 
-mod common;
+use crate::common;
 use common::scripted::{Reply, Scripted, answer};
-use common::{client_for, start_with};
+use common::{client_for, start};
 
 const CLUSTER: &str = "c0ffee00-0000-0000-0000-000000000001";
 
@@ -49,7 +48,7 @@ async fn an_absurd_retry_after_ends_the_retries_instead_of_panicking() {
 
 #[tokio::test]
 async fn a_waiter_without_limits_does_not_overflow() {
-    let emulator = start_with(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = emulator.client_builder().build().unwrap();
     // An unknown task: the service answers 404 at once, so the waiter returns after one poll.
     let e = client

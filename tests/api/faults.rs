@@ -3,21 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use cce_upgrade::emulator::{Emulator, EmulatorConfig, Fault, ReceivedRequest};
+use cce_upgrade::emulator::{Fault, ReceivedRequest};
 use cce_upgrade::signing::parse_sdk_date;
 use cce_upgrade::types::CreateUpgradeWorkFlowRequestBody;
 use cce_upgrade::{Client, Credentials, ErrorKind, RetryConfig};
 
-mod common;
-use common::{TARGET, client_with_retry, closed_port, quick_retry, start_with};
-
-async fn start() -> Emulator {
-    start_with(EmulatorConfig::fast()).await
-}
-
-fn client(emulator: &Emulator, retry: RetryConfig) -> Client {
-    client_with_retry(emulator, retry)
-}
+use crate::common;
+use common::{TARGET, client_with_retry, closed_port, quick_retry, start};
 
 fn status(code: u16) -> Fault {
     Fault::Status {
@@ -53,7 +45,7 @@ fn assert_same_valid_request(requests: &[ReceivedRequest]) {
 #[tokio::test]
 async fn a_read_survives_two_503s_in_a_row() {
     let emulator = start().await;
-    let client = client(&emulator, quick_retry());
+    let client = client_with_retry(&emulator, quick_retry());
     emulator.inject(status(503), 2);
     let list = client
         .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
@@ -119,7 +111,7 @@ async fn a_read_honours_retry_after() {
 #[tokio::test]
 async fn a_429_storm_longer_than_max_attempts_is_throttled() {
     let emulator = start().await;
-    let client = client(&emulator, quick_retry().max_attempts(4));
+    let client = client_with_retry(&emulator, quick_retry().max_attempts(4));
     emulator.inject(status(429), 10);
     let started = Instant::now();
     let e = client
@@ -142,7 +134,7 @@ async fn a_429_storm_longer_than_max_attempts_is_throttled() {
 #[tokio::test]
 async fn a_throttled_write_is_retried_and_acted_on_once() {
     let emulator = start().await;
-    let client = client(&emulator, quick_retry());
+    let client = client_with_retry(&emulator, quick_retry());
     emulator.inject(status(429), 1);
     let created = client
         .create_upgrade_work_flow(emulator.cluster_id(), &body())
@@ -158,7 +150,7 @@ async fn a_throttled_write_is_retried_and_acted_on_once() {
 #[tokio::test]
 async fn a_create_whose_answer_is_lost_is_outcome_unknown_and_not_resent() {
     let emulator = start().await;
-    let client = client(&emulator, quick_retry());
+    let client = client_with_retry(&emulator, quick_retry());
     let cluster = emulator.cluster_id();
     emulator.inject(Fault::DropAfterAction, 1);
     let e = client
@@ -193,7 +185,7 @@ async fn a_create_whose_answer_is_lost_is_outcome_unknown_and_not_resent() {
 #[tokio::test]
 async fn a_read_whose_answer_is_lost_is_retried() {
     let emulator = start().await;
-    let client = client(&emulator, quick_retry());
+    let client = client_with_retry(&emulator, quick_retry());
     emulator.inject(Fault::DropAfterAction, 1);
     let list = client
         .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
@@ -206,7 +198,7 @@ async fn a_read_whose_answer_is_lost_is_retried() {
 #[tokio::test]
 async fn a_create_refused_by_the_gateway_with_503_is_retried_and_acted_on_once() {
     let emulator = start().await;
-    let client = client(&emulator, quick_retry());
+    let client = client_with_retry(&emulator, quick_retry());
     let cluster = emulator.cluster_id();
     emulator.inject(status(503), 1); // APIGW.0201: the gateway did not pass it on
     let created = client
@@ -226,7 +218,7 @@ async fn a_create_refused_by_the_gateway_with_503_is_retried_and_acted_on_once()
 #[tokio::test]
 async fn a_create_answered_by_an_html_502_is_not_retried() {
     let emulator = start().await;
-    let client = client(&emulator, quick_retry());
+    let client = client_with_retry(&emulator, quick_retry());
     let cluster = emulator.cluster_id();
     emulator.inject(Fault::HtmlBadGateway, 3);
     let e = client
@@ -265,7 +257,7 @@ async fn a_create_answered_by_an_html_502_is_not_retried() {
 #[tokio::test]
 async fn a_read_answered_by_an_html_502_without_retries_is_a_service_error() {
     let emulator = start().await;
-    let client = client(&emulator, RetryConfig::disabled());
+    let client = client_with_retry(&emulator, RetryConfig::disabled());
     emulator.inject(Fault::HtmlBadGateway, 1);
     let e = client
         .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
@@ -280,7 +272,7 @@ async fn a_read_answered_by_an_html_502_without_retries_is_a_service_error() {
     assert_eq!(emulator.requests().len(), 1);
 
     // With retries, the same fault on a read is retried away.
-    let client = self::client(&emulator, quick_retry());
+    let client = client_with_retry(&emulator, quick_retry());
     emulator.inject(Fault::HtmlBadGateway, 1);
     let list = client
         .list_autopilot_upgrade_work_flows(emulator.autopilot_cluster_id())
@@ -388,7 +380,7 @@ async fn the_total_budget_stops_retries() {
         .max_attempts(5)
         .initial_backoff(Duration::from_millis(5))
         .budget(Duration::from_millis(300));
-    let client = client(&emulator, retry);
+    let client = client_with_retry(&emulator, retry);
     emulator.inject(
         Fault::Status {
             status: 503,
@@ -419,7 +411,7 @@ async fn the_total_budget_stops_retries() {
         .max_attempts(5)
         .max_backoff(Duration::from_millis(100))
         .budget(Duration::from_millis(250));
-    let client = self::client(&emulator, retry);
+    let client = client_with_retry(&emulator, retry);
     emulator.inject(
         Fault::Status {
             status: 503,

@@ -11,13 +11,12 @@
 
 use std::sync::LazyLock;
 
-mod spec_compare;
-use spec_compare::{Deviation, Facts, Kind, fail_if_any, spec_operations};
+use crate::spec_compare::{Deviation, Facts, Kind, fail_if_any, spec_operations};
 
 static CLUSTERS: LazyLock<Facts> = LazyLock::new(|| {
     Facts::new(
         "cluster-ops.json",
-        include_str!("data/cluster-ops.json"),
+        include_str!("../data/cluster-ops.json"),
         DEVIATIONS,
         false,
     )
@@ -70,7 +69,7 @@ fn answer_required_flags_are_the_only_thing_left_uncompared() {
     // differ, and only in that: the lenient answers are deliberate, not an oversight.
     let strict: &'static Facts = Box::leak(Box::new(Facts::new(
         "cluster-ops.json (required flags compared)",
-        include_str!("data/cluster-ops.json"),
+        include_str!("../data/cluster-ops.json"),
         &[],
         true,
     )));

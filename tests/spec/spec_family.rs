@@ -16,8 +16,7 @@ use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
-mod spec_compare;
-use spec_compare::{
+use crate::spec_compare::{
     Comparison, Deviation, Facts, Kind, fail_if_any, family_values, forms, spec_field,
     spec_operations, type_of,
 };
@@ -25,7 +24,7 @@ use spec_compare::{
 static FAMILY: LazyLock<Facts> = LazyLock::new(|| {
     Facts::new(
         "upgrade-family.json",
-        include_str!("data/upgrade-family.json"),
+        include_str!("../data/upgrade-family.json"),
         DEVIATIONS,
         true,
     )
@@ -35,7 +34,7 @@ static FAMILY: LazyLock<Facts> = LazyLock::new(|| {
 static CLUSTERS: LazyLock<Facts> = LazyLock::new(|| {
     Facts::new(
         "cluster-ops.json",
-        include_str!("data/cluster-ops.json"),
+        include_str!("../data/cluster-ops.json"),
         &[],
         false,
     )

@@ -6,7 +6,7 @@ use std::error::Error as _;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-use cce_upgrade::emulator::{Emulator, EmulatorConfig};
+use cce_upgrade::emulator::Emulator;
 use cce_upgrade::signing::{SignableRequest, SigningParams, parse_sdk_date, sdk_date, sign};
 use cce_upgrade::types::{
     CreateUpgradeWorkFlowRequestBody, NodeTemplate, NodeTemplateLifeCycle, NodeTemplateLogin,
@@ -17,12 +17,8 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-mod common;
-use common::{DEMO_VERSION, closed_port, quick_retry, start_with};
-
-async fn start() -> Emulator {
-    start_with(EmulatorConfig::fast()).await
-}
+use crate::common;
+use common::{DEMO_VERSION, closed_port, quick_retry, start};
 
 fn client_with(emulator: &Emulator, credentials: Credentials) -> Client {
     emulator

@@ -16,8 +16,8 @@ use cce_upgrade::types::{
 use cce_upgrade::{Client, ErrorKind, RetryConfig};
 use tokio::sync::mpsc;
 
-mod common;
-use common::{DEMO_VERSION, TARGET, client_with_retry, quick_retry, start_with};
+use crate::common;
+use common::{DEMO_VERSION, TARGET, client, start, start_with};
 
 const FAST_POLL: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(5));
 
@@ -34,14 +34,6 @@ async fn bounded<F: Future>(what: &str, future: F) -> F::Output {
     tokio::time::timeout(HANG, future)
         .await
         .unwrap_or_else(|_| panic!("{what} did not end within {HANG:?}"))
-}
-
-async fn start(config: EmulatorConfig) -> Emulator {
-    start_with(config).await
-}
-
-fn client(emulator: &Emulator) -> Client {
-    client_with_retry(emulator, quick_retry())
 }
 
 /// Creates a workflow on the demo CCE cluster and starts its upgrade (the service runs nothing
@@ -126,7 +118,7 @@ fn task_polls(emulator: &Emulator, task: &str) -> usize {
 
 #[tokio::test]
 async fn a_task_waiter_reaches_success_and_the_cluster_is_upgraded() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = client(&emulator);
     let task_id = create(&client, &emulator).await;
     let started = Instant::now();
@@ -168,7 +160,7 @@ async fn a_task_waiter_reaches_success_and_the_cluster_is_upgraded() {
 async fn progress_is_reported_once_per_change_through_every_phase() {
     // Each read answers the state before its step, so the waiter sees every phase, however
     // fast or slow it polls; nothing else moves the task.
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = client(&emulator);
     let task_id = create(&client, &emulator).await;
     let seen: Arc<Mutex<Vec<UpgradeTask>>> = Arc::default();
@@ -237,7 +229,7 @@ async fn progress_is_reported_once_per_change_through_every_phase() {
 
 #[tokio::test]
 async fn a_failed_task_is_upgrade_failed_with_its_last_state() {
-    let emulator = start(EmulatorConfig::fast().fail_cluster_task(true)).await;
+    let emulator = start_with(EmulatorConfig::fast().fail_cluster_task(true)).await;
     let client = client(&emulator);
     let task_id = create(&client, &emulator).await;
     let e = bounded(
@@ -268,7 +260,7 @@ async fn a_failed_task_is_upgrade_failed_with_its_last_state() {
 #[tokio::test]
 async fn a_short_timeout_is_wait_timed_out_with_the_last_state() {
     // Reads do not move tasks and nothing else does: the task stays in Init.
-    let emulator = start(EmulatorConfig::fast().advance_on_read(false)).await;
+    let emulator = start_with(EmulatorConfig::fast().advance_on_read(false)).await;
     let client = client(&emulator);
     let task_id = create(&client, &emulator).await;
     // The client waits on the emulator's clock: elapsed time is the emulator's.
@@ -307,7 +299,7 @@ async fn a_short_timeout_is_wait_timed_out_with_the_last_state() {
 
 #[tokio::test]
 async fn transient_errors_while_polling_do_not_end_the_wait() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     // No retries in the client: the waiter itself must ride out the 503s and the 429.
     let client = emulator
         .client_builder()
@@ -348,7 +340,7 @@ async fn transient_errors_while_polling_do_not_end_the_wait() {
 
 #[tokio::test]
 async fn a_non_transient_error_ends_the_wait_at_once() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = client(&emulator);
     let started = Instant::now();
     // A long poll interval: "at once" means without sleeping one.
@@ -370,7 +362,7 @@ async fn a_non_transient_error_ends_the_wait_at_once() {
 
 #[tokio::test]
 async fn a_workflow_waiter_reaches_success_on_the_autopilot_cluster() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = client(&emulator);
     let cluster = emulator.autopilot_cluster_id().to_owned();
     let uid = demo_workflow(&client, &emulator).await;
@@ -472,7 +464,7 @@ async fn a_workflow_waiter_reaches_success_on_the_autopilot_cluster() {
 
 #[tokio::test]
 async fn a_failed_workflow_is_upgrade_failed_while_pending() {
-    let emulator = start(EmulatorConfig::fast().fail_cluster_task(true)).await;
+    let emulator = start_with(EmulatorConfig::fast().fail_cluster_task(true)).await;
     let client = client(&emulator);
     let cluster = emulator.autopilot_cluster_id().to_owned();
     let uid = demo_workflow(&client, &emulator).await;
@@ -511,7 +503,7 @@ async fn a_failed_workflow_is_upgrade_failed_while_pending() {
 
 #[tokio::test]
 async fn an_unknown_workflow_id_ends_the_wait() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = client(&emulator);
     let e = bounded(
         "the workflow waiter",
@@ -547,7 +539,7 @@ async fn waiters_are_into_future_and_can_be_spawned() {
     fn is_into_future<F: IntoFuture>(f: F) -> F::IntoFuture {
         f.into_future()
     }
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = client(&emulator);
     let task_id = create(&client, &emulator).await;
     let future = is_into_future(

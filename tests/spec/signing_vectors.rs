@@ -7,8 +7,8 @@ use http::header::{HeaderName, HeaderValue};
 use reqwest::Url;
 use serde_json::Value;
 
-const VECTORS: &str = include_str!("data/signing_vectors.json");
-const EXTRA_VECTORS: &str = include_str!("data/signing_vectors_extra.json");
+const VECTORS: &str = include_str!("../data/signing_vectors.json");
+const EXTRA_VECTORS: &str = include_str!("../data/signing_vectors_extra.json");
 
 fn text<'a>(value: &'a Value, field: &str) -> &'a str {
     value[field]

@@ -19,7 +19,7 @@ fn the_tests_are_built_with_the_schemars_feature() {
 }
 
 #[cfg(feature = "schemars")]
-mod schemas {
+mod with_the_feature {
     use cce_upgrade::NodePassword;
     use cce_upgrade::types::{
         LenientBool, ListAddonPrecheckTasksQuery, NodePoolMetadata, NodePoolUpgradeSpec,

@@ -13,9 +13,7 @@ use tokio::net::TcpStream;
 /// The bound on anything a test waits for; a working server needs a tiny fraction of it.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-async fn start(config: EmulatorConfig) -> Emulator {
-    Emulator::start_with(config).await.expect("emulator starts")
-}
+use crate::common::{start, start_with};
 
 async fn connect(emulator: &Emulator) -> TcpStream {
     TcpStream::connect(emulator.endpoint().trim_start_matches("http://"))
@@ -108,7 +106,7 @@ fn upgrade_path(emulator: &Emulator) -> String {
 
 #[tokio::test]
 async fn a_body_declared_too_large_is_413_before_any_of_it_is_read() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let stream = connect(&emulator).await;
     let path = upgrade_path(&emulator);
     // 300 MB announced; the server must answer from the header alone, so none is sent.
@@ -149,7 +147,7 @@ fn chunked_post(path: &str, size: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_chunked_body_is_read_only_up_to_the_limit() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let path = upgrade_path(&emulator);
     let stream = connect(&emulator).await;
     write_all(&stream, &chunked_post(&path, DEFAULT_MAX_BODY_BYTES + 1))
@@ -169,7 +167,7 @@ async fn a_chunked_body_is_read_only_up_to_the_limit() {
 #[tokio::test]
 async fn a_body_at_the_limit_is_served() {
     let limit = 4096;
-    let emulator = start(EmulatorConfig::fast().max_body_bytes(limit)).await;
+    let emulator = start_with(EmulatorConfig::fast().max_body_bytes(limit)).await;
     let path = upgrade_path(&emulator);
     let mut request = chunked_post(&path, limit);
     request.extend_from_slice(b"\r\n0\r\n\r\n");
@@ -184,7 +182,7 @@ async fn a_body_at_the_limit_is_served() {
 #[tokio::test]
 async fn a_client_that_stalls_in_its_headers_is_disconnected() {
     let timeout = Duration::from_millis(200);
-    let emulator = start(EmulatorConfig::fast().header_read_timeout(timeout)).await;
+    let emulator = start_with(EmulatorConfig::fast().header_read_timeout(timeout)).await;
     let stream = connect(&emulator).await;
     let started = Instant::now();
     write_all(&stream, b"GET /v3/projects HTTP/1.1\r\nhost: x\r\nx-half: ")
@@ -203,7 +201,7 @@ async fn a_client_that_stalls_in_its_headers_is_disconnected() {
 
 #[tokio::test]
 async fn connections_beyond_the_limit_are_answered_503_and_closed() {
-    let emulator = start(EmulatorConfig::fast().max_connections(2)).await;
+    let emulator = start_with(EmulatorConfig::fast().max_connections(2)).await;
     let request = b"GET /v3/projects?name=cn-north-4 HTTP/1.1\r\nhost: x\r\n\r\n";
     // Two connections, each answered once and kept alive: both slots are taken.
     let first = connect(&emulator).await;

@@ -16,20 +16,12 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-mod common;
-use common::{DEMO_VERSION, TARGET, client_with_retry, quick_retry, start_with};
+use crate::common;
+use common::{DEMO_VERSION, TARGET, client, quick_retry, start, start_with};
 
 const USER_AGENT: &str = concat!("cce-upgrade-rust/", env!("CARGO_PKG_VERSION"));
 /// A version a cluster at [`TARGET`] (or at [`DEMO_VERSION`]) may be upgraded to.
 const NEXT: &str = "v1.30.14-r0";
-
-async fn start(config: EmulatorConfig) -> Emulator {
-    start_with(config).await
-}
-
-fn client(emulator: &Emulator) -> Client {
-    client_with_retry(emulator, quick_retry())
-}
 
 fn host(emulator: &Emulator) -> String {
     emulator.endpoint().trim_start_matches("http://").to_owned()
@@ -365,7 +357,7 @@ async fn recording_proxy(upstream: String) -> (String, Arc<Mutex<Vec<String>>>) 
 
 #[tokio::test]
 async fn create_workflow_is_201_with_a_typed_body_and_the_servers_request_id() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     // Through a proxy that reads the request id off the wire.
     let (proxy, wire_ids) = recording_proxy(emulator.endpoint()).await;
     let client = emulator
@@ -441,7 +433,7 @@ async fn create_workflow_is_201_with_a_typed_body_and_the_servers_request_id() {
 
 #[tokio::test]
 async fn show_task_follows_the_upgrade_and_the_cluster_really_upgrades() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = client(&emulator);
     let cluster = emulator.cluster_id();
     let created = client
@@ -538,7 +530,7 @@ async fn show_task_follows_the_upgrade_and_the_cluster_really_upgrades() {
 
 #[tokio::test]
 async fn list_reads_items_as_an_array() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = client(&emulator);
     let cluster = emulator.autopilot_cluster_id();
     // A second workflow, so that the array form has more than the object form can hold: the
@@ -597,7 +589,7 @@ async fn list_reads_items_as_an_array() {
 
 #[tokio::test]
 async fn list_reads_items_as_one_object() {
-    let emulator = start(EmulatorConfig::fast().list_items_as_object(true)).await;
+    let emulator = start_with(EmulatorConfig::fast().list_items_as_object(true)).await;
     let client = client(&emulator);
     let cluster = emulator.autopilot_cluster_id();
     finish_demo_autopilot_workflow(&client, &emulator).await;
@@ -659,7 +651,7 @@ async fn list_reads_items_as_one_object() {
 
 #[tokio::test]
 async fn post_check_fails_before_the_upgrade_finished_and_succeeds_after() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = client(&emulator);
     let cluster = emulator.autopilot_cluster_id();
     // The demo workflow waits in Init; its upgrade is started, and not read yet: it has not
@@ -749,7 +741,7 @@ async fn post_check_fails_before_the_upgrade_finished_and_succeeds_after() {
 /// the service answers 404, and says where the cluster is served.
 #[tokio::test]
 async fn post_check_of_a_cce_cluster_is_a_404_naming_the_api_prefix() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = client(&emulator);
     let cluster = emulator.cluster_id();
     client
@@ -791,7 +783,7 @@ async fn post_check_of_a_cce_cluster_is_a_404_naming_the_api_prefix() {
 
 #[tokio::test]
 async fn node_pool_sync_answers_a_job_id() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = client(&emulator);
     let (cluster, pool) = (emulator.cluster_id(), emulator.nodepool_id());
     let script = "ZWNobyBoZWxsbw==".to_owned(); // echo hello
@@ -858,7 +850,7 @@ async fn node_pool_sync_answers_a_job_id() {
 
 #[tokio::test]
 async fn node_pool_sync_with_an_empty_answer_is_ok_without_a_job_id() {
-    let emulator = start(EmulatorConfig::fast().empty_nodepool_response(true)).await;
+    let emulator = start_with(EmulatorConfig::fast().empty_nodepool_response(true)).await;
     let client = client(&emulator);
     let (cluster, pool) = (emulator.cluster_id(), emulator.nodepool_id());
     let body =
@@ -889,7 +881,7 @@ async fn node_pool_sync_with_an_empty_answer_is_ok_without_a_job_id() {
 
 #[tokio::test]
 async fn odd_cluster_ids_work_end_to_end() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = client(&emulator);
     // (the id, how it must look in the request path): everything but the unreserved characters
     // is encoded, as the official SDKs do, so an id never becomes another path.
@@ -1006,7 +998,7 @@ async fn odd_cluster_ids_work_end_to_end() {
 
 #[tokio::test]
 async fn temporary_credentials_send_a_signed_security_token() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = emulator
         .client_builder()
         .credentials(Credentials::temporary(
@@ -1053,7 +1045,7 @@ async fn temporary_credentials_send_a_signed_security_token() {
 
 #[tokio::test]
 async fn token_credentials_send_x_auth_token_and_no_signature() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = emulator
         .client_builder()
         .credentials(Credentials::token(emulator.auth_token()))
@@ -1095,7 +1087,7 @@ fn builder_without_project_id(emulator: &Emulator, region: &str) -> cce_upgrade:
 
 #[tokio::test]
 async fn the_project_id_is_looked_up_once_with_a_signed_request() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = builder_without_project_id(&emulator, emulator.region())
         .build()
         .expect("builds");
@@ -1155,7 +1147,7 @@ async fn the_project_id_is_looked_up_once_with_a_signed_request() {
 
 #[tokio::test]
 async fn a_region_iam_does_not_know_is_a_configuration_error_naming_it() {
-    let emulator = start(EmulatorConfig::fast()).await;
+    let emulator = start().await;
     let client = builder_without_project_id(&emulator, "ap-southeast-9")
         .build()
         .expect("builds");
@@ -1174,10 +1166,7 @@ async fn a_region_iam_does_not_know_is_a_configuration_error_naming_it() {
 
 #[tokio::test]
 async fn two_emulators_and_two_clients_do_not_mix() {
-    let (one, two) = (
-        start(EmulatorConfig::fast()).await,
-        start(EmulatorConfig::fast()).await,
-    );
+    let (one, two) = (start().await, start().await);
     assert_ne!(one.endpoint(), two.endpoint());
     assert_ne!(one.secret_key(), two.secret_key());
     assert_ne!(one.project_id(), two.project_id());

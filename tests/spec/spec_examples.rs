@@ -34,7 +34,7 @@ static SPEC: LazyLock<Value> = LazyLock::new(|| {
 /// A page's example body, copied verbatim from `/work/shared/seeds` into `tests/data/examples/`.
 macro_rules! page_example {
     ($file:literal) => {
-        serde_json::from_str::<Value>(include_str!(concat!("data/examples/", $file)))
+        serde_json::from_str::<Value>(include_str!(concat!("../data/examples/", $file)))
             .expect(concat!("tests/data/examples/", $file, " is JSON"))
     };
 }

@@ -19,7 +19,7 @@ use cce_upgrade::{Client, Error, parse_go_time};
 use serde_json::Value;
 use std::time::{Duration, UNIX_EPOCH};
 
-mod common;
+use crate::common;
 use common::{TARGET, quick_retry};
 
 /// The error code of a conflict or an expiry: something is under way, or in the wrong state.

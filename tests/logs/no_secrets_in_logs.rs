@@ -2,30 +2,15 @@
 //! calls with every log at the most verbose level captured, then fails if a secret key, security
 //! token, IAM token or node password appears anywhere in the output or in any `Debug`.
 
-#[path = "../examples/upgrade_cluster/flow.rs"]
+#[path = "../../examples/upgrade_cluster/flow.rs"]
 #[allow(dead_code)]
 mod flow;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cce_upgrade::emulator::{Emulator, EmulatorConfig, Fault};
 use cce_upgrade::types::{NodeTemplate, UpgradeNodePool};
 use cce_upgrade::{Credentials, RetryConfig};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Logs every event of the upgrades at TRACE, as an application might.
 fn quiet(event: &cce_upgrade::upgrade::UpgradeEvent) {
@@ -36,14 +21,7 @@ const NODE_PASSWORD: &str = "NodePassw0rd!LeakCheck";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_the_logs_or_debug_output() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .try_init()
-        .expect("the only subscriber of this test binary");
+    let logs = crate::logs().await;
 
     let emulator = Emulator::start_with(EmulatorConfig::fast()).await.unwrap();
     let mut debug = String::new();
@@ -168,7 +146,7 @@ async fn no_secret_reaches_the_logs_or_debug_output() {
         .unwrap_err();
     debug.push_str(&format!("{err}\n{err:?}\n"));
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     // The run was really logged at the most verbose level: operations, retries, answers.
     for expected in [
         "CreateUpgradeWorkFlow",

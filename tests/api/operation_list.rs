@@ -13,7 +13,7 @@ use cce_upgrade::operations::{ALL, find};
 use cce_upgrade::{Client, ErrorKind, Flavour, Method};
 use serde_json::{Value, json};
 
-mod common;
+use crate::common;
 use common::scripted::{Scripted, answer};
 use common::{TARGET, client_with_retry, quick_retry};
 
@@ -75,7 +75,7 @@ async fn the_emulator_plays_every_operation_of_the_spec() {
     // It must play the upgrade family (its facts file), the IAM lookup and cluster discovery;
     // any other operation of the spec is routed and answers 501 naming it.
     let family: Value =
-        serde_json::from_str(include_str!("data/upgrade-family.json")).expect("family facts");
+        serde_json::from_str(include_str!("../data/upgrade-family.json")).expect("family facts");
     let must: Vec<&str> = ALL
         .iter()
         .filter(|op| {

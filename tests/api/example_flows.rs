@@ -2,13 +2,13 @@
 //! upgrade_cluster` runs it (the flow is the example's own code, included from its folder).
 //! Tasks move one step per read, so nothing here depends on the machine's pace.
 
-#[path = "../examples/upgrade_cluster/flow.rs"]
+#[path = "../../examples/upgrade_cluster/flow.rs"]
 #[allow(dead_code)]
 mod flow;
 
 use std::time::Duration;
 
-use cce_upgrade::emulator::{DEMO_VERSION, Emulator, EmulatorConfig, Scenario};
+use cce_upgrade::emulator::{DEMO_VERSION, Scenario};
 use cce_upgrade::upgrade::UpgradeEvent;
 use flow::{Options, Outcome};
 
@@ -26,11 +26,7 @@ fn options(cluster_id: &str) -> Options {
     }
 }
 
-async fn start() -> Emulator {
-    Emulator::start_with(EmulatorConfig::fast())
-        .await
-        .expect("emulator starts")
-}
+use crate::common::start;
 
 #[tokio::test]
 async fn the_cce_flow_upgrades_to_the_latest_allowed_version_and_syncs_the_pool() {

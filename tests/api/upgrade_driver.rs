@@ -15,7 +15,7 @@ use cce_upgrade::{Client, ErrorKind, Version};
 const POLL: (Duration, Duration) = (Duration::from_millis(1), Duration::from_millis(4));
 
 async fn start(config: EmulatorConfig) -> (Emulator, Client) {
-    let emulator = Emulator::start_with(config).await.expect("emulator starts");
+    let emulator = crate::common::start_with(config).await;
     let client = emulator.client_builder().build().expect("client builds");
     (emulator, client)
 }
