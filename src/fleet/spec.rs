@@ -1,5 +1,15 @@
 //! The fleet file: what to upgrade, in which order, at which pace. Read from YAML or JSON by
 //! serde (unknown keys are errors); [`FleetSpec::validate`] checks what serde cannot.
+//!
+//! ```
+//! let spec: cce_upgrade::fleet::FleetSpec = serde_json::from_str(r#"{
+//!     "target": "v1.29",
+//!     "stages": [{"name": "dev", "maxConcurrent": 2, "soak": "30m",
+//!                 "clusters": [{"region": "cn-north-4", "tags": {"env": "dev"}}]}]
+//! }"#).unwrap();
+//! spec.validate().unwrap();
+//! assert_eq!(spec.stages[0].soak.unwrap().as_duration().as_secs(), 1800);
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,16 +20,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::Error;
 
 /// A fleet: stages run in order, and the settings every upgrade of the run shares.
-///
-/// ```
-/// let spec: cce_upgrade::fleet::FleetSpec = serde_json::from_str(r#"{
-///     "target": "v1.29",
-///     "stages": [{"name": "dev", "maxConcurrent": 2, "soak": "30m",
-///                 "clusters": [{"region": "cn-north-4", "tags": {"env": "dev"}}]}]
-/// }"#).unwrap();
-/// spec.validate().unwrap();
-/// assert_eq!(spec.stages[0].soak.unwrap().as_duration().as_secs(), 1800);
-/// ```
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
