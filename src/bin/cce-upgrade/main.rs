@@ -300,17 +300,16 @@ async fn run(cli: Cli) -> Result<u8, Exit> {
                 }
             };
             output::fleet(&report, cli.output);
-            if report.outcome == FleetOutcome::AwaitingApproval {
-                if let Some(stage) = report
+            if report.outcome == FleetOutcome::AwaitingApproval
+                && let Some(stage) = report
                     .stages
                     .iter()
                     .find(|s| s.state == cce_upgrade::fleet::StageState::AwaitingApproval)
-                {
-                    eprintln!(
-                        "stopped at stage {:?}: it needs an approval; run again with --approve {}",
-                        stage.name, stage.name
-                    );
-                }
+            {
+                eprintln!(
+                    "stopped at stage {:?}: it needs an approval; run again with --approve {}",
+                    stage.name, stage.name
+                );
             }
             match report.outcome {
                 FleetOutcome::Failed | FleetOutcome::Blocked => 1,

@@ -47,6 +47,9 @@ fn tags(tags: &[ResourceTag]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A cluster as a list shows it: id, name, tags.
+type Listed = (String, Option<String>, Vec<(String, String)>);
+
 pub(crate) async fn clusters(
     backend: &Backend,
     regions: &[String],
@@ -56,7 +59,7 @@ pub(crate) async fn clusters(
     let mut found = Vec::new();
     for region in regions {
         let client = backend.client(region)?;
-        let listed: Vec<(String, Option<String>, Vec<(String, String)>)> = if autopilot {
+        let listed: Vec<Listed> = if autopilot {
             client
                 .list_autopilot_clusters(&ListAutopilotClustersQuery::default())
                 .await?

@@ -60,10 +60,8 @@ impl Display {
                     self.line(format!("{key}: {step} started"));
                 }
             }
-            UpgradeEvent::StepFinished { step, .. } => {
-                if self.bars.is_none() {
-                    self.line(format!("{key}: {step} done"));
-                }
+            UpgradeEvent::StepFinished { step, .. } if self.bars.is_none() => {
+                self.line(format!("{key}: {step} done"));
             }
             UpgradeEvent::Resumed { step, phase, .. } => {
                 self.line(format!("{key}: {step} found {phase}, followed"));
