@@ -8,7 +8,7 @@
 //!
 //! let mut fleet = Fleet::new(spec);
 //! for region in fleet.spec().regions() {
-//!     let client = Client::builder().region(region.as_str()).build()?;
+//!     let client = Client::builder().region(region.clone()).build()?;
 //!     fleet = fleet.region(region, client);
 //! }
 //! let report = fleet.approve("prod").run().await?;
