@@ -21,6 +21,7 @@ pub mod clock;
 pub mod credentials;
 pub mod error;
 mod flavour;
+pub mod fleet;
 mod generated;
 pub mod interceptor;
 mod model;

@@ -9,12 +9,14 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cli;
 mod clusters;
 mod emulator_limits;
 mod errors_and_auth;
 mod example_flows;
 mod family_operations;
 mod faults;
+mod fleet;
 mod hostile;
 mod operation_list;
 mod operations;
