@@ -34,7 +34,7 @@ use std::fmt;
 
 use super::clock;
 use crate::signing::canonical::{
-    ALGORITHM, CanonicalRequest, PayloadHash, SignedHeader, StringToSign, UNSIGNED_PAYLOAD,
+    ALGORITHM, CanonicalRequest, PayloadHash, SignedHeaderList, StringToSign, UNSIGNED_PAYLOAD,
     canonical_query, hmac_key, trim_value,
 };
 use hyper::HeaderMap;
@@ -202,7 +202,7 @@ pub(crate) fn canonical_request<'a>(
     req: &WireRequest<'a>,
     signed_headers: &'a [String],
 ) -> CanonicalRequest<'a> {
-    let mut headers: Vec<SignedHeader<'a>> = Vec::with_capacity(signed_headers.len());
+    let mut headers = SignedHeaderList::new();
     for name in signed_headers {
         let before = headers.len();
         headers.extend(

@@ -33,7 +33,7 @@ pub(crate) struct CanonicalRequest<'a> {
     /// The canonical query (third line), built by [`canonical_query`].
     query: Cow<'a, str>,
     /// The signed headers in the order they are written (entries of one name next to each other).
-    headers: Vec<SignedHeader<'a>>,
+    headers: SignedHeaderList<'a>,
     /// The last line: hex SHA-256 of the body, or the text that stands in for it.
     payload_hash: PayloadHash<'a>,
 }
@@ -73,7 +73,7 @@ impl<'a> CanonicalRequest<'a> {
         method: &'a str,
         decoded_path: Cow<'a, [u8]>,
         query: Cow<'a, str>,
-        headers: Vec<SignedHeader<'a>>,
+        headers: SignedHeaderList<'a>,
         payload_hash: PayloadHash<'a>,
     ) -> Self {
         Self {
@@ -91,6 +91,7 @@ impl<'a> CanonicalRequest<'a> {
     pub(crate) fn redacting(&self, name: &str) -> CanonicalRequest<'_> {
         let headers = self
             .headers
+            .as_slice()
             .iter()
             .map(|&(n, value)| {
                 if n == name {
@@ -116,7 +117,7 @@ impl<'a> CanonicalRequest<'a> {
 
     /// The signed header names joined by `;` (the fifth line).
     pub(crate) fn signed_headers(&self) -> SignedHeaders<'_, 'a> {
-        SignedHeaders(&self.headers)
+        SignedHeaders(self.headers.as_slice())
     }
 
     /// The text's bytes, as hashed.
@@ -127,55 +128,205 @@ impl<'a> CanonicalRequest<'a> {
                 + self.query.len()
                 + self
                     .headers
+                    .as_slice()
                     .iter()
                     .map(|(n, v)| n.len() * 2 + v.len() + 2)
                     .sum::<usize>()
                 + 64
                 + 8,
         );
-        out.extend(self.method.bytes().map(|b| b.to_ascii_uppercase()));
-        out.push(b'\n');
-        put_encoded::<true>(&mut out, &self.path);
-        // Encoding leaves `/` and turns nothing else into one.
-        if !self.path.ends_with(b"/") {
-            out.push(b'/');
-        }
-        out.push(b'\n');
-        out.extend_from_slice(self.query.as_bytes());
-        out.push(b'\n');
-        let mut previous = None;
-        for &(name, value) in &self.headers {
-            if previous == Some(name) {
-                out.push(b',');
-            } else {
-                if previous.is_some() {
-                    out.push(b'\n');
-                }
-                out.extend_from_slice(name.as_bytes());
-                out.push(b':');
-                previous = Some(name);
-            }
-            out.extend_from_slice(value);
-        }
-        if previous.is_some() {
-            out.push(b'\n');
-        }
-        out.push(b'\n');
-        self.signed_headers().write_to(&mut out);
-        out.push(b'\n');
-        out.extend_from_slice(self.payload_hash.as_bytes());
+        self.write_to(&mut out);
         out
     }
 
-    /// The hex SHA-256 of the text.
+    /// Writes the text to `out`, in the pieces it is made of.
+    fn write_to(&self, out: &mut impl Sink) {
+        for byte in self.method.bytes() {
+            out.put_byte(byte.to_ascii_uppercase());
+        }
+        out.put_byte(b'\n');
+        put_encoded::<true>(out, &self.path);
+        // Encoding leaves `/` and turns nothing else into one.
+        if !self.path.ends_with(b"/") {
+            out.put_byte(b'/');
+        }
+        out.put_byte(b'\n');
+        out.put(self.query.as_bytes());
+        out.put_byte(b'\n');
+        let mut previous = None;
+        for &(name, value) in self.headers.as_slice() {
+            if previous == Some(name) {
+                out.put_byte(b',');
+            } else {
+                if previous.is_some() {
+                    out.put_byte(b'\n');
+                }
+                out.put(name.as_bytes());
+                out.put_byte(b':');
+                previous = Some(name);
+            }
+            out.put(value);
+        }
+        if previous.is_some() {
+            out.put_byte(b'\n');
+        }
+        out.put_byte(b'\n');
+        self.signed_headers().write_to(out);
+        out.put_byte(b'\n');
+        out.put(self.payload_hash.as_bytes());
+    }
+
+    /// The hex SHA-256 of the text, hashed as it is written (no copy of the whole text).
     pub(crate) fn hex_sha256(&self) -> [u8; 64] {
-        hex(&Sha256::digest(self.to_bytes()).into())
+        let mut sink = HashSink::new();
+        self.write_to(&mut sink);
+        hex(&sink.finish())
+    }
+}
+
+/// Where the canonical request's text is written: a buffer, or straight into a hash.
+pub(crate) trait Sink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+    /// Appends one byte.
+    fn put_byte(&mut self, byte: u8);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+
+    fn put_byte(&mut self, byte: u8) {
+        self.push(byte);
+    }
+}
+
+/// SHA-256 fed through a stack buffer: the text comes in many small pieces, and a copy into the
+/// buffer costs less than a call into the hasher for each.
+struct HashSink {
+    hasher: Sha256,
+    buffer: [u8; 256],
+    len: usize,
+}
+
+impl HashSink {
+    fn new() -> Self {
+        Self {
+            hasher: Sha256::new(),
+            buffer: [0; 256],
+            len: 0,
+        }
+    }
+
+    fn flush(&mut self) {
+        self.hasher.update(&self.buffer[..self.len]);
+        self.len = 0;
+    }
+
+    fn finish(mut self) -> [u8; 32] {
+        self.flush();
+        self.hasher.finalize().into()
+    }
+}
+
+impl Sink for HashSink {
+    fn put(&mut self, bytes: &[u8]) {
+        if bytes.len() > self.buffer.len() - self.len {
+            self.flush();
+            if bytes.len() >= self.buffer.len() {
+                self.hasher.update(bytes);
+                return;
+            }
+        }
+        self.buffer[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn put_byte(&mut self, byte: u8) {
+        if self.len == self.buffer.len() {
+            self.flush();
+        }
+        self.buffer[self.len] = byte;
+        self.len += 1;
     }
 }
 
 impl fmt::Display for CanonicalRequest<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
+    }
+}
+
+/// How many signed headers are kept on the stack before [`SignedHeaderList`] moves them to the
+/// heap: more than a request of this SDK carries.
+const INLINE_HEADERS: usize = 8;
+
+/// The signed headers of a canonical request, on the stack while they are few (signing a request
+/// then allocates nothing for them).
+pub(crate) struct SignedHeaderList<'a> {
+    inline: [SignedHeader<'a>; INLINE_HEADERS],
+    len: usize,
+    /// Every header, once there are more than fit inline.
+    spilled: Vec<SignedHeader<'a>>,
+}
+
+impl<'a> SignedHeaderList<'a> {
+    pub(crate) fn new() -> Self {
+        Self {
+            inline: [("", b""); INLINE_HEADERS],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, header: SignedHeader<'a>) {
+        if self.spilled.is_empty() && self.len < INLINE_HEADERS {
+            self.inline[self.len] = header;
+            self.len += 1;
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.reserve(INLINE_HEADERS * 2);
+                self.spilled.extend_from_slice(&self.inline[..self.len]);
+            }
+            self.spilled.push(header);
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    pub(crate) fn as_slice(&self) -> &[SignedHeader<'a>] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [SignedHeader<'a>] {
+        if self.spilled.is_empty() {
+            &mut self.inline[..self.len]
+        } else {
+            &mut self.spilled
+        }
+    }
+}
+
+impl<'a> Extend<SignedHeader<'a>> for SignedHeaderList<'a> {
+    fn extend<I: IntoIterator<Item = SignedHeader<'a>>>(&mut self, headers: I) {
+        for header in headers {
+            self.push(header);
+        }
+    }
+}
+
+impl<'a> FromIterator<SignedHeader<'a>> for SignedHeaderList<'a> {
+    fn from_iter<I: IntoIterator<Item = SignedHeader<'a>>>(headers: I) -> Self {
+        let mut list = Self::new();
+        list.extend(headers);
+        list
     }
 }
 
@@ -198,14 +349,14 @@ impl SignedHeaders<'_, '_> {
         len
     }
 
-    pub(crate) fn write_to(self, out: &mut Vec<u8>) {
+    pub(crate) fn write_to(self, out: &mut impl Sink) {
         let mut previous = None;
         for &(name, _) in self.0 {
             if previous != Some(name) {
                 if previous.is_some() {
-                    out.push(b';');
+                    out.put_byte(b';');
                 }
-                out.extend_from_slice(name.as_bytes());
+                out.put(name.as_bytes());
                 previous = Some(name);
             }
         }
@@ -242,7 +393,7 @@ pub(crate) fn canonical_query(mut pairs: Vec<QueryPair<'_>>) -> String {
 /// Writes `bytes` percent-encoded with upper-case hex, leaving RFC 3986 "unreserved" bytes
 /// (`A-Z a-z 0-9 - _ . ~`), and `/` when `SLASH`, as they are. Encoding the whole path but `/`
 /// is the same as splitting it on `/` and encoding each segment.
-fn put_encoded<const SLASH: bool>(out: &mut Vec<u8>, bytes: &[u8]) {
+fn put_encoded<const SLASH: bool>(out: &mut impl Sink, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     let mut rest = bytes;
     loop {
@@ -250,11 +401,11 @@ fn put_encoded<const SLASH: bool>(out: &mut Vec<u8>, bytes: &[u8]) {
             .iter()
             .position(|&byte| !is_unreserved::<SLASH>(byte))
             .unwrap_or(rest.len());
-        out.extend_from_slice(&rest[..run]);
+        out.put(&rest[..run]);
         let Some((&byte, tail)) = rest[run..].split_first() else {
             return;
         };
-        out.extend_from_slice(&[
+        out.put(&[
             b'%',
             DIGITS[usize::from(byte >> 4)],
             DIGITS[usize::from(byte & 0xf)],

@@ -55,7 +55,7 @@ use percent_encoding::percent_decode_str;
 use sha2::Sha256;
 
 use canonical::{
-    ALGORITHM, CanonicalRequest, PayloadHash, SignedHeader, StringToSign, UNSIGNED_PAYLOAD,
+    ALGORITHM, CanonicalRequest, PayloadHash, SignedHeaderList, StringToSign, UNSIGNED_PAYLOAD,
     canonical_query, hmac_key, trim_value,
 };
 
@@ -514,7 +514,11 @@ impl AddedHeaders {
         if access_key.is_empty() {
             return Err(SigningError::new(ErrorKind::EmptyAccessKey));
         }
-        if HeaderValue::from_str(access_key).is_err() {
+        // What `HeaderValue::from_str` accepts, checked without making a value.
+        if !access_key
+            .bytes()
+            .all(|byte| byte == b'\t' || (byte >= b' ' && byte != 0x7f))
+        {
             return Err(SigningError::new(ErrorKind::AccessKeyNotHeaderSafe));
         }
         let security_token = security_token
@@ -645,7 +649,7 @@ impl AddedHeaders {
             (self.security_token.is_some() && *name == X_SECURITY_TOKEN)
                 || (self.unsigned_payload && *name == X_SDK_CONTENT_SHA256)
         };
-        let mut headers: Vec<SignedHeader<'a>> = request
+        let mut headers: SignedHeaderList<'a> = request
             .headers
             .iter()
             .filter(|(name, _)| !replaced(name))
@@ -653,9 +657,10 @@ impl AddedHeaders {
             .chain(self.added().map(|(name, value)| (name.as_str(), value)))
             .filter(|(name, _)| !name.contains('_'))
             .collect();
-        headers.sort_by(|a, b| a.0.cmp(b.0));
+        headers.as_mut_slice().sort_by(|a, b| a.0.cmp(b.0));
 
         let given_payload_hash = headers
+            .as_slice()
             .iter()
             .find(|(name, _)| *name == X_SDK_CONTENT_SHA256.as_str())
             .map(|&(_, value)| value)
