@@ -13,11 +13,6 @@ use crate::version::Version;
 use super::decide::{PreCheckView, SnapshotView, TaskView, WorkflowView};
 use super::report::{Failure, Finding};
 
-/// The cluster's version as the upgrade info gives it (`release` and `patch` joined).
-pub(crate) fn current_version(info: &UpgradeInfo) -> Option<String> {
-    info.current_version()
-}
-
 /// The targets the upgrade info lists.
 pub(crate) fn info_targets(info: &UpgradeInfo) -> Vec<String> {
     info.spec
@@ -312,6 +307,7 @@ pub(crate) fn task_view(task: &UpgradeTask) -> Option<TaskView> {
             .as_ref()
             .and_then(|s| s.target_version.clone())
             .unwrap_or_default(),
+        raw: task.clone(),
     })
 }
 

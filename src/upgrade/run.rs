@@ -71,7 +71,10 @@ struct Open {
     task_id: Option<String>,
     phase: Option<String>,
     resumed: bool,
+    /// The request ids of the writes this step sent.
     request_ids: Vec<String>,
+    /// The request id of its last read.
+    last_read: Option<String>,
 }
 
 struct Runner<'a> {
@@ -343,7 +346,9 @@ impl<'a> Runner<'a> {
             let info = self
                 .read(Step::Inspect, "the upgrade info", || api.upgrade_info())
                 .await?;
-            if let Some(v) = observe::current_version(&info).and_then(|v| v.parse::<Version>().ok())
+            if let Some(v) = info
+                .current_version()
+                .and_then(|v| v.parse::<Version>().ok())
             {
                 break (info, v);
             }
@@ -362,8 +367,7 @@ impl<'a> Runner<'a> {
                 .await?;
         };
         if let Some(open) = &mut self.open {
-            open.request_ids
-                .extend(info.request_id().map(str::to_owned));
+            open.last_read = info.request_id().map(str::to_owned);
         }
         let mut allowed = observe::info_targets(&info);
         if allowed.is_empty() {
@@ -404,7 +408,7 @@ impl<'a> Runner<'a> {
         let info = self
             .read(Step::Inspect, "the upgrade info", || api.upgrade_info())
             .await?;
-        o.version = observe::current_version(&info).and_then(|v| v.parse().ok());
+        o.version = info.current_version().and_then(|v| v.parse().ok());
         let workflows = self
             .read(Step::Workflow, "the workflows", || api.workflows())
             .await?;
@@ -489,6 +493,7 @@ impl<'a> Runner<'a> {
             phase,
             resumed,
             request_ids: Vec::new(),
+            last_read: None,
         });
     }
 
@@ -511,7 +516,7 @@ impl<'a> Runner<'a> {
             phase,
             duration,
             resumed: open.resumed,
-            request_ids: open.request_ids,
+            request_ids: open.request_ids.into_iter().chain(open.last_read).collect(),
         });
     }
 
@@ -658,10 +663,7 @@ impl<'a> Runner<'a> {
                     if let Some(task) = &o.task
                         && matches!(kind, ErrorKind::UpgradeFailed | ErrorKind::UpgradePaused)
                     {
-                        let api = self.api.clone();
-                        if let Ok(t) = api.upgrade_task(&task.id).await {
-                            e = e.with_last_task_state(t.into_inner());
-                        }
+                        e = e.with_last_task_state(task.raw.clone());
                     }
                     if kind == ErrorKind::PreCheckFailed
                         && let Some(pc) = &o.pre_check
@@ -792,13 +794,12 @@ impl<'a> Runner<'a> {
                 }
                 Ok(())
             }
-            Action::PostCheck { workflow_id, from } => {
+            Action::PostCheck { from } => {
                 let body = PostCheckClusterRequestBody::for_versions(
                     from.or(current).unwrap_or_default(),
                     target.to_string(),
                 )
                 .cluster_id(self.up.cluster.clone());
-                let _ = workflow_id;
                 match self
                     .write(&step, "CreatePostCheck", api.post_check(&body))
                     .await?
@@ -917,9 +918,7 @@ impl<'a> Runner<'a> {
                         changed = true;
                     }
                     if let Some(open) = &mut self.open {
-                        open.request_ids.truncate(1);
-                        open.request_ids
-                            .extend(task.request_id().map(str::to_owned));
+                        open.last_read = task.request_id().map(str::to_owned);
                     }
                     let running = matches!(
                         phase,
@@ -946,8 +945,7 @@ impl<'a> Runner<'a> {
                     Some(PreCheckPhase::Init | PreCheckPhase::Running) | None
                 ) {
                     if let Some(open) = &mut self.open {
-                        open.request_ids
-                            .extend(task.request_id().map(str::to_owned));
+                        open.last_read = task.request_id().map(str::to_owned);
                     }
                     for finding in observe::findings(&task) {
                         self.emit(UpgradeEvent::Finding(finding));
@@ -967,8 +965,7 @@ impl<'a> Runner<'a> {
                 ) {
                     if let Some(open) = &mut self.open {
                         open.task_id = Some(id.clone());
-                        open.request_ids
-                            .extend(list.request_id().map(str::to_owned));
+                        open.last_read = list.request_id().map(str::to_owned);
                     }
                     return Ok(());
                 }
@@ -984,7 +981,7 @@ impl<'a> Runner<'a> {
                 match job.phase() {
                     Some(JobPhase::Success) => {
                         if let Some(open) = &mut self.open {
-                            open.request_ids.extend(job.request_id().map(str::to_owned));
+                            open.last_read = job.request_id().map(str::to_owned);
                         }
                         self.pool_done(&pool, Some(id.clone()));
                         return Ok(());
@@ -1039,10 +1036,13 @@ impl<'a> Runner<'a> {
                         .as_ref()
                         .is_some_and(|(_, m)| *m >= SETTLE_OBSERVATIONS) =>
                     {
-                        return Err(unknown(
+                        return Err(Error::upgrade_stopped(
+                            ErrorKind::OutcomeUnknown,
                             Step::PreCheck,
-                            &Error::configuration(""),
-                            "CreatePreCheck",
+                            Failure::OutcomeUnknown,
+                            "the pre-check this plan started has not shown in the service's \
+                             list; it was not sent again: run the plan again"
+                                .into(),
                         ));
                     }
                     _ => self.sleep(&Step::PreCheck, false, "the pre-check").await?,

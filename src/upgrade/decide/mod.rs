@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::types::{JobPhase, PreCheckPhase, PreCheckTask, UpgradeTaskPhase};
+use crate::types::{JobPhase, PreCheckPhase, PreCheckTask, UpgradeTask, UpgradeTaskPhase};
 use crate::version::Version;
 
 use super::Flavour;
@@ -90,6 +90,8 @@ pub(crate) struct TaskView {
     /// A finite number in 0–100, or `None` (unknown).
     pub(crate) progress: Option<f64>,
     pub(crate) target_text: String,
+    /// The task as read (an error's last state).
+    pub(crate) raw: UpgradeTask,
 }
 
 #[derive(Clone, Debug)]
@@ -223,9 +225,8 @@ pub(crate) enum Action {
     StartUpgrade,
     Retry,
     Continue,
-    /// The post-check of the workflow (its id, and the version it upgraded from).
+    /// The post-check of the open workflow (the version it upgraded from).
     PostCheck {
-        workflow_id: String,
         from: Option<String>,
     },
     SyncPool(String),
@@ -350,7 +351,7 @@ pub(crate) fn decide(target: &Version, o: &Observed, policy: &Policy, memory: &M
                 why: "the cluster runs the target but is still Upgrading".into(),
             });
         }
-        if let Some(blocked) = phase_blocks(o, phase, false) {
+        if let Some(blocked) = phase_blocks(o, false) {
             // Writes are left; nothing is left to do without them.
             if policy.post_check && needs_post_check(workflow, memory)
                 || pools_left(policy, memory).is_some()
@@ -364,7 +365,6 @@ pub(crate) fn decide(target: &Version, o: &Observed, policy: &Policy, memory: &M
             && let Some(w) = workflow
         {
             return Next::Act(Action::PostCheck {
-                workflow_id: w.id.clone(),
                 from: w.from.clone(),
             });
         }
@@ -477,7 +477,7 @@ pub(crate) fn decide(target: &Version, o: &Observed, policy: &Policy, memory: &M
             Some(UpgradeTaskPhase::Failed) => {
                 let at = progress_text(task.progress);
                 return if memory.retries < policy.retry_failed {
-                    if !running_ok && let Some(blocked) = phase_blocks(o, phase, true) {
+                    if !running_ok && let Some(blocked) = phase_blocks(o, true) {
                         return blocked;
                     }
                     Next::Act(Action::Retry)
@@ -525,7 +525,7 @@ pub(crate) fn decide(target: &Version, o: &Observed, policy: &Policy, memory: &M
     }
 
     // Nothing started yet: every write from here needs an Available cluster.
-    if let Some(blocked) = phase_blocks(o, phase, false) {
+    if let Some(blocked) = phase_blocks(o, false) {
         return blocked;
     }
     if workflow.is_none() {
@@ -628,8 +628,8 @@ fn pools_left(policy: &Policy, memory: &Memory) -> Option<String> {
 
 /// A stop when the cluster's phase does not allow a write: `Available`, or `Upgrading` when
 /// `upgrading_ok` (this upgrade's task runs).
-fn phase_blocks(o: &Observed, phase: Option<&str>, upgrading_ok: bool) -> Option<Next> {
-    match phase {
+fn phase_blocks(o: &Observed, upgrading_ok: bool) -> Option<Next> {
+    match o.cluster_phase.as_deref() {
         Some("Available") => None,
         Some("Upgrading") if upgrading_ok => None,
         Some(p) => Some(stop(
@@ -642,7 +642,7 @@ fn phase_blocks(o: &Observed, phase: Option<&str>, upgrading_ok: bool) -> Option
                 phase_advice(p)
             ),
         )),
-        None if o.cluster_phase.is_none() => Some(stop(
+        None => Some(stop(
             Step::Inspect,
             Failure::ClusterPhase {
                 phase: "unknown".into(),
@@ -650,7 +650,6 @@ fn phase_blocks(o: &Observed, phase: Option<&str>, upgrading_ok: bool) -> Option
             "the service did not say the cluster's phase (ShowCluster); nothing was sent: look \
              at the cluster in the console",
         )),
-        None => None,
     }
 }
 

@@ -55,6 +55,7 @@ fn task(phase: UpgradeTaskPhase) -> TaskView {
         phase: Some(phase),
         progress: Some(40.0),
         target_text: TO.into(),
+        raw: UpgradeTask::default(),
     }
 }
 
