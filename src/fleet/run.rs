@@ -18,7 +18,7 @@ use crate::upgrade::{Upgrade, UpgradePlan};
 use super::report::{
     ClusterOutcome, ClusterReport, FleetEvent, FleetOutcome, FleetReport, StageReport, StageState,
 };
-use super::{Fleet, Selector};
+use super::{Fleet, Poll, Selector};
 
 /// A cluster as a region's list shows it.
 #[derive(Clone, Debug)]
@@ -217,10 +217,8 @@ fn configure(fleet: &Fleet, report: &ClusterReport) -> Upgrade<'static> {
     for item in &spec.skip_checks {
         up = up.skip_check(item.clone());
     }
-    if let Some(poll) = &spec.poll {
-        up = up.poll_interval(poll.initial.0, poll.max.0);
-    }
-    up
+    let poll = spec.poll.unwrap_or(Poll::FLEET_DEFAULT);
+    up.poll_interval(poll.initial.0, poll.max.0)
 }
 
 /// The completion time of the cluster's newest successful upgrade task.

@@ -41,7 +41,7 @@ pub struct FleetSpec {
     /// failure stops the fleet; clusters already running finish).
     #[serde(default)]
     pub max_failures: u32,
-    /// The poll pace of each upgrade (default 5 s growing to 30 s).
+    /// The poll pace of each upgrade (default [`Poll::FLEET_DEFAULT`]: 10 s growing to 2 min).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
     /// The stages, run in order.
@@ -59,6 +59,17 @@ pub struct Poll {
     pub initial: FleetDuration,
     /// The longest interval, e.g. `30s`.
     pub max: FleetDuration,
+}
+
+impl Poll {
+    /// A fleet's pace when the file sets none: 10 s after a change, growing to 2 min while
+    /// nothing changes. Gentler than one upgrade's default (5 s to 60 s): the service's rate
+    /// limits are per account, and a fleet's upgrades all poll the same account. An upgrade
+    /// takes tens of minutes, so a change is seen at most 2 min late.
+    pub const FLEET_DEFAULT: Poll = Poll {
+        initial: FleetDuration(Duration::from_secs(10)),
+        max: FleetDuration(Duration::from_secs(120)),
+    };
 }
 
 /// A stage: clusters upgraded side by side, at most `maxConcurrent` at once.

@@ -157,7 +157,7 @@ impl Upgrade<'static> {
             deadline: DEFAULT_DEADLINE,
             retry_failed: 0,
             continue_paused: false,
-            poll: (Duration::from_secs(5), Duration::from_secs(30)),
+            poll: (Duration::from_secs(5), Duration::from_secs(60)),
             unreachable_limit: DEFAULT_UNREACHABLE_LIMIT,
             on_event: None,
             events: None,
@@ -246,7 +246,8 @@ impl<'a> Upgrade<'a> {
     }
 
     /// How often to poll: `initial` after a change, growing up to `max` while nothing changes
-    /// (default 5 s and 30 s).
+    /// (default 5 s and 60 s). An upgrade task's progress is reported as it moves but is not a
+    /// change: while the task runs, the interval keeps growing to `max`.
     pub fn poll_interval(mut self, initial: Duration, max: Duration) -> Self {
         self.poll = (initial, max.max(initial));
         self

@@ -10,8 +10,8 @@ use crate::error::{Error, ErrorKind};
 use crate::response::Response;
 use crate::types::{
     CreateUpgradeWorkFlowRequestBody, JobPhase, PostCheckClusterRequestBody, PostCheckPhase,
-    PreCheckClusterRequestBody, PreCheckPhase, UpgradeClusterRequestBody, UpgradeNodePool,
-    UpgradeTaskPhase,
+    PreCheckClusterRequestBody, PreCheckPhase, UpgradeClusterRequestBody, UpgradeInfo,
+    UpgradeNodePool, UpgradeTaskPhase,
 };
 use crate::version::Version;
 
@@ -94,6 +94,12 @@ struct Runner<'a> {
     interval: Duration,
     unreachable_since: Option<SystemTime>,
     job: Option<(String, String)>,
+    /// The upgrade info `resolve` just read: the first observation uses it instead of reading
+    /// it again.
+    fresh_info: Option<Response<UpgradeInfo>>,
+    /// What a write just created and its answer named (a pre-check, an upgrade task): followed
+    /// by its id before the next observation.
+    follow: Option<Wait>,
 }
 
 impl<'a> Runner<'a> {
@@ -133,6 +139,8 @@ impl<'a> Runner<'a> {
             interval: Duration::ZERO,
             unreachable_since: None,
             job: None,
+            fresh_info: None,
+            follow: None,
         }
     }
 
@@ -391,11 +399,15 @@ impl<'a> Runner<'a> {
             .map_err(|(failure, message)| {
                 Error::upgrade_stopped(ErrorKind::InvalidInput, Step::Inspect, failure, message)
             })?;
+        self.fresh_info = Some(info);
         Ok((target, allowed))
     }
 
-    /// One observation of where the cluster stands.
-    async fn observe(&mut self, target: &Version) -> Result<Observed, Error> {
+    /// One observation of where the cluster stands. Unless `full`, the pre-checks are read only
+    /// while they can matter: before an upgrade task to the target shows, or while a pre-check
+    /// this run created has not shown yet ([`decide`] does not look at them once the task is
+    /// there).
+    async fn observe(&mut self, target: &Version, full: bool) -> Result<Observed, Error> {
         let api = self.api.clone();
         let mut o = Observed {
             flavour: Some(api.flavour),
@@ -405,28 +417,37 @@ impl<'a> Runner<'a> {
             .read(Step::Inspect, "the cluster", || api.cluster_phase())
             .await?
             .into_inner();
-        let info = self
-            .read(Step::Inspect, "the upgrade info", || api.upgrade_info())
-            .await?;
+        let info = match self.fresh_info.take() {
+            Some(info) => info,
+            None => {
+                self.read(Step::Inspect, "the upgrade info", || api.upgrade_info())
+                    .await?
+            }
+        };
         o.version = info.current_version().and_then(|v| v.parse().ok());
         let workflows = self
             .read(Step::Workflow, "the workflows", || api.workflows())
             .await?;
         o.workflows = observe::open_workflows(workflows.workflows());
-        let now = self.clock.now();
-        let pre_checks = self
-            .read(Step::PreCheck, "the pre-checks", || api.pre_checks())
-            .await?;
-        o.pre_check_ids = pre_checks
-            .items
-            .iter()
-            .filter_map(observe::pre_check_id)
-            .collect();
-        o.pre_check = observe::newest_pre_check(&pre_checks.items, target, now);
         let tasks = self
             .read(Step::Upgrade, "the upgrade tasks", || api.upgrade_tasks())
             .await?;
         (o.task, o.other_task) = observe::upgrade_tasks(&tasks.items, target);
+        if full
+            || o.task.is_none()
+            || matches!(self.memory.pending, Some((Pending::PreCheck { .. }, _)))
+        {
+            let now = self.clock.now();
+            let pre_checks = self
+                .read(Step::PreCheck, "the pre-checks", || api.pre_checks())
+                .await?;
+            o.pre_check_ids = pre_checks
+                .items
+                .iter()
+                .filter_map(observe::pre_check_id)
+                .collect();
+            o.pre_check = observe::newest_pre_check(&pre_checks.items, target, now);
+        }
         if self.policy.snapshot
             || matches!(self.memory.pending, Some((Pending::Snapshot { .. }, _)))
         {
@@ -622,7 +643,7 @@ impl<'a> Runner<'a> {
         let mut version_before: Option<String> = None;
         let mut workflow_id: Option<String> = None;
         loop {
-            let o = self.observe(&resolved).await?;
+            let o = self.observe(&resolved, false).await?;
             if version_before.is_none() {
                 version_before = match open_workflow_to(&o, &resolved) {
                     Some(w) if target.already_there => w.from.clone(),
@@ -672,7 +693,14 @@ impl<'a> Runner<'a> {
                     }
                     return Err(e);
                 }
-                Next::Act(action) => self.act(action, &o, &resolved).await?,
+                Next::Act(action) => {
+                    self.act(action, &o, &resolved).await?;
+                    // What the write created is followed by its id; the next observation
+                    // (which settles the write) comes when it has run.
+                    if let Some(wait) = self.follow.take() {
+                        self.wait(wait).await?;
+                    }
+                }
                 Next::Wait(wait) => self.wait(wait).await?,
             }
         }
@@ -726,6 +754,7 @@ impl<'a> Runner<'a> {
                 self.settle(&step, wrote, Pending::PreCheck { before }, |me, created| {
                     if let Some(id) = observe::pre_check_id(created) {
                         me.memory.our_pre_checks.insert(id.clone());
+                        me.follow = Some(Wait::PreCheck(id.clone()));
                         if let Some(open) = &mut me.open {
                             open.task_id = Some(id);
                         }
@@ -765,8 +794,10 @@ impl<'a> Runner<'a> {
                     return Ok(());
                 }
                 self.settle(&step, wrote, Pending::Upgrade, |me, created| {
+                    let task_id = created.metadata.as_ref().and_then(|m| m.uid.clone());
+                    me.follow = task_id.clone().map(Wait::UpgradeTask);
                     if let Some(open) = &mut me.open {
-                        open.task_id = created.metadata.as_ref().and_then(|m| m.uid.clone());
+                        open.task_id = task_id;
                     }
                 })
             }
@@ -900,38 +931,36 @@ impl<'a> Runner<'a> {
         match wait {
             Wait::Settle { why, .. } => self.sleep(&step, false, &why).await,
             Wait::UpgradeTask(id) => {
-                let mut changed = true;
-                let mut last_phase = None;
+                // The pace backs off from the first poll to the last: progress is reported as
+                // it moves, but only the end of the task (or a pause, a failure) is a change
+                // to observe.
+                let mut first = true;
                 loop {
-                    self.sleep(&step, changed, "the upgrade task").await?;
+                    self.sleep(&step, first, "the upgrade task").await?;
+                    first = false;
                     let task = self
                         .read(step.clone(), "the upgrade task", || api.upgrade_task(&id))
                         .await?;
-                    let phase = task.phase().cloned();
-                    let progress = observe::progress(&task);
-                    changed = false;
-                    if let Some(p) = progress
+                    if let Some(p) = observe::progress(&task)
                         && self.last_progress != Some(p)
                     {
                         self.last_progress = Some(p);
                         self.emit(UpgradeEvent::Progress(p));
-                        changed = true;
                     }
                     if let Some(open) = &mut self.open {
                         open.last_read = task.request_id().map(str::to_owned);
                     }
                     let running = matches!(
-                        phase,
+                        task.phase(),
                         Some(
                             UpgradeTaskPhase::Init
                                 | UpgradeTaskPhase::Queuing
                                 | UpgradeTaskPhase::Running
                         )
                     );
-                    if !running || (last_phase.is_some() && last_phase != phase) {
+                    if !running {
                         return Ok(());
                     }
-                    last_phase = phase;
                 }
             }
             Wait::PreCheck(id) => loop {
@@ -999,7 +1028,7 @@ impl<'a> Runner<'a> {
         self.find_flavour().await?;
         let (target, allowed) = self.resolve().await?;
         let resolved = target.version.clone();
-        let mut o = self.observe(&resolved).await?;
+        let mut o = self.observe(&resolved, true).await?;
         if fresh_pre_check && !target.already_there {
             if o.cluster_phase.as_deref() != Some("Available") {
                 return Err(Error::upgrade_stopped(
@@ -1014,7 +1043,7 @@ impl<'a> Runner<'a> {
             self.open_step(Step::PreCheck, false, None, None);
             self.act(Action::RunPreCheck, &o, &resolved).await?;
             loop {
-                o = self.observe(&resolved).await?;
+                o = self.observe(&resolved, true).await?;
                 self.memory.observe(&o, &resolved);
                 match &o.pre_check {
                     Some(pc)
