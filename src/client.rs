@@ -30,6 +30,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// The default largest answer body read: 10 MiB, far above the largest documented answer (a
 /// workflow list).
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 10 * 1024 * 1024;
+/// The default number of requests a client (with its clones) has in flight at once: 32.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
 
 const USER_AGENT: &str = concat!("cce-upgrade-rust/", env!("CARGO_PKG_VERSION"));
 const X_PROJECT_ID: HeaderName = HeaderName::from_static("x-project-id");
@@ -92,6 +94,7 @@ impl fmt::Debug for Client {
             .field("retry", &s.transport.retry)
             .field("request_timeout", &s.transport.request_timeout)
             .field("max_response_bytes", &s.transport.max_response_bytes)
+            .field("max_concurrent_requests", &s.transport.max_concurrent)
             .finish()
     }
 }
@@ -406,6 +409,7 @@ pub struct ClientBuilder {
     connect_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
     max_response_bytes: Option<u64>,
+    max_concurrent_requests: Option<usize>,
     allow_plain_http: bool,
     retry: Option<RetryConfig>,
     clock: Option<Arc<dyn Clock>>,
@@ -511,6 +515,16 @@ impl ClientBuilder {
         self
     }
 
+    /// How many requests this client and its clones have in flight at once (default
+    /// [`DEFAULT_MAX_CONCURRENT_REQUESTS`], 32); more wait their turn, in order. It bounds the
+    /// connections (each costs memory here and a slot at the API gateway) when many upgrades
+    /// share a client, as a [fleet](crate::fleet)'s do; one upgrade never comes near it. Its
+    /// idle connections are capped at the same number. Must be at least 1.
+    pub fn max_concurrent_requests(mut self, limit: usize) -> Self {
+        self.max_concurrent_requests = Some(limit);
+        self
+    }
+
     /// Allows plain `http://` endpoints (CCE and IAM) to hosts other than this machine (default
     /// off: `http://` only to 127.0.0.0/8, `::1` or `localhost`). Requests are then sent
     /// unencrypted; the signature still protects them from change, not from being read.
@@ -590,6 +604,14 @@ impl ClientBuilder {
                  it can be looked up in IAM",
             ));
         }
+        let max_concurrent = self
+            .max_concurrent_requests
+            .unwrap_or(DEFAULT_MAX_CONCURRENT_REQUESTS);
+        if max_concurrent == 0 {
+            return Err(Error::configuration(
+                "max_concurrent_requests(0) would never send anything: give it at least 1",
+            ));
+        }
         let http = match self.http {
             Some(_) if !self.root_certificates.is_empty() => {
                 return Err(Error::configuration(
@@ -601,6 +623,7 @@ impl ClientBuilder {
             None => default_http_client(
                 self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
                 &self.root_certificates,
+                max_concurrent,
             )?,
         };
         let cell = tokio::sync::OnceCell::new();
@@ -631,6 +654,8 @@ impl ClientBuilder {
                     .max_response_bytes
                     .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
                 interceptors: self.interceptors,
+                max_concurrent,
+                permits: tokio::sync::Semaphore::new(max_concurrent),
                 clock: clock.clone(),
                 endpoint,
             },
@@ -643,11 +668,13 @@ impl ClientBuilder {
 fn default_http_client(
     connect_timeout: Duration,
     roots: &[crate::tls::Certificate],
+    max_idle: usize,
 ) -> Result<reqwest::Client, Error> {
     // This client's own TLS configuration: the process's default provider is left alone.
     reqwest::Client::builder()
         .tls_backend_preconfigured(crate::tls::client_config(roots)?)
         .connect_timeout(connect_timeout)
+        .pool_max_idle_per_host(max_idle)
         // The API never redirects; following one would hand credentials and bodies to its target.
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -29,6 +29,10 @@ pub(crate) struct Transport {
     pub(crate) max_response_bytes: u64,
     /// What the application registered, run on every attempt.
     pub(crate) interceptors: Vec<Arc<dyn Interceptor>>,
+    /// How many attempts may be in flight at once (`ClientBuilder::max_concurrent_requests`).
+    pub(crate) max_concurrent: usize,
+    /// One per attempt in flight, from sending to the end of the answer's body.
+    pub(crate) permits: tokio::sync::Semaphore,
     /// The CCE endpoint, named in errors when the failed URL is unknown.
     pub(crate) endpoint: String,
     /// What the waits between attempts wait on.
@@ -107,6 +111,8 @@ impl Transport {
             let can_retry = original.is_some() && attempt < self.retry.attempts();
             let method = request.method().clone();
             let url = (!self.interceptors.is_empty()).then(|| request.url().as_str().to_owned());
+            // Never closed: the semaphore lives as long as the transport.
+            let permit = self.permits.acquire().await;
             let sent_at = Instant::now();
             let answer = match self.http.execute(request).await {
                 Ok(mut response) => {
@@ -149,6 +155,7 @@ impl Transport {
                 }
                 Err(e) => Err(e),
             };
+            drop(permit);
             let duration = sent_at.elapsed();
             let latency_ms = duration.as_millis() as u64;
             let wait = match &answer {

@@ -11,6 +11,7 @@ mod common;
 
 mod cli;
 mod clusters;
+mod concurrency;
 mod emulator_limits;
 mod errors_and_auth;
 mod example_flows;
