@@ -54,6 +54,15 @@ pub use report::{
 };
 pub use spec::{FleetDuration, FleetSpec, Poll, Selector, Stage};
 
+/// The JSON Schema (draft 2020-12) of fleet files, as `cce-upgrade fleet schema` prints it.
+///
+/// Shipped in the crate as `src/fleet/fleet.schema.json`, so editors can validate fleet files as
+/// they are written: save it beside them and start a file with
+/// `# yaml-language-server: $schema=fleet.schema.json`. A test keeps it equal to the schema
+/// generated from [`FleetSpec`] (feature `schemars`); after changing the fleet types, write it
+/// again with `cargo run --features cli -- fleet schema > src/fleet/fleet.schema.json`.
+pub const FLEET_SCHEMA: &str = include_str!("fleet.schema.json");
+
 use crate::Client;
 use crate::error::Error;
 

@@ -41,7 +41,7 @@ pub struct FleetSpec {
     /// failure stops the fleet; clusters already running finish).
     #[serde(default)]
     pub max_failures: u32,
-    /// The poll pace of each upgrade (default [`Poll::FLEET_DEFAULT`]: 10 s growing to 2 min).
+    /// The poll pace of each upgrade (default 10 s growing to 2 min: `Poll::FLEET_DEFAULT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
     /// The stages, run in order.

@@ -110,6 +110,14 @@ async fn tables_by_default_and_the_schema_of_fleet_files() {
     assert_eq!(schema["title"], "FleetSpec");
     assert!(schema["properties"]["stages"].is_object(), "{schema}");
     assert_eq!(schema["additionalProperties"], false);
+    // The schema shipped in the crate is the one the types give.
+    let shipped: serde_json::Value =
+        serde_json::from_str(cce_upgrade::fleet::FLEET_SCHEMA).expect("the shipped schema is JSON");
+    assert!(
+        shipped == schema,
+        "src/fleet/fleet.schema.json is stale: write it again with \
+         `cargo run --features cli -- fleet schema > src/fleet/fleet.schema.json`"
+    );
 }
 
 fn write_fleet(name: &str, text: &str) -> PathBuf {
