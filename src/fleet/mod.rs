@@ -27,7 +27,8 @@
 //!    ([`FleetOutcome::Blocked`], each blocked cluster with its reason).
 //! 3. **Stages**, in order. A stage behind an approval that was not given
 //!    ([`Fleet::approve`]) stops the run there ([`FleetOutcome::AwaitingApproval`]): nothing of
-//!    it runs, nothing is lost. Otherwise its clusters are upgraded, each by one spawned
+//!    it starts, nothing is lost (upgrades of it found running at the service, which an earlier
+//!    run started with the approval, are followed to their end first). Otherwise its clusters are upgraded, each by one spawned
 //!    [driver](crate::upgrade) run, at most `maxConcurrent` at once — counting the upgrades
 //!    found running at the service, which are followed, never started again.
 //! 4. After more than `maxFailures` failed clusters no new cluster starts; those running

@@ -496,12 +496,25 @@ pub(crate) async fn run(fleet: &Fleet) -> Result<FleetReport, Error> {
             e.stage == i && matches!(e.found, Found::Ready | Found::Running | Found::FailedTask)
         });
         if work {
-            if stage.approval && !fleet.approvals.contains(&stage.name) {
+            let approved = !stage.approval || fleet.approvals.contains(&stage.name);
+            let running = survey
+                .entries
+                .iter()
+                .any(|e| e.stage == i && e.found == Found::Running);
+            // Upgrades of a gated stage found running (an earlier run had the approval) are
+            // followed to their end; without the approval nothing new starts.
+            if approved || running {
+                fleet.emit(FleetEvent::StageStarted(stage.name.clone()));
+                failures += run_stage(fleet, &mut survey.entries, i, failures, approved).await;
+            }
+            let left = survey
+                .entries
+                .iter()
+                .any(|e| e.stage == i && matches!(e.found, Found::Ready | Found::FailedTask));
+            if !approved && left && failures <= max_failures {
                 fleet.emit(FleetEvent::AwaitingApproval(stage.name.clone()));
                 return Ok(finish(survey, FleetOutcome::AwaitingApproval, Some(i)));
             }
-            fleet.emit(FleetEvent::StageStarted(stage.name.clone()));
-            failures += run_stage(fleet, &mut survey.entries, i, failures).await;
         }
         let clusters: Vec<ClusterReport> = survey
             .entries
@@ -559,9 +572,15 @@ async fn soak_after(fleet: &Fleet, entries: &[Entry], stage: usize, name: &str, 
     }
 }
 
-/// Runs stage `i`: follows its running upgrades, starts the others at most `maxConcurrent` at
-/// once while failures stay within `maxFailures`. Returns how many failed.
-async fn run_stage(fleet: &Fleet, entries: &mut [Entry], i: usize, failed_before: usize) -> usize {
+/// Runs stage `i`: follows its running upgrades, and (when `start`) starts the others at most
+/// `maxConcurrent` at once while failures stay within `maxFailures`. Returns how many failed.
+async fn run_stage(
+    fleet: &Fleet,
+    entries: &mut [Entry],
+    i: usize,
+    failed_before: usize,
+    start: bool,
+) -> usize {
     let stage = &fleet.spec.stages[i];
     let max = stage.max_concurrent as usize;
     let max_failures = fleet.spec.max_failures as usize;
@@ -574,7 +593,7 @@ async fn run_stage(fleet: &Fleet, entries: &mut [Entry], i: usize, failed_before
         }
         match e.found {
             Found::Running => running.push_back(n),
-            Found::Ready | Found::FailedTask => queue.push_back(n),
+            Found::Ready | Found::FailedTask if start => queue.push_back(n),
             _ => {}
         }
     }

@@ -10,6 +10,7 @@ use cce_upgrade::fleet::{
 };
 use cce_upgrade::parse_go_time;
 use cce_upgrade::types::ClusterPhase;
+use cce_upgrade::upgrade::UpgradeEvent;
 
 const A: &str = "cn-north-4";
 const B: &str = "ap-southeast-1";
@@ -298,6 +299,51 @@ async fn killed_mid_fleet_and_run_again_it_finishes_with_one_upgrade_per_cluster
     let report = fleet(&w, spec()).approve("prod").run().await.unwrap();
     assert_eq!(report.outcome, FleetOutcome::Done);
     assert_eq!((writes(&w.a).len(), writes(&w.b).len()), before);
+}
+
+#[tokio::test]
+async fn a_gated_stage_follows_upgrades_already_running_but_starts_none_without_approval() {
+    let w = world().await;
+    // An earlier run, approved, started prod-a1's upgrade and was killed while it ran.
+    let mut earlier =
+        w.a.client_builder()
+            .build()
+            .unwrap()
+            .upgrade("prod-a1")
+            .to("v1.29");
+    let mut events = earlier.events();
+    let earlier = tokio::spawn(earlier.run());
+    while let Some(e) = events.recv().await {
+        if matches!(e.event, UpgradeEvent::Progress(_)) {
+            break;
+        }
+    }
+    earlier.abort();
+    let _ = earlier.await;
+    assert_eq!(w.a.upgrades_started("prod-a1"), 1);
+    assert_ne!(w.a.cluster_version("prod-a1").as_deref(), Some(TARGET));
+
+    let report = fleet(&w, spec()).run().await.unwrap();
+    assert_eq!(
+        report.outcome,
+        FleetOutcome::AwaitingApproval,
+        "{report:#?}"
+    );
+    assert_eq!(report.stages[1].state, StageState::AwaitingApproval);
+    assert_eq!(
+        outcome_of(&report, "prod-a1").outcome,
+        ClusterOutcome::Upgraded
+    );
+    assert_eq!(
+        w.a.upgrades_started("prod-a1"),
+        1,
+        "followed, not started again"
+    );
+    assert_eq!(w.a.cluster_version("prod-a1").as_deref(), Some(TARGET));
+    for id in ["prod-b1", "prod-b2"] {
+        assert_eq!(w.b.upgrades_started(id), 0, "{id}: no approval, no start");
+        assert_eq!(outcome_of(&report, id).outcome, ClusterOutcome::NotStarted);
+    }
 }
 
 #[tokio::test]
