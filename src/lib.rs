@@ -45,8 +45,8 @@ pub mod waiter;
 pub mod emulator;
 
 pub use client::{
-    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES,
-    DEFAULT_REQUEST_TIMEOUT,
+    Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONCURRENT_REQUESTS,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
 };
 pub use credentials::{CredentialSource, Credentials, Env};
 pub use error::{Error, ErrorKind, MAX_ERROR_HEADER, MAX_ERROR_SNIPPET, ServiceError};
