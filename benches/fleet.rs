@@ -1,6 +1,6 @@
 //! A fleet of 1,000 clusters in one stage (all at once) against the emulator, on a simulated
-//! clock: `cargo bench --bench fleet` (`FLEET_CLUSTERS=N` for another size). A plain `main`
-//! (harness = false).
+//! clock: `cargo bench --bench fleet` (`FLEET_CLUSTERS=N` for another size, `FLEET_POLL=5s,60s`
+//! for another poll pace than the fleet's default). A plain `main` (harness = false).
 //!
 //! Two processes: this one is the runner (the fleet, its 1,000 drivers and their client, on a
 //! 2-worker tokio runtime), and it starts itself again as the server (the emulator, on its own
@@ -305,7 +305,16 @@ async fn bench(clusters: usize) {
         .unwrap();
     let stage = Stage::new("all", vec![Selector::tags(region, [("fleet", "bench")])])
         .max_concurrent(clusters as u32);
-    let mut fleet = Fleet::new(FleetSpec::new("v1.29", vec![stage])).region(region, client);
+    let mut spec = FleetSpec::new("v1.29", vec![stage]);
+    // Another pace than the fleet's default: `FLEET_POLL=5s,60s`.
+    if let Some((initial, max)) = std::env::var("FLEET_POLL")
+        .ok()
+        .and_then(|p| p.split_once(',').map(|(a, b)| (a.to_owned(), b.to_owned())))
+    {
+        let poll = serde_json::json!({"initial": initial, "max": max});
+        spec.poll = Some(serde_json::from_value(poll).expect("FLEET_POLL=initial,max"));
+    }
+    let mut fleet = Fleet::new(spec).region(region, client);
     let mut events = fleet.events();
 
     // Per cluster: simulated start and end.
