@@ -1042,6 +1042,9 @@ impl<'a> Runner<'a> {
             }
             self.open_step(Step::PreCheck, false, None, None);
             self.act(Action::RunPreCheck, &o, &resolved).await?;
+            if let Some(wait) = self.follow.take() {
+                self.wait(wait).await?;
+            }
             loop {
                 o = self.observe(&resolved, true).await?;
                 self.memory.observe(&o, &resolved);
