@@ -482,3 +482,34 @@ async fn a_certificate_the_client_does_not_trust_stops_the_run_at_once() {
     );
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn while_its_task_runs_the_upgrade_reads_that_task_alone_then_observes_once() {
+    let (emulator, client) = start().await;
+    let cluster = emulator.cluster_id().to_owned();
+    client
+        .upgrade(&cluster)
+        .to("v1.29")
+        .post_check(false)
+        .run()
+        .await
+        .expect("upgraded");
+    let requests = emulator.requests();
+    let path = |r: &ReceivedRequest| r.uri.split('?').next().unwrap_or_default().to_owned();
+    let started = requests
+        .iter()
+        .position(|r| r.method == "POST" && path(r).ends_with("/operation/upgrade"))
+        .expect("UpgradeCluster was sent");
+    let after = &requests[started + 1..];
+    let following = after
+        .iter()
+        .take_while(|r| r.method == "GET" && path(r).contains("/operation/upgrade/tasks/"))
+        .count();
+    assert!(following >= 2, "the running task was followed by its id");
+    // Once it ended: one observation (cluster, version, workflows, tasks; no pre-checks any
+    // more) shows the target, and the run is done.
+    let rest: Vec<String> = after[following..].iter().map(path).collect();
+    assert_eq!(rest.len(), 4, "{rest:#?}");
+    assert!(rest.iter().all(|p| !p.contains("precheck")), "{rest:#?}");
+    assert!(after.iter().all(|r| r.method == "GET"));
+}
