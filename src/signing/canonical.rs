@@ -203,10 +203,11 @@ impl Sink for Vec<u8> {
 }
 
 /// SHA-256 fed through a stack buffer: the text comes in many small pieces, and a copy into the
-/// buffer costs less than a call into the hasher for each.
+/// buffer costs less than a call into the hasher for each. The buffer holds the whole canonical
+/// request of a typical call, which is then hashed in one go.
 struct HashSink {
     hasher: Sha256,
-    buffer: [u8; 256],
+    buffer: [u8; 512],
     len: usize,
 }
 
@@ -214,7 +215,7 @@ impl HashSink {
     fn new() -> Self {
         Self {
             hasher: Sha256::new(),
-            buffer: [0; 256],
+            buffer: [0; 512],
             len: 0,
         }
     }
@@ -224,13 +225,14 @@ impl HashSink {
         self.len = 0;
     }
 
-    fn finish(mut self) -> [u8; 32] {
+    fn finish(&mut self) -> [u8; 32] {
         self.flush();
-        self.hasher.finalize().into()
+        self.hasher.finalize_reset().into()
     }
 }
 
 impl Sink for HashSink {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         if bytes.len() > self.buffer.len() - self.len {
             self.flush();
@@ -243,6 +245,7 @@ impl Sink for HashSink {
         self.len += bytes.len();
     }
 
+    #[inline]
     fn put_byte(&mut self, byte: u8) {
         if self.len == self.buffer.len() {
             self.flush();
@@ -280,6 +283,7 @@ impl<'a> SignedHeaderList<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, header: SignedHeader<'a>) {
         if self.spilled.is_empty() {
             if let Some(slot) = self.inline.get_mut(self.len) {
