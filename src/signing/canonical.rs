@@ -110,9 +110,10 @@ impl<'a> CanonicalRequest<'a> {
         }
     }
 
-    /// The canonical query (the third line), which the signer also sends.
-    pub(crate) fn into_query(self) -> String {
-        self.query.into_owned()
+    /// Takes the canonical query (the third line), which the signer also sends, out of the
+    /// canonical request (which is not moved whole for it).
+    pub(crate) fn take_query(&mut self) -> String {
+        std::mem::take(&mut self.query).into_owned()
     }
 
     /// The signed header names joined by `;` (the fifth line).
@@ -297,6 +298,7 @@ impl<'a> SignedHeaderList<'a> {
         self.spilled.push(header);
     }
 
+    #[cfg_attr(not(feature = "emulator"), allow(dead_code))]
     pub(crate) fn len(&self) -> usize {
         self.as_slice().len()
     }
@@ -487,27 +489,30 @@ impl<'a> StringToSign<'a> {
         }
     }
 
-    /// The HMAC of the text, keyed with `key` (the secret key's HMAC key schedule).
-    fn mac(&self, key: &Hmac<Sha256>) -> Hmac<Sha256> {
-        let mut mac = key.clone();
+    /// Feeds the text to `mac`.
+    fn feed(&self, mac: &mut Hmac<Sha256>) {
         mac.update(ALGORITHM.as_bytes());
         mac.update(b"\n");
         mac.update(self.date);
         mac.update(b"\n");
         mac.update(&self.canonical_request_hash);
-        mac
     }
 
-    /// Step 5: the signature, the hex HMAC-SHA256 of the text keyed with the secret key.
+    /// Step 5: the signature, the hex HMAC-SHA256 of the text keyed with the secret key (the
+    /// secret key's HMAC key schedule).
     pub(crate) fn sign(&self, key: &Hmac<Sha256>) -> Signature {
-        Signature(hex(&self.mac(key).finalize().into_bytes().into()))
+        let mut mac = key.clone();
+        self.feed(&mut mac);
+        Signature(hex(&mac.finalize().into_bytes().into()))
     }
 
     /// Whether `signature` (the raw 32 bytes) is the HMAC of the text under `key`, compared in
     /// constant time.
     #[cfg_attr(not(feature = "emulator"), allow(dead_code))]
     pub(crate) fn verify(&self, key: &Hmac<Sha256>, signature: &[u8]) -> bool {
-        self.mac(key).verify_slice(signature).is_ok()
+        let mut mac = key.clone();
+        self.feed(&mut mac);
+        mac.verify_slice(signature).is_ok()
     }
 }
 
@@ -607,6 +612,31 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// The signature is the HMAC of the text as displayed, whatever the length of the date.
+    #[test]
+    fn the_signature_is_the_hmac_of_the_string_to_sign_for_any_date_length() {
+        let key = hmac_key(b"exampleSecretKey0123456789abcdefghijklmno");
+        for date in [
+            &b"20240312T081500Z"[..],
+            b"",
+            &[b'9'; 32],
+            &[b'1'; 33],
+            &[b'x'; 200],
+        ] {
+            let text = StringToSign::of_hash(date, [b'a'; 64]);
+            let mut mac = key.clone();
+            mac.update(text.to_string().as_bytes());
+            let expected = mac.finalize().into_bytes();
+            assert_eq!(
+                text.sign(&key).0,
+                hex(&expected.into()),
+                "date of {} bytes",
+                date.len()
+            );
+            assert!(text.verify(&key, &expected), "date of {} bytes", date.len());
         }
     }
 

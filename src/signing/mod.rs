@@ -491,10 +491,10 @@ pub fn sign_with_key(
         params.security_token,
         params.time,
     )?;
-    let canonical = added.canonical_request(request)?;
+    let mut canonical = added.canonical_request(request)?;
     let signature = StringToSign::new(&added.date, &canonical).sign(&params.signing_key.mac);
     let authorization = authorization_value(params.access_key, &canonical, signature.as_str())?;
-    let query = canonical.into_query();
+    let query = canonical.take_query();
     let mut trimmed = Vec::new();
     if added.untrimmed {
         trimmed = trimmed_values(request.headers);
