@@ -45,8 +45,10 @@ use std::fmt;
 use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use hmac::Hmac;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
 use http::{Method, Uri};
 use jiff::civil::DateTime;
 use jiff::tz::Offset;
@@ -358,14 +360,18 @@ impl SigningOutput {
         let query = Some(query.as_str()).filter(|query| !query.is_empty());
         let uri = request.uri_mut();
         if uri.query() != query {
-            let path_and_query = match query {
-                Some(query) => format!("{}?{query}", uri.path()),
-                None => uri.path().to_owned(),
-            };
+            // In a buffer of exactly its length, which `Bytes` takes over without allocating.
+            let path = uri.path();
+            let mut path_and_query =
+                Vec::with_capacity(path.len() + query.map_or(0, |query| query.len() + 1));
+            path_and_query.extend_from_slice(path.as_bytes());
+            if let Some(query) = query {
+                path_and_query.push(b'?');
+                path_and_query.extend_from_slice(query.as_bytes());
+            }
             let mut parts = std::mem::take(uri).into_parts();
             parts.path_and_query = Some(
-                path_and_query
-                    .parse()
+                PathAndQuery::from_maybe_shared(Bytes::from(path_and_query))
                     .expect("a path and a canonical query form a valid path and query"),
             );
             *uri = Uri::from_parts(parts).expect("only the query changed");
@@ -625,7 +631,7 @@ impl AddedHeaders {
             None
         } else {
             let value = match request.port {
-                Some(port) => HeaderValue::try_from(format!("{host}:{port}")),
+                Some(port) => HeaderValue::try_from(host_and_port(host, port)),
                 None => HeaderValue::from_str(host),
             };
             Some(value.map_err(|_| SigningError::new(ErrorKind::NoHost))?)
@@ -782,6 +788,28 @@ impl AddedHeaders {
             );
         }
     }
+}
+
+/// `host:port` in a buffer of exactly its length, which a `HeaderValue` then takes over without
+/// a copy (`format!` leaves spare capacity, and `Bytes` allocates again to keep track of it).
+fn host_and_port(host: &str, port: u16) -> Vec<u8> {
+    let mut digits = [0; 5];
+    let mut start = digits.len();
+    let mut rest = port;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let port = &digits[start..];
+    let mut value = Vec::with_capacity(host.len() + 1 + port.len());
+    value.extend_from_slice(host.as_bytes());
+    value.push(b':');
+    value.extend_from_slice(port);
+    value
 }
 
 fn cow_bytes(text: Cow<'_, str>) -> Cow<'_, [u8]> {
@@ -1312,6 +1340,15 @@ mod tests {
             ..params
         };
         assert!(format!("{without_token:?}").contains("security_token: None"));
+    }
+
+    #[test]
+    fn host_and_port_writes_every_port_exactly() {
+        for port in [0, 1, 9, 10, 99, 100, 443, 8080, 9999, 10000, 65535] {
+            let value = host_and_port("example.com", port);
+            assert_eq!(value, format!("example.com:{port}").as_bytes());
+            assert_eq!(value.capacity(), value.len(), "port {port}");
+        }
     }
 
     #[test]
