@@ -45,8 +45,10 @@ use std::fmt;
 use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use hmac::Hmac;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
 use http::{Method, Uri};
 use jiff::civil::DateTime;
 use jiff::tz::Offset;
@@ -62,6 +64,9 @@ use canonical::{
 static X_SDK_DATE: HeaderName = HeaderName::from_static("x-sdk-date");
 static X_SDK_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-sdk-content-sha256");
 static X_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-security-token");
+static HOST_NAME: HeaderName = HOST;
+static AUTHORIZATION_NAME: HeaderName = AUTHORIZATION;
+static UNSIGNED_PAYLOAD_VALUE: HeaderValue = HeaderValue::from_static(UNSIGNED_PAYLOAD);
 
 /// What a signature is made with: the credentials and the time to sign at.
 ///
@@ -256,10 +261,17 @@ impl<'a> SignableRequest<'a> {
             Some("http") => Some(80),
             _ => None,
         };
+        // Most authorities are a bare host name: then they are the host, without a port.
+        let (host, port) = match uri.authority().map(|authority| authority.as_str()) {
+            Some(authority) if !authority.bytes().any(|b| matches!(b, b'@' | b':' | b'[')) => {
+                (Some(authority), None)
+            }
+            _ => (uri.host(), uri.port_u16()),
+        };
         Self {
             method: method.as_str(),
-            host: uri.host(),
-            port: uri.port_u16().filter(|&port| Some(port) != default_port),
+            host,
+            port: port.filter(|&port| Some(port) != default_port),
             path: uri.path(),
             query: uri.query(),
             headers,
@@ -307,7 +319,12 @@ impl<'a> SignableRequest<'a> {
 /// arrives, so it must be what was signed. [`apply_to`](Self::apply_to) does both to an
 /// [`http::Request`]. `Debug` redacts the values of `Authorization` and `X-Security-Token`.
 pub struct SigningOutput {
-    headers: Vec<(HeaderName, HeaderValue)>,
+    /// The headers the signer adds, held in place (no list to allocate).
+    added: AddedHeaders,
+    authorization: HeaderValue,
+    /// The trimmed values of the request's headers that had surrounding white space, by name;
+    /// usually none.
+    trimmed: Vec<(HeaderName, HeaderValue)>,
     query: String,
 }
 
@@ -316,7 +333,14 @@ impl SigningOutput {
     /// as needed, `Authorization` (marked sensitive, as the security token is), and the trimmed
     /// values of the request's headers that had surrounding white space.
     pub fn headers(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
-        self.headers.iter().map(|(name, value)| (name, value))
+        self.pairs()
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> + Clone {
+        self.added
+            .values()
+            .chain([(&AUTHORIZATION_NAME, &self.authorization)])
+            .chain(self.trimmed.iter().map(|(name, value)| (name, value)))
     }
 
     /// The query to send, the canonical query (`None` when the request has no query: send none).
@@ -326,18 +350,28 @@ impl SigningOutput {
 
     /// Sets the headers and the query on `request`.
     pub fn apply_to<B>(self, request: &mut http::Request<B>) {
-        let query = self.query().map(str::to_owned);
-        self.apply_to_headers(request.headers_mut());
+        let Self {
+            added,
+            authorization,
+            trimmed,
+            query,
+        } = self;
+        insert_headers(added, authorization, trimmed, request.headers_mut());
+        let query = Some(query.as_str()).filter(|query| !query.is_empty());
         let uri = request.uri_mut();
-        if uri.query() != query.as_deref() {
-            let path_and_query = match &query {
-                Some(query) => format!("{}?{query}", uri.path()),
-                None => uri.path().to_owned(),
-            };
+        if uri.query() != query {
+            // In a buffer of exactly its length, which `Bytes` takes over without allocating.
+            let path = uri.path();
+            let mut path_and_query =
+                Vec::with_capacity(path.len() + query.map_or(0, |query| query.len() + 1));
+            path_and_query.extend_from_slice(path.as_bytes());
+            if let Some(query) = query {
+                path_and_query.push(b'?');
+                path_and_query.extend_from_slice(query.as_bytes());
+            }
             let mut parts = std::mem::take(uri).into_parts();
             parts.path_and_query = Some(
-                path_and_query
-                    .parse()
+                PathAndQuery::from_maybe_shared(Bytes::from(path_and_query))
                     .expect("a path and a canonical query form a valid path and query"),
             );
             *uri = Uri::from_parts(parts).expect("only the query changed");
@@ -347,22 +381,41 @@ impl SigningOutput {
     /// Sets the headers in `headers`, replacing the values of the names it lists (for a request
     /// of another type than [`http::Request`]; set its query to [`query`](Self::query) too).
     pub fn apply_to_headers(self, headers: &mut HeaderMap) {
-        headers.reserve(self.headers.len());
-        let mut previous: Option<HeaderName> = None;
-        for (name, value) in self.headers {
-            if previous.as_ref() == Some(&name) {
-                headers.append(name, value);
-            } else {
-                headers.insert(name.clone(), value);
-                previous = Some(name);
-            }
+        let Self {
+            added,
+            authorization,
+            trimmed,
+            query: _,
+        } = self;
+        insert_headers(added, authorization, trimmed, headers);
+    }
+}
+
+/// Sets the headers of a [`SigningOutput`], taken apart (the output is not moved whole again).
+#[inline]
+fn insert_headers(
+    added: AddedHeaders,
+    authorization: HeaderValue,
+    trimmed: Vec<(HeaderName, HeaderValue)>,
+    headers: &mut HeaderMap,
+) {
+    headers.reserve(added.count() + 1 + trimmed.len());
+    added.insert_into(headers);
+    headers.insert(AUTHORIZATION, authorization);
+    let mut previous: Option<HeaderName> = None;
+    for (name, value) in trimmed {
+        if previous.as_ref() == Some(&name) {
+            headers.append(name, value);
+        } else {
+            headers.insert(name.clone(), value);
+            previous = Some(name);
         }
     }
 }
 
 impl fmt::Debug for SigningOutput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let headers = self.headers.iter().map(|(name, value)| {
+        let headers = self.pairs().map(|(name, value)| {
             let value: &dyn fmt::Debug = if value.is_sensitive() {
                 &Redacted
             } else {
@@ -444,19 +497,23 @@ pub fn sign_with_key(
         params.security_token,
         params.time,
     )?;
-    let canonical = added.canonical_request(request)?;
+    let mut canonical = added.canonical_request(request)?;
     let signature = StringToSign::new(&added.date, &canonical).sign(&params.signing_key.mac);
     let authorization = authorization_value(params.access_key, &canonical, signature.as_str())?;
-    let query = canonical.into_query();
-    let mut headers = added.into_headers();
-    headers.push((AUTHORIZATION, authorization));
-    let set = headers.len();
-    for (name, value) in trimmed_values(request.headers) {
-        if !headers[..set].iter().any(|(added, _)| *added == name) {
-            headers.push((name, value));
-        }
+    let query = canonical.take_query();
+    let mut trimmed = Vec::new();
+    if added.untrimmed {
+        trimmed = trimmed_values(request.headers);
+        trimmed.retain(|(name, _)| {
+            *name != AUTHORIZATION && !added.values().any(|(added, _)| added == name)
+        });
     }
-    Ok(SigningOutput { headers, query })
+    Ok(SigningOutput {
+        added,
+        authorization,
+        trimmed,
+        query,
+    })
 }
 
 /// Signs a `reqwest` request in place, as the client does on every attempt.
@@ -501,6 +558,8 @@ struct AddedHeaders {
     host: Option<HeaderValue>,
     security_token: Option<HeaderValue>,
     unsigned_payload: bool,
+    /// Whether a header of the request has a value with surrounding white space.
+    untrimmed: bool,
 }
 
 impl AddedHeaders {
@@ -515,10 +574,10 @@ impl AddedHeaders {
             return Err(SigningError::new(ErrorKind::EmptyAccessKey));
         }
         // What `HeaderValue::from_str` accepts, checked without making a value.
-        if !access_key
-            .bytes()
-            .all(|byte| byte == b'\t' || (byte >= b' ' && byte != 0x7f))
-        {
+        // (A fold over every byte, without an early exit, compiles to vector code.)
+        if !access_key.bytes().fold(true, |ok, byte| {
+            ok & ((byte == b'\t') | ((byte >= b' ') & (byte != 0x7f)))
+        }) {
             return Err(SigningError::new(ErrorKind::AccessKeyNotHeaderSafe));
         }
         let security_token = security_token
@@ -535,7 +594,9 @@ impl AddedHeaders {
         // One pass over the headers rather than a lookup, which hashes the name, for each.
         let (mut given_date, mut has_host, mut content_type, mut given_payload_hash) =
             (None, false, None, false);
+        let mut untrimmed = false;
         for (name, value) in request.headers {
+            untrimmed |= trim_value(value.as_bytes()).len() != value.len();
             if name == HOST {
                 has_host = true;
             } else if name == CONTENT_TYPE {
@@ -570,7 +631,7 @@ impl AddedHeaders {
             None
         } else {
             let value = match request.port {
-                Some(port) => HeaderValue::try_from(format!("{host}:{port}")),
+                Some(port) => HeaderValue::try_from(host_and_port(host, port)),
                 None => HeaderValue::from_str(host),
             };
             Some(value.map_err(|_| SigningError::new(ErrorKind::NoHost))?)
@@ -590,6 +651,7 @@ impl AddedHeaders {
             host,
             security_token,
             unsigned_payload,
+            untrimmed,
         })
     }
 
@@ -649,14 +711,15 @@ impl AddedHeaders {
             (self.security_token.is_some() && *name == X_SECURITY_TOKEN)
                 || (self.unsigned_payload && *name == X_SDK_CONTENT_SHA256)
         };
-        let mut headers: SignedHeaderList<'a> = request
-            .headers
-            .iter()
-            .filter(|(name, _)| !replaced(name))
-            .map(|(name, value)| (name.as_str(), trim_value(value.as_bytes())))
-            .chain(self.added().map(|(name, value)| (name.as_str(), value)))
-            .filter(|(name, _)| !name.contains('_'))
-            .collect();
+        let mut headers = SignedHeaderList::new();
+        for (name, value) in request.headers {
+            if !replaced(name) && !name.as_str().contains('_') {
+                headers.push((name.as_str(), trim_value(value.as_bytes())));
+            }
+        }
+        for (name, value) in self.added() {
+            headers.push((name.as_str(), value));
+        }
         headers.as_mut_slice().sort_by(|a, b| a.0.cmp(b.0));
 
         let given_payload_hash = headers
@@ -684,25 +747,69 @@ impl AddedHeaders {
         ))
     }
 
-    fn into_headers(self) -> Vec<(HeaderName, HeaderValue)> {
-        let mut headers = Vec::with_capacity(6);
+    /// The headers to add as name and value, in the order of [`added`](Self::added).
+    fn values(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> + Clone {
+        [
+            (&X_SDK_DATE, self.date_header.as_ref()),
+            (&HOST_NAME, self.host.as_ref()),
+            (&X_SECURITY_TOKEN, self.security_token.as_ref()),
+            (
+                &X_SDK_CONTENT_SHA256,
+                self.unsigned_payload.then_some(&UNSIGNED_PAYLOAD_VALUE),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value?)))
+    }
+
+    /// How many headers there are to add.
+    fn count(&self) -> usize {
+        usize::from(self.date_header.is_some())
+            + usize::from(self.host.is_some())
+            + usize::from(self.security_token.is_some())
+            + usize::from(self.unsigned_payload)
+    }
+
+    /// Sets the headers in `headers`, replacing the values of their names.
+    fn insert_into(self, headers: &mut HeaderMap) {
         if let Some(date) = self.date_header {
-            headers.push((X_SDK_DATE.clone(), date));
+            headers.insert(X_SDK_DATE.clone(), date);
         }
         if let Some(host) = self.host {
-            headers.push((HOST, host));
+            headers.insert(HOST, host);
         }
         if let Some(token) = self.security_token {
-            headers.push((X_SECURITY_TOKEN.clone(), token));
+            headers.insert(X_SECURITY_TOKEN.clone(), token);
         }
         if self.unsigned_payload {
-            headers.push((
+            headers.insert(
                 X_SDK_CONTENT_SHA256.clone(),
                 HeaderValue::from_static(UNSIGNED_PAYLOAD),
-            ));
+            );
         }
-        headers
     }
+}
+
+/// `host:port` in a buffer of exactly its length, which a `HeaderValue` then takes over without
+/// a copy (`format!` leaves spare capacity, and `Bytes` allocates again to keep track of it).
+fn host_and_port(host: &str, port: u16) -> Vec<u8> {
+    let mut digits = [0; 5];
+    let mut start = digits.len();
+    let mut rest = port;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let port = &digits[start..];
+    let mut value = Vec::with_capacity(host.len() + 1 + port.len());
+    value.extend_from_slice(host.as_bytes());
+    value.push(b':');
+    value.extend_from_slice(port);
+    value
 }
 
 fn cow_bytes(text: Cow<'_, str>) -> Cow<'_, [u8]> {
@@ -1233,6 +1340,15 @@ mod tests {
             ..params
         };
         assert!(format!("{without_token:?}").contains("security_token: None"));
+    }
+
+    #[test]
+    fn host_and_port_writes_every_port_exactly() {
+        for port in [0, 1, 9, 10, 99, 100, 443, 8080, 9999, 10000, 65535] {
+            let value = host_and_port("example.com", port);
+            assert_eq!(value, format!("example.com:{port}").as_bytes());
+            assert_eq!(value.capacity(), value.len(), "port {port}");
+        }
     }
 
     #[test]
