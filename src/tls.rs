@@ -65,7 +65,9 @@ impl fmt::Debug for Certificate {
 }
 
 /// The rustls configuration of one client: the `ring` provider, TLS 1.2 and 1.3, the platform
-/// verifier with `extra_roots`, HTTP/2 and HTTP/1.1 offered (as reqwest offers them).
+/// verifier with `extra_roots`, HTTP/1.1 offered. (HTTP/2 is left out: the API answers over
+/// HTTP/1.1 as well, the requests in flight are capped per client anyway, and it would add `h2`
+/// and five more crates to every user's build.)
 pub(crate) fn client_config(extra_roots: &[Certificate]) -> Result<rustls::ClientConfig, Error> {
     let cannot = |e: rustls::Error| {
         Error::configuration(format!("cannot set up TLS for the HTTP client: {e}"))
@@ -87,7 +89,7 @@ pub(crate) fn client_config(extra_roots: &[Certificate]) -> Result<rustls::Clien
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
 
