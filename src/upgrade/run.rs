@@ -963,62 +963,74 @@ impl<'a> Runner<'a> {
                     }
                 }
             }
-            Wait::PreCheck(id) => loop {
-                self.sleep(&step, false, "the pre-check").await?;
-                let task = self
-                    .read(step.clone(), "the pre-check", || api.pre_check(&id))
-                    .await?;
-                let phase = task.status.as_ref().and_then(|s| s.phase.clone());
-                if !matches!(
-                    phase,
-                    Some(PreCheckPhase::Init | PreCheckPhase::Running) | None
-                ) {
-                    if let Some(open) = &mut self.open {
-                        open.last_read = task.request_id().map(str::to_owned);
-                    }
-                    for finding in observe::findings(&task) {
-                        self.emit(UpgradeEvent::Finding(finding));
-                    }
-                    return Ok(());
-                }
-            },
-            Wait::Snapshot(id) => loop {
-                self.sleep(&step, false, "the snapshot").await?;
-                let list = self
-                    .read(step.clone(), "the snapshot tasks", || api.snapshots())
-                    .await?;
-                let phase = list.task(&id).and_then(|t| t.phase().map(str::to_owned));
-                if !matches!(
-                    phase.as_deref(),
-                    None | Some("Init" | "Running" | "Queuing")
-                ) {
-                    if let Some(open) = &mut self.open {
-                        open.task_id = Some(id.clone());
-                        open.last_read = list.request_id().map(str::to_owned);
-                    }
-                    return Ok(());
-                }
-                if phase.is_none() && list.task(&id).is_none() {
-                    return Ok(());
-                }
-            },
-            Wait::Job { pool, id } => loop {
-                self.sleep(&step, false, "the node pool's job").await?;
-                let job = self
-                    .read(step.clone(), "the node pool's job", || api.job(&id))
-                    .await?;
-                match job.phase() {
-                    Some(JobPhase::Success) => {
+            Wait::PreCheck(id) => {
+                let mut first = true;
+                loop {
+                    self.sleep(&step, first, "the pre-check").await?;
+                    first = false;
+                    let task = self
+                        .read(step.clone(), "the pre-check", || api.pre_check(&id))
+                        .await?;
+                    let phase = task.status.as_ref().and_then(|s| s.phase.clone());
+                    if !matches!(
+                        phase,
+                        Some(PreCheckPhase::Init | PreCheckPhase::Running) | None
+                    ) {
                         if let Some(open) = &mut self.open {
-                            open.last_read = job.request_id().map(str::to_owned);
+                            open.last_read = task.request_id().map(str::to_owned);
                         }
-                        self.pool_done(&pool, Some(id.clone()));
+                        for finding in observe::findings(&task) {
+                            self.emit(UpgradeEvent::Finding(finding));
+                        }
                         return Ok(());
                     }
-                    Some(JobPhase::Failed) => return Ok(()),
-                    _ => {}
                 }
-            },
+            }
+            Wait::Snapshot(id) => {
+                let mut first = true;
+                loop {
+                    self.sleep(&step, first, "the snapshot").await?;
+                    first = false;
+                    let list = self
+                        .read(step.clone(), "the snapshot tasks", || api.snapshots())
+                        .await?;
+                    let phase = list.task(&id).and_then(|t| t.phase().map(str::to_owned));
+                    if !matches!(
+                        phase.as_deref(),
+                        None | Some("Init" | "Running" | "Queuing")
+                    ) {
+                        if let Some(open) = &mut self.open {
+                            open.task_id = Some(id.clone());
+                            open.last_read = list.request_id().map(str::to_owned);
+                        }
+                        return Ok(());
+                    }
+                    if phase.is_none() && list.task(&id).is_none() {
+                        return Ok(());
+                    }
+                }
+            }
+            Wait::Job { pool, id } => {
+                let mut first = true;
+                loop {
+                    self.sleep(&step, first, "the node pool's job").await?;
+                    first = false;
+                    let job = self
+                        .read(step.clone(), "the node pool's job", || api.job(&id))
+                        .await?;
+                    match job.phase() {
+                        Some(JobPhase::Success) => {
+                            if let Some(open) = &mut self.open {
+                                open.last_read = job.request_id().map(str::to_owned);
+                            }
+                            self.pool_done(&pool, Some(id.clone()));
+                            return Ok(());
+                        }
+                        Some(JobPhase::Failed) => return Ok(()),
+                        _ => {}
+                    }
+                }
+            }
         }
     }
 
