@@ -49,6 +49,9 @@ pub enum Scenario {
     SuccessKeepsVersion,
     /// A lie: upgrade tasks report their progress as `"NaN"`.
     ProgressNotANumber,
+    /// A service newer than the SDK: a running upgrade task's phase reads `Rolling`, a value no
+    /// page documents.
+    PhaseNotKnown,
 }
 
 impl Scenario {

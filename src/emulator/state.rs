@@ -1846,10 +1846,26 @@ impl State {
                 items,
             }),
             status: Some(t::UpgradeTaskStatus {
-                phase: Some(UpgradeTaskPhase::from(task.run.phase.as_str())),
+                phase: Some(UpgradeTaskPhase::from(
+                    self.phase_text(&task.cluster, task.run.phase),
+                )),
                 progress: Some(self.progress_text(&task.cluster, task.run.progress)),
                 completion_time: task.run.ended.map(|e| self.task_ts(e)),
             }),
+        }
+    }
+
+    /// An upgrade task's phase as answered: `Rolling` for a running task of a cluster that plays
+    /// [`Scenario::PhaseNotKnown`].
+    fn phase_text(&self, cluster: &str, phase: Phase) -> &'static str {
+        let newer = self
+            .clusters
+            .get(cluster)
+            .is_some_and(|c| c.plays(&Scenario::PhaseNotKnown));
+        if newer && phase == Phase::Running {
+            "Rolling"
+        } else {
+            phase.as_str()
         }
     }
 

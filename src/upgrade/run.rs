@@ -950,15 +950,17 @@ impl<'a> Runner<'a> {
                     if let Some(open) = &mut self.open {
                         open.last_read = task.request_id().map(str::to_owned);
                     }
-                    let running = matches!(
+                    // A phase this SDK does not know yet (or none) is waited on like a
+                    // running one, at the same growing pace.
+                    let ended = matches!(
                         task.phase(),
                         Some(
-                            UpgradeTaskPhase::Init
-                                | UpgradeTaskPhase::Queuing
-                                | UpgradeTaskPhase::Running
+                            UpgradeTaskPhase::Success
+                                | UpgradeTaskPhase::Failed
+                                | UpgradeTaskPhase::Pause
                         )
                     );
-                    if !running {
+                    if ended {
                         return Ok(());
                     }
                 }

@@ -485,31 +485,45 @@ async fn a_certificate_the_client_does_not_trust_stops_the_run_at_once() {
 
 #[tokio::test]
 async fn while_its_task_runs_the_upgrade_reads_that_task_alone_then_observes_once() {
-    let (emulator, client) = start().await;
-    let cluster = emulator.cluster_id().to_owned();
-    client
-        .upgrade(&cluster)
-        .to("v1.29")
-        .post_check(false)
-        .run()
-        .await
-        .expect("upgraded");
-    let requests = emulator.requests();
-    let path = |r: &ReceivedRequest| r.uri.split('?').next().unwrap_or_default().to_owned();
-    let started = requests
-        .iter()
-        .position(|r| r.method == "POST" && path(r).ends_with("/operation/upgrade"))
-        .expect("UpgradeCluster was sent");
-    let after = &requests[started + 1..];
-    let following = after
-        .iter()
-        .take_while(|r| r.method == "GET" && path(r).contains("/operation/upgrade/tasks/"))
-        .count();
-    assert!(following >= 2, "the running task was followed by its id");
-    // Once it ended: one observation (cluster, version, workflows, tasks; no pre-checks any
-    // more) shows the target, and the run is done.
-    let rest: Vec<String> = after[following..].iter().map(path).collect();
-    assert_eq!(rest.len(), 4, "{rest:#?}");
-    assert!(rest.iter().all(|p| !p.contains("precheck")), "{rest:#?}");
-    assert!(after.iter().all(|r| r.method == "GET"));
+    use cce_upgrade::emulator::Scenario;
+    // Also when the service says a phase this SDK does not know: it is waited on as running.
+    for newer in [false, true] {
+        let (emulator, client) = start().await;
+        let cluster = emulator.cluster_id().to_owned();
+        if newer {
+            emulator.set_scenario(&cluster, Scenario::PhaseNotKnown);
+        }
+        let mut upgrade = client.upgrade(&cluster).to("v1.29").post_check(false);
+        let mut events = upgrade.events();
+        let run = tokio::spawn(upgrade.run());
+        // While it runs, the service answers the phase the scenario says (read from the
+        // emulator's state: no request).
+        while let Some(e) = events.recv().await {
+            if matches!(e.event, UpgradeEvent::Progress(p) if p > 0.0) {
+                let phase = emulator.upgrade_tasks(&cluster)[0]["status"]["phase"].clone();
+                assert_eq!(phase, if newer { "Rolling" } else { "Running" });
+                break;
+            }
+        }
+        run.await.expect("no panic").expect("upgraded");
+        let requests = emulator.requests();
+        let path = |r: &ReceivedRequest| r.uri.split('?').next().unwrap_or_default().to_owned();
+        let started = requests
+            .iter()
+            .position(|r| r.method == "POST" && path(r).ends_with("/operation/upgrade"))
+            .expect("UpgradeCluster was sent");
+        let after = &requests[started + 1..];
+        let following = after
+            .iter()
+            .take_while(|r| r.method == "GET" && path(r).contains("/operation/upgrade/tasks/"))
+            .count();
+        assert!(following >= 2, "the running task was followed by its id");
+        // Once it ended: one observation (cluster, version, workflows, tasks; no pre-checks any
+        // more) shows the target, and the run is done.
+        let rest: Vec<String> = after[following..].iter().map(path).collect();
+        assert_eq!(rest.len(), 4, "newer service: {newer}: {rest:#?}");
+        assert!(rest.iter().all(|p| !p.contains("precheck")), "{rest:#?}");
+        assert!(after.iter().all(|r| r.method == "GET"));
+        emulator.shutdown().await;
+    }
 }
