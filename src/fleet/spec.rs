@@ -41,7 +41,7 @@ pub struct FleetSpec {
     /// failure stops the fleet; clusters already running finish).
     #[serde(default)]
     pub max_failures: u32,
-    /// The poll pace of each upgrade (default 10 s growing to 2 min: `Poll::FLEET_DEFAULT`).
+    /// The poll pace of each upgrade (default 5 s growing to 2 min: `Poll::FLEET_DEFAULT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poll: Option<Poll>,
     /// The stages, run in order.
@@ -62,12 +62,12 @@ pub struct Poll {
 }
 
 impl Poll {
-    /// A fleet's pace when the file sets none: 10 s after a change, growing to 2 min while
-    /// nothing changes. Gentler than one upgrade's default (5 s to 60 s): the service's rate
-    /// limits are per account, and a fleet's upgrades all poll the same account. An upgrade
-    /// takes tens of minutes, so a change is seen at most 2 min late.
+    /// A fleet's pace when the file sets none: each wait polls first after 5 s, then ever
+    /// less often, up to every 2 min. It backs off further than one upgrade's default (5 s to
+    /// 60 s): the service's rate limits are per account, and a fleet's upgrades all poll the
+    /// same account. An upgrade takes tens of minutes, so its end is seen at most 2 min late.
     pub const FLEET_DEFAULT: Poll = Poll {
-        initial: FleetDuration(Duration::from_secs(10)),
+        initial: FleetDuration(Duration::from_secs(5)),
         max: FleetDuration(Duration::from_secs(120)),
     };
 }
