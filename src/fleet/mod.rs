@@ -66,6 +66,67 @@ pub const FLEET_SCHEMA: &str = include_str!("fleet.schema.json");
 
 use crate::Client;
 use crate::error::Error;
+use crate::types::{ListAutopilotClustersQuery, ListClustersQuery, ResourceTag};
+
+/// A cluster as a region's list shows it: what a [`Selector`] matches on.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ListedCluster {
+    /// `metadata.uid`.
+    pub id: String,
+    /// `metadata.name`.
+    pub name: Option<String>,
+    /// `spec.clusterTags`, as key/value pairs (a tag without a value has `""`).
+    pub tags: Vec<(String, String)>,
+}
+
+/// Lists the region's CCE clusters (or its Autopilot ones): id, name and tags, as a fleet
+/// selects from them. An item without an id is left out.
+///
+/// # Errors
+/// As `ListClusters` / `ListAutopilotClusters`.
+pub async fn list_clusters(client: &Client, autopilot: bool) -> Result<Vec<ListedCluster>, Error> {
+    fn listed(
+        metadata: Option<(Option<String>, Option<String>)>,
+        tags: Option<Vec<ResourceTag>>,
+    ) -> Option<ListedCluster> {
+        let (id, name) = metadata?;
+        Some(ListedCluster {
+            id: id?,
+            name,
+            tags: tags
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|t| Some((t.key?, t.value.unwrap_or_default())))
+                .collect(),
+        })
+    }
+    Ok(if autopilot {
+        let list = client
+            .list_autopilot_clusters(&ListAutopilotClustersQuery::default())
+            .await?
+            .into_inner();
+        let items = list.items.into_iter();
+        items
+            .filter_map(|c| {
+                let metadata = c.metadata.map(|m| (m.uid, m.name));
+                listed(metadata, c.spec.map(|s| s.cluster_tags))
+            })
+            .collect()
+    } else {
+        let list = client
+            .list_clusters(&ListClustersQuery::default())
+            .await?
+            .into_inner();
+        let items = list.items.into_iter();
+        items
+            .filter_map(|c| {
+                let metadata = c.metadata.map(|m| (m.uid, m.name));
+                listed(metadata, c.spec.map(|s| s.cluster_tags))
+            })
+            .collect()
+    })
+}
 
 /// How many clusters pre-flight (and status, and plan) read at once.
 pub const DEFAULT_READ_CONCURRENCY: usize = 32;

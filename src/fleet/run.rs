@@ -12,21 +12,13 @@ use crate::Client;
 use crate::clock::since;
 use crate::error::{Error, ErrorKind};
 use crate::timestamp::Timestamp;
-use crate::types::{ListAutopilotClustersQuery, ListClustersQuery, UpgradeTaskList};
+use crate::types::UpgradeTaskList;
 use crate::upgrade::{Upgrade, UpgradePlan};
 
 use super::report::{
     ClusterOutcome, ClusterReport, FleetEvent, FleetOutcome, FleetReport, StageReport, StageState,
 };
-use super::{Fleet, Poll, Selector};
-
-/// A cluster as a region's list shows it.
-#[derive(Clone, Debug)]
-struct Listed {
-    id: String,
-    name: Option<String>,
-    tags: Vec<(String, String)>,
-}
+use super::{Fleet, ListedCluster, Poll, Selector, list_clusters};
 
 /// Where a selected cluster stands, from pre-flight's reads.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,65 +80,24 @@ fn client_of<'a>(fleet: &'a Fleet, region: &str) -> &'a Client {
     &fleet.clients[region]
 }
 
-async fn list(client: &Client, autopilot: bool) -> Result<Vec<Listed>, Error> {
-    fn tags(tags: &[crate::types::ResourceTag]) -> Vec<(String, String)> {
-        tags.iter()
-            .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
-            .collect()
-    }
-    if autopilot {
-        let list = client
-            .list_autopilot_clusters(&ListAutopilotClustersQuery::default())
-            .await?
-            .into_inner();
-        Ok(list
-            .items
-            .into_iter()
-            .filter_map(|c| {
-                let metadata = c.metadata?;
-                Some(Listed {
-                    id: metadata.uid?,
-                    name: metadata.name,
-                    tags: c.spec.map(|s| tags(&s.cluster_tags)).unwrap_or_default(),
-                })
-            })
-            .collect())
-    } else {
-        let list = client
-            .list_clusters(&ListClustersQuery::default())
-            .await?
-            .into_inner();
-        Ok(list
-            .items
-            .into_iter()
-            .filter_map(|c| {
-                let metadata = c.metadata?;
-                Some(Listed {
-                    id: metadata.uid?,
-                    name: metadata.name,
-                    tags: c.spec.map(|s| tags(&s.cluster_tags)).unwrap_or_default(),
-                })
-            })
-            .collect())
-    }
-}
-
 /// Lists each (region, flavour) once and applies the selectors, first stage first.
 async fn select(fleet: &Fleet) -> Survey {
-    let mut lists: BTreeMap<(String, bool), Result<Vec<Listed>, String>> = BTreeMap::new();
+    let mut lists: BTreeMap<(String, bool), Result<Vec<ListedCluster>, String>> = BTreeMap::new();
     for selector in fleet.spec.stages.iter().flat_map(|s| &s.clusters) {
         let key = (selector.region.clone(), selector.autopilot);
         if lists.contains_key(&key) {
             continue;
         }
         let client = client_of(fleet, &selector.region);
-        let listed = list(client, selector.autopilot).await.map_err(|e| {
-            format!(
-                "region {}: cannot list its {}clusters: {e}",
-                selector.region,
-                if selector.autopilot { "Autopilot " } else { "" }
-            )
-        });
+        let listed = list_clusters(client, selector.autopilot)
+            .await
+            .map_err(|e| {
+                format!(
+                    "region {}: cannot list its {}clusters: {e}",
+                    selector.region,
+                    if selector.autopilot { "Autopilot " } else { "" }
+                )
+            });
         lists.insert(key, listed);
     }
     let mut seen: HashSet<(String, bool, String)> = HashSet::new();

@@ -2,8 +2,7 @@
 
 use serde_json::{Value, json};
 
-use cce_upgrade::fleet::FleetReport;
-use cce_upgrade::types::{ListAutopilotClustersQuery, ListClustersQuery, ResourceTag};
+use cce_upgrade::fleet::{FleetReport, ListedCluster, list_clusters};
 use cce_upgrade::upgrade::{UpgradePlan, UpgradeReport};
 
 use crate::{Backend, Exit, Output};
@@ -41,15 +40,6 @@ fn opt(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| "-".into())
 }
 
-fn tags(tags: &[ResourceTag]) -> Vec<(String, String)> {
-    tags.iter()
-        .filter_map(|t| Some((t.key.clone()?, t.value.clone().unwrap_or_default())))
-        .collect()
-}
-
-/// A cluster as a list shows it: id, name, tags.
-type Listed = (String, Option<String>, Vec<(String, String)>);
-
 pub(crate) async fn clusters(
     backend: &Backend,
     regions: &[String],
@@ -59,40 +49,7 @@ pub(crate) async fn clusters(
     let mut found = Vec::new();
     for region in regions {
         let client = backend.client(region)?;
-        let listed: Vec<Listed> = if autopilot {
-            client
-                .list_autopilot_clusters(&ListAutopilotClustersQuery::default())
-                .await?
-                .into_inner()
-                .items
-                .into_iter()
-                .filter_map(|c| {
-                    let m = c.metadata?;
-                    Some((
-                        m.uid?,
-                        m.name,
-                        c.spec.map(|s| tags(&s.cluster_tags)).unwrap_or_default(),
-                    ))
-                })
-                .collect()
-        } else {
-            client
-                .list_clusters(&ListClustersQuery::default())
-                .await?
-                .into_inner()
-                .items
-                .into_iter()
-                .filter_map(|c| {
-                    let m = c.metadata?;
-                    Some((
-                        m.uid?,
-                        m.name,
-                        c.spec.map(|s| tags(&s.cluster_tags)).unwrap_or_default(),
-                    ))
-                })
-                .collect()
-        };
-        for (id, name, tags) in listed {
+        for ListedCluster { id, name, tags, .. } in list_clusters(&client, autopilot).await? {
             let up = if autopilot {
                 client.upgrade_autopilot(&id)
             } else {
