@@ -18,7 +18,7 @@ use crate::version::Version;
 use super::api::Api;
 use super::decide::{
     Action, JobView, Memory, Next, Observed, Pending, Policy, SETTLE_OBSERVATIONS, Wait, decide,
-    open_workflow_to,
+    open_workflow_to, pre_check_runs, snapshot_runs,
 };
 use super::observe::{self, Target};
 use super::report::{Event, Failure, Step, StepReport, UpgradeEvent, UpgradePlan, UpgradeReport};
@@ -973,11 +973,8 @@ impl<'a> Runner<'a> {
                     let task = self
                         .read(step.clone(), "the pre-check", || api.pre_check(&id))
                         .await?;
-                    let phase = task.status.as_ref().and_then(|s| s.phase.clone());
-                    if !matches!(
-                        phase,
-                        Some(PreCheckPhase::Init | PreCheckPhase::Running) | None
-                    ) {
+                    let phase = task.status.as_ref().and_then(|s| s.phase.as_ref());
+                    if !pre_check_runs(phase) {
                         if let Some(open) = &mut self.open {
                             open.last_read = task.request_id().map(str::to_owned);
                         }
@@ -996,18 +993,15 @@ impl<'a> Runner<'a> {
                     let list = self
                         .read(step.clone(), "the snapshot tasks", || api.snapshots())
                         .await?;
-                    let phase = list.task(&id).and_then(|t| t.phase().map(str::to_owned));
-                    if !matches!(
-                        phase.as_deref(),
-                        None | Some("Init" | "Running" | "Queuing")
-                    ) {
+                    let Some(task) = list.task(&id) else {
+                        // Not listed (any more): the next observation says why.
+                        return Ok(());
+                    };
+                    if !snapshot_runs(task.phase()) {
                         if let Some(open) = &mut self.open {
                             open.task_id = Some(id.clone());
                             open.last_read = list.request_id().map(str::to_owned);
                         }
-                        return Ok(());
-                    }
-                    if phase.is_none() && list.task(&id).is_none() {
                         return Ok(());
                     }
                 }
@@ -1067,10 +1061,7 @@ impl<'a> Runner<'a> {
                         if self.memory.our_pre_checks.contains(&pc.id)
                             || self.memory.pending.is_none() =>
                     {
-                        if matches!(
-                            pc.phase,
-                            Some(PreCheckPhase::Init | PreCheckPhase::Running) | None
-                        ) {
+                        if pre_check_runs(pc.phase.as_ref()) {
                             self.wait(Wait::PreCheck(pc.id.clone())).await?;
                         } else {
                             break;

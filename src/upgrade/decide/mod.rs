@@ -540,12 +540,7 @@ pub(crate) fn decide(target: &Version, o: &Observed, policy: &Policy, memory: &M
             .all(|s| pc.skipped.iter().any(|k| k == s))
     };
     match &o.pre_check {
-        Some(pc)
-            if matches!(
-                pc.phase,
-                Some(PreCheckPhase::Init | PreCheckPhase::Running) | None
-            ) =>
-        {
+        Some(pc) if pre_check_runs(pc.phase.as_ref()) => {
             return Next::Wait(Wait::PreCheck(pc.id.clone()));
         }
         Some(pc)
@@ -579,7 +574,7 @@ pub(crate) fn decide(target: &Version, o: &Observed, policy: &Policy, memory: &M
                 .snapshots
                 .iter()
                 .rev()
-                .find(|s| !matches!(s.phase.as_deref(), Some("Success" | "Failed" | "Error")))
+                .find(|s| snapshot_runs(s.phase.as_deref()))
             {
                 return Next::Wait(Wait::Snapshot(s.id.clone()));
             }
@@ -608,6 +603,21 @@ pub(crate) fn decide(target: &Version, o: &Observed, policy: &Policy, memory: &M
         }
     }
     Next::Act(Action::StartUpgrade)
+}
+
+/// Whether a pre-check in `phase` has not ended: `Init`, `Running`, no phase, or one this SDK
+/// does not know yet (waited on, never run again over).
+pub(crate) fn pre_check_runs(phase: Option<&PreCheckPhase>) -> bool {
+    !matches!(
+        phase,
+        Some(PreCheckPhase::Success | PreCheckPhase::Failed | PreCheckPhase::Error)
+    )
+}
+
+/// Whether a snapshot task in `phase` has not ended (as [`pre_check_runs`]: an unknown phase or
+/// none is waited on).
+pub(crate) fn snapshot_runs(phase: Option<&str>) -> bool {
+    !matches!(phase, Some("Success" | "Failed" | "Error"))
 }
 
 /// How many times one run continues a paused task.

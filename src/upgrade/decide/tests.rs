@@ -273,7 +273,12 @@ fn an_action_that_never_shows_stops_as_outcome_unknown() {
 #[test]
 fn pre_checks_running_passed_expired_failed() {
     let mut o = ready();
-    for phase in [PreCheckPhase::Init, PreCheckPhase::Running] {
+    // A phase this SDK does not know is waited on, never run over with a new pre-check.
+    for phase in [
+        PreCheckPhase::Init,
+        PreCheckPhase::Running,
+        PreCheckPhase::Unknown("Pending".into()),
+    ] {
         o.pre_check = Some(pre_check("pc-1", phase));
         assert_eq!(next(&o), Next::Wait(Wait::PreCheck("pc-1".into())));
     }
