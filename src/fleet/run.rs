@@ -12,7 +12,6 @@ use crate::Client;
 use crate::clock::since;
 use crate::error::{Error, ErrorKind};
 use crate::timestamp::Timestamp;
-use crate::types::UpgradeTaskList;
 use crate::upgrade::{Upgrade, UpgradePlan};
 
 use super::report::{
@@ -172,29 +171,6 @@ fn configure(fleet: &Fleet, report: &ClusterReport) -> Upgrade<'static> {
     up.poll_interval(poll.initial.0, poll.max.0)
 }
 
-/// The completion time of the cluster's newest successful upgrade task.
-async fn completed_at(fleet: &Fleet, report: &ClusterReport) -> Option<Timestamp> {
-    let client = client_of(fleet, &report.region);
-    let tasks: UpgradeTaskList = if report.autopilot {
-        client
-            .list_autopilot_upgrade_cluster_tasks(&report.id)
-            .await
-    } else {
-        client.list_upgrade_cluster_tasks(&report.id).await
-    }
-    .ok()?
-    .into_inner();
-    tasks
-        .items
-        .iter()
-        .filter(|t| {
-            t.phase()
-                .is_some_and(|p| *p == crate::types::UpgradeTaskPhase::Success)
-        })
-        .max_by_key(|t| t.created_at())
-        .and_then(|t| t.completed_at())
-}
-
 fn stamp(t: &Timestamp) -> String {
     jiff::Timestamp::try_from(t.to_system_time())
         .map(|t| t.to_string())
@@ -225,11 +201,7 @@ async fn preflight_one(fleet: &Fleet, entry: &mut Entry) {
     let task_phase = plan.upgrade_task.as_ref().map(|(_, phase)| phase.as_str());
     entry.found = if plan.already_done {
         let upgraded = task_phase == Some("Success");
-        let completed = if upgraded {
-            completed_at(fleet, &entry.report).await
-        } else {
-            None
-        };
+        let completed = plan.completed_at.filter(|_| upgraded);
         Found::Done {
             upgraded,
             completed,
@@ -612,7 +584,7 @@ async fn run_stage(
                 let completed = if report.already_done && report.steps.iter().all(|s| s.resumed) {
                     None
                 } else {
-                    completed_at(fleet, &entry.report).await
+                    report.completed_at
                 };
                 entry.report.completed_at = completed.as_ref().map(stamp);
                 entry.report.outcome = if report.already_done && completed.is_none() {

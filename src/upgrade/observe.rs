@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use crate::timestamp::parse_go_time;
+use crate::timestamp::{Timestamp, parse_go_time};
 use crate::types::{
     CheckStatusPhase, PreCheckTask, SnapshotTaskList, UpgradeInfo, UpgradePathList, UpgradeTask,
     UpgradeTaskPhase, UpgradeTaskType, UpgradeWorkFlow, WorkFlowPhase,
@@ -312,6 +312,12 @@ pub(crate) fn task_view(task: &UpgradeTask) -> Option<TaskView> {
 }
 
 /// The newest upgrade task to `target`, and an unfinished one to another version.
+/// When `task` succeeded, as the service reports it.
+pub(crate) fn completed_at(task: Option<&TaskView>) -> Option<Timestamp> {
+    task.filter(|t| t.phase == Some(UpgradeTaskPhase::Success))
+        .and_then(|t| t.raw.completed_at())
+}
+
 pub(crate) fn upgrade_tasks(
     items: &[UpgradeTask],
     target: &Version,

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::timestamp::Timestamp;
 use crate::types::{PreCheckItemKind, PreCheckItemLevel};
 
 /// A step of an upgrade, in the order the service runs them.
@@ -329,6 +330,9 @@ pub struct UpgradeReport {
     pub pauses: u32,
     /// How many times a failed upgrade task was retried.
     pub retries: u32,
+    /// When the upgrade task to the target succeeded, as the service reports it (none when
+    /// there is no such task, or the service did not say).
+    pub completed_at: Option<Timestamp>,
 }
 
 /// What an upgrade would do ([`Upgrade::plan`](crate::upgrade::Upgrade::plan)), read without
@@ -356,6 +360,8 @@ pub struct UpgradePlan {
     pub open_workflows: Vec<(String, String, String)>,
     /// The newest upgrade task to the target: `(id, phase)`.
     pub upgrade_task: Option<(String, String)>,
+    /// When that task succeeded, as the service reports it.
+    pub completed_at: Option<Timestamp>,
     /// The newest pre-check to the target, when there is one: its task id.
     pub pre_check_task_id: Option<String>,
     /// Whether that pre-check passed and has not expired.

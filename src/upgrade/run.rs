@@ -672,6 +672,7 @@ impl<'a> Runner<'a> {
                         already_done: target.already_there && !self.wrote,
                         pauses: self.pauses,
                         retries: self.memory.retries,
+                        completed_at: observe::completed_at(o.task.as_ref()),
                     });
                 }
                 Next::Stop {
@@ -1112,6 +1113,7 @@ impl<'a> Runner<'a> {
                         .map_or_else(|| "unknown".into(), ToString::to_string),
                 )
             }),
+            completed_at: observe::completed_at(o.task.as_ref()),
             pre_check_task_id: pre_check.map(|p| p.id.clone()),
             pre_check_passed: pre_check
                 .is_some_and(|p| p.phase == Some(PreCheckPhase::Success) && !p.expired),

@@ -111,6 +111,12 @@ async fn a_cce_upgrade_runs_every_step_and_upgrades_the_cluster() {
         );
     }
     assert_eq!(emulator.upgrades_started(&cluster), 1);
+    // When the task succeeded, as the service says it.
+    let ended = emulator.upgrade_tasks(&cluster)[0]["status"]["completionTime"]
+        .as_str()
+        .map(|t| cce_upgrade::parse_go_time(t).unwrap());
+    assert!(ended.is_some());
+    assert_eq!(report.completed_at, ended);
     let progress = events.progress();
     assert_eq!(progress.last().copied(), Some(100.0), "{progress:?}");
     assert!(
