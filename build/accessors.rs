@@ -15,13 +15,7 @@ use crate::types;
 /// saw it, whose `required` lists say which fields are `Option`s.
 pub fn generate(doc: &Value, adapted: &Value, enums: &[EnumSchema]) -> Result<String, String> {
     let mut out = String::new();
-    let Some(schemas) = doc
-        .pointer("/components/schemas")
-        .and_then(Value::as_object)
-    else {
-        return Ok(out);
-    };
-    for (name, schema) in schemas {
+    for (name, schema) in spec::schemas(doc) {
         let Some(accessors) = schema.get("x-accessors") else {
             continue;
         };

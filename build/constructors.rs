@@ -15,13 +15,7 @@ use crate::types;
 /// saw it (request schemas keep their `required` lists).
 pub fn generate(doc: &Value, adapted: &Value, enums: &[EnumSchema]) -> Result<String, String> {
     let mut out = String::new();
-    let Some(schemas) = doc
-        .pointer("/components/schemas")
-        .and_then(Value::as_object)
-    else {
-        return Ok(out);
-    };
-    for (name, original) in schemas {
+    for (name, original) in spec::schemas(doc) {
         let Some(args) = original.get("x-new") else {
             continue;
         };

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::spec;
+
 /// A named string enum of `components/schemas`.
 pub struct EnumSchema {
     pub name: String,
@@ -15,13 +17,7 @@ pub struct EnumSchema {
 
 pub fn collect_enums(doc: &Value) -> Result<Vec<EnumSchema>, String> {
     let mut out = Vec::new();
-    let Some(schemas) = doc
-        .pointer("/components/schemas")
-        .and_then(Value::as_object)
-    else {
-        return Ok(out);
-    };
-    for (name, schema) in schemas {
+    for (name, schema) in spec::schemas(doc) {
         let Some(values) = schema.get("enum").and_then(Value::as_array) else {
             continue;
         };

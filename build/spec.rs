@@ -204,6 +204,14 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Every component schema: (name, schema), in name order (none when the spec has none).
+pub fn schemas(doc: &Value) -> impl Iterator<Item = (&String, &Value)> {
+    doc.pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+}
+
 /// Every operation: (path, method, operation object), in path then method order.
 pub fn operations(doc: &Value) -> Vec<(&str, &str, &Map<String, Value>)> {
     let mut out = Vec::new();

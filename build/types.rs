@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::enums::EnumSchema;
+use crate::spec;
 
 /// Schemas replaced by hand-written types: schema name → Rust path and the traits it implements.
 pub const REPLACEMENTS: &[(&str, &str, &[&str])] = &[
@@ -156,15 +157,7 @@ fn add_after_derive(attrs: &mut Vec<syn::Attribute>, attr: syn::Attribute) {
 /// `maxLength`, `pattern`, ...), which the generator does not keep in the Rust types, as
 /// `schemars` attributes on the fields of its struct, so the JSON Schema states them too.
 fn add_schema_constraints(item: &mut syn::ItemStruct, doc: &Value) -> Result<(), String> {
-    let Some(schemas) = doc
-        .pointer("/components/schemas")
-        .and_then(Value::as_object)
-    else {
-        return Ok(());
-    };
-    let Some((name, schema)) = schemas
-        .iter()
-        .find(|(name, _)| item.ident == type_name(name))
+    let Some((name, schema)) = spec::schemas(doc).find(|(name, _)| item.ident == type_name(name))
     else {
         return Ok(());
     };
