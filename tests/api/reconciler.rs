@@ -374,26 +374,34 @@ async fn a_success_that_never_changes_the_version_is_an_error() {
 }
 
 #[tokio::test]
-async fn an_empty_answer_to_the_upgrade_is_settled_by_reading() {
-    let (emulator, client) = start().await;
-    let cluster = emulator.cluster_id().to_owned();
-    let emulator = Arc::new(emulator);
-    let faults = emulator.clone();
-    let report = client
-        .upgrade(&cluster)
-        .to("v1.29")
-        .on_event(move |e| {
-            // The next request is UpgradeCluster: acted on, answered with an empty 200.
-            if matches!(&e.event, UpgradeEvent::StepStarted(Step::Upgrade)) {
-                faults.inject(Fault::EmptyOkAfterAction, 1);
-            }
-        })
-        .run()
-        .await
-        .expect("the upgrade it started is found and followed");
-    assert_eq!(report.version_after.as_deref(), Some("v1.29.15-r0"));
-    assert_eq!(count(&emulator.requests(), "POST", "/operation/upgrade"), 1);
-    assert_eq!(emulator.upgrades_started(&cluster), 1);
+async fn a_lost_or_empty_answer_to_the_upgrade_is_settled_by_reading_not_by_sending_again() {
+    // The service acts on UpgradeCluster; its answer is lost, or an empty 200.
+    for fault in [Fault::DropAfterAction, Fault::EmptyOkAfterAction] {
+        let (emulator, client) = start().await;
+        let cluster = emulator.cluster_id().to_owned();
+        let emulator = Arc::new(emulator);
+        let faults = emulator.clone();
+        let injected = fault.clone();
+        let report = client
+            .upgrade(&cluster)
+            .to("v1.29")
+            .on_event(move |e| {
+                // The next request is UpgradeCluster.
+                if matches!(&e.event, UpgradeEvent::StepStarted(Step::Upgrade)) {
+                    faults.inject(injected.clone(), 1);
+                }
+            })
+            .run()
+            .await
+            .unwrap_or_else(|e| panic!("{fault:?}: the upgrade it started is followed: {e}"));
+        assert_eq!(report.version_after.as_deref(), Some("v1.29.15-r0"));
+        assert_eq!(
+            count(&emulator.requests(), "POST", "/operation/upgrade"),
+            1,
+            "{fault:?}: UpgradeCluster was sent once"
+        );
+        assert_eq!(emulator.upgrades_started(&cluster), 1);
+    }
 }
 
 #[tokio::test]

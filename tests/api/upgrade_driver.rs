@@ -525,41 +525,6 @@ async fn targets_are_checked_as_versions_against_what_the_service_allows() {
 }
 
 #[tokio::test]
-async fn a_lost_answer_to_the_upgrade_is_settled_by_reading_not_by_sending_again() {
-    use cce_upgrade::emulator::Fault;
-
-    let (emulator, client) = start(EmulatorConfig::fast()).await;
-    let cluster = emulator.cluster_id().to_owned();
-    let emulator = Arc::new(emulator);
-    let faults = emulator.clone();
-    let report = client
-        .upgrade(&cluster)
-        .to("v1.29")
-        .poll_interval(POLL.0, POLL.1)
-        .on_event(move |e| {
-            // The next request is UpgradeCluster: the service acts on it, the answer is lost.
-            if matches!(&e.event, UpgradeEvent::StepStarted(Step::Upgrade)) {
-                faults.inject(Fault::DropAfterAction, 1);
-            }
-        })
-        .run()
-        .await
-        .expect("the driver finds the upgrade it started and follows it");
-    assert_eq!(report.version_after.as_deref(), Some("v1.29.15-r0"));
-    let upgrade_posts = emulator
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.uri.ends_with("/operation/upgrade"))
-        .count();
-    assert_eq!(upgrade_posts, 1, "UpgradeCluster was sent once");
-    assert_eq!(emulator.upgrades_started(&cluster), 1);
-    let Ok(emulator) = Arc::try_unwrap(emulator) else {
-        panic!("the run ended, and with it the callback that held the emulator")
-    };
-    emulator.shutdown().await;
-}
-
-#[tokio::test]
 async fn killed_after_the_upgrade_and_run_again_it_still_runs_the_post_check() {
     let (emulator, client) = start(EmulatorConfig::fast()).await;
     let cluster = emulator.cluster_id().to_owned();
